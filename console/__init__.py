@@ -1,0 +1,1 @@
+"""The Lookout console (Textual app) and its command line."""

@@ -1,0 +1,163 @@
+"""The `lookout` command line: the contract of DESIGN.md.
+
+Each subcommand lives in `console/commands/<name>.py` as `run(args) -> int`
+and is imported only when used, so `lookout status` never loads Textual.
+Exit codes: 0 ok, 1 the thing asked about is unhealthy, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from console.output import UsageError, fail
+
+# subcommand -> module under console.commands that implements it
+COMMANDS = {
+    None: "open",
+    "demo": "demo",
+    "init": "init",
+    "scheduler": "scheduler",
+    "status": "status",
+    "run": "run",
+    "models": "models",
+    "promote": "promotion",
+    "requests": "promotion",
+    "approve": "promotion",
+    "reject": "promotion",
+    "rollback": "promotion",
+    "checks": "checks",
+    "drift": "drift",
+    "events": "events",
+    "log": "log",
+    "audit": "audit",
+    "screenshots": "screenshots",
+}
+MUTATING = {"promote", "approve", "reject", "rollback", "run", "log", "init", "demo"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--workspace",
+        "-w",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="workspace directory (default: $LOOKOUT_WORKSPACE, then the current directory)",
+    )
+    common.add_argument(
+        "--readonly", action="store_true", default=argparse.SUPPRESS, help="refuse every change"
+    )
+    as_json = _Parser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = _Parser(prog="lookout", description="Terminal ops console for ML systems.")
+    p.add_argument("--workspace", "-w", default=None, metavar="DIR", help="workspace directory")
+    p.add_argument("--readonly", action="store_true", default=False, help="refuse every change")
+    p.add_argument("--refresh", type=float, default=None, help="console refresh seconds")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    def add(name: str, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common, *parents])
+
+    d = add("demo", "build a live demo workspace and open the console on it")
+    d.add_argument("dir", nargs="?", default=None, metavar="DIR")
+    d.add_argument("--no-tui", action="store_true", help="build and advance, then exit")
+    d.add_argument("--speed", type=float, default=1.0, help="compress time N-fold")
+    d.add_argument("--reset", action="store_true", help="start the demo over")
+
+    i = add("init", "write a starter lookout.toml")
+    i.add_argument("dir", nargs="?", default=None, metavar="DIR")
+
+    s = add("scheduler", "run the background scheduler")
+    s.add_argument("--once", action="store_true", help="run what is due or queued, then exit")
+    s.add_argument("--wait", action="store_true", help="wait for the lease instead of exiting")
+
+    add("status", "one-shot health of pipelines, checks, models, drift", as_json)
+
+    r = add("run", "ask for a pipeline run", as_json)
+    r.add_argument("pipeline", metavar="PIPELINE")
+    r.add_argument("--wait", action="store_true", help="wait for the run to finish")
+
+    m = add("models", "versions, aliases, metrics", as_json)
+    m.add_argument("model", nargs="?", default=None, metavar="MODEL")
+
+    pr = add("promote", "request (or, where policy allows, perform) a promotion", as_json)
+    pr.add_argument("model", metavar="MODEL")
+    pr.add_argument("version", type=int, metavar="VERSION")
+    pr.add_argument("--reason", required=True)
+    pr.add_argument("--alias", default="production")
+
+    add("requests", "promotion requests, pending first", as_json)
+
+    for verb in ("approve", "reject"):
+        a = add(verb, f"{verb} a pending promotion", as_json)
+        a.add_argument("request", type=int, metavar="REQUEST")
+        a.add_argument("--reason", required=True)
+        if verb == "approve":
+            a.add_argument(
+                "--override", action="store_true", help="approve despite failed gates (approver)"
+            )
+
+    rb = add("rollback", "put the previous production version back", as_json)
+    rb.add_argument("model", metavar="MODEL")
+    rb.add_argument("--to", type=int, default=None, metavar="VERSION")
+    rb.add_argument("--reason", required=True)
+
+    c = add("checks", "latest result of each data check", as_json)
+    c.add_argument("--run", default=None, metavar="DATASET", help="run a dataset's checks now")
+
+    dr = add("drift", "drift per model and feature", as_json)
+    dr.add_argument("model", nargs="?", default=None, metavar="MODEL")
+
+    e = add("events", "the timeline", as_json)
+    e.add_argument("--limit", type=int, default=50)
+    e.add_argument("--ack", type=int, default=None, metavar="EVENT", help="acknowledge an event")
+    e.add_argument("--note", default="", help="note for --ack")
+
+    lg = add("log", "append a batch of inference inputs/outputs (or labels)", as_json)
+    lg.add_argument("model", metavar="MODEL")
+    lg.add_argument("file", metavar="FILE")
+    lg.add_argument("--labels", action="store_true", help="the file holds labels")
+
+    au = add("audit", "the audit chain", as_json)
+    au.add_argument("--verify", action="store_true", help="check every link; exit 1 if broken")
+    au.add_argument("--limit", type=int, default=None)
+
+    sc = add("screenshots", "write an SVG of every screen")
+    sc.add_argument("--out", default="screenshots", metavar="DIR")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.readonly and args.command in MUTATING:
+            raise UsageError(f"{args.command}: refused in read-only mode")
+        module_name = COMMANDS[args.command]
+        try:
+            module = importlib.import_module(f"console.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"console.commands.{module_name}":
+                raise
+            raise UsageError(f"{args.command}: not available yet") from None
+        return int(module.run(args) or 0)
+    except UsageError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

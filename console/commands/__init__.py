@@ -1,0 +1,1 @@
+"""One module per `lookout` subcommand, each exposing `run(args) -> int`."""

@@ -1,0 +1,64 @@
+"""`lookout events [--json] [--ack EVENT --note TEXT]`: the timeline, unacknowledged first."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.output import UsageError, print_json, table, workspace
+from storage import events
+from storage.identity import current_user
+from storage.records import Event, iso
+
+
+def as_json(e: Event) -> dict[str, object]:
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "kind": e.kind,
+        "severity": e.severity,
+        "subject": e.subject,
+        "message": e.message,
+        "acked_by": e.acked_by,
+        "acked_at": iso(e.acked_at),
+        "note": e.ack_note,
+        "resolved_at": iso(e.resolved_at),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    ws = workspace(args, readonly=args.readonly or args.ack is None)
+    if args.ack is not None:
+        try:
+            e = events.acknowledge(ws.store, args.ack, current_user(), args.note)
+        except LookupError as exc:
+            raise UsageError(str(exc).strip("'\"")) from None
+        if args.json:
+            print_json({"ok": True, "message": f"event {e.id} acknowledged", "event": as_json(e)})
+        else:
+            print(f"event {e.id} acknowledged by {e.acked_by}")
+        return 0
+    rows = events.list_events(ws.store, limit=args.limit)
+    if args.json:
+        print_json({"events": [as_json(e) for e in rows]})
+        return 0
+    if not rows:
+        print("no events recorded")
+        return 0
+    print(
+        table(
+            [
+                [
+                    str(e.id),
+                    iso(e.at) or "",
+                    e.severity,
+                    e.kind,
+                    e.subject,
+                    e.message,
+                    f"acked by {e.acked_by}" if e.acked_by else "open",
+                ]
+                for e in rows
+            ],
+            ["ID", "AT", "SEVERITY", "KIND", "SUBJECT", "MESSAGE", "STATE"],
+        )
+    )
+    return 0

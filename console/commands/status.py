@@ -1,0 +1,143 @@
+"""`lookout status [--json]`: one-shot health; exit 1 when something needs a person."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from console.output import print_json, table, workspace
+from storage import checks, drift, events, pipelines, registry, scheduling
+from storage.db import now
+from storage.records import iso
+from storage.workspace import Workspace
+
+
+def collect(ws: Workspace) -> dict[str, Any]:
+    """The status object of DESIGN.md, from the store and the config."""
+    store, cfg = ws.store, ws.config
+    t = now()
+    lease = scheduling.get_lease(store)
+    stored = {p.name: p for p in pipelines.list_pipelines(store)}
+    names = sorted(set(cfg.pipelines) | set(stored))
+    pipes = []
+    for name in names:
+        run = pipelines.latest_run(store, name)
+        last = None
+        if run is not None:
+            last = {
+                "id": run.id,
+                "status": run.status,
+                "trigger": run.trigger,
+                "started_at": iso(run.started_at),
+                "error": run.error,
+                "stages": [
+                    {"name": s.name, "status": s.status, "seconds": s.seconds} for s in run.stages
+                ],
+            }
+        next_at = stored[name].next_run_at if name in stored else None
+        pipes.append({"name": name, "last_run": last, "next_run": iso(next_at)})
+    model_names = sorted(set(cfg.models) | {m.name for m in registry.list_models(store)})
+    models = []
+    drift_rows = []
+    for name in model_names:
+        al = registry.aliases(store, name)
+        models.append(
+            {
+                "name": name,
+                "production": al.get("production"),
+                "candidate": al.get("candidate"),
+                "pending_requests": registry.pending_count(store, name),
+            }
+        )
+        d = drift.latest(store, name)
+        if d is not None:
+            drift_rows.append(
+                {"model": name, "level": d.level, "share": d.share, "at": iso(d.at)}
+            )
+    return {
+        "workspace": str(ws.root),
+        "scheduler": {
+            "alive": bool(lease and lease.alive(t)),
+            "holder": lease.holder if lease else None,
+            "since": iso(lease.since) if lease else None,
+            "heartbeat_at": iso(lease.heartbeat_at) if lease else None,
+        },
+        "pipelines": pipes,
+        "checks": checks.counts(store),
+        "models": models,
+        "drift": drift_rows,
+        "events": {"open": events.count_open(store)},
+    }
+
+
+def problems(status: dict[str, Any]) -> list[str]:
+    """What makes the workspace unhealthy, one phrase each."""
+    out = []
+    for p in status["pipelines"]:
+        last = p["last_run"]
+        if last and last["status"] in ("failed", "interrupted"):
+            out.append(f"pipeline {p['name']}: last run {last['status']}")
+    c = status["checks"]
+    if c["fail"] or c["error"]:
+        out.append(f"checks: {c['fail']} failing, {c['error']} erroring")
+    for d in status["drift"]:
+        if d["level"] in ("drift", "error"):
+            out.append(f"model {d['model']}: drift {d['level']}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    ws = workspace(args, readonly=True)
+    status = collect(ws)
+    issues = problems(status)
+    if args.json:
+        status["healthy"] = not issues
+        status["problems"] = issues
+        print_json(status)
+        return 1 if issues else 0
+    s = status["scheduler"]
+    if s["alive"]:
+        print(f"scheduler: ● alive ({s['holder']}, since {s['since']})")
+    else:
+        last = f", last heartbeat {s['heartbeat_at']}" if s["heartbeat_at"] else ""
+        print(f"scheduler: ○ not running{last}")
+    if status["pipelines"]:
+        rows = []
+        for p in status["pipelines"]:
+            last = p["last_run"]
+            rows.append(
+                [
+                    p["name"],
+                    f"#{last['id']} {last['status']}" if last else "never run",
+                    " ".join(f"{st['name']}:{st['status']}" for st in last["stages"])
+                    if last
+                    else "",
+                    p["next_run"] or "-",
+                ]
+            )
+        print(table(rows, ["PIPELINE", "LAST RUN", "STAGES", "NEXT RUN"]))
+    else:
+        print("pipelines: none defined")
+    c = status["checks"]
+    print(f"checks: {c['pass']} pass, {c['warn']} warn, {c['fail']} fail, {c['error']} error")
+    if status["models"]:
+        print(
+            table(
+                [
+                    [
+                        m["name"],
+                        str(m["production"] or "-"),
+                        str(m["candidate"] or "-"),
+                        str(m["pending_requests"]),
+                    ]
+                    for m in status["models"]
+                ],
+                ["MODEL", "PRODUCTION", "CANDIDATE", "PENDING"],
+            )
+        )
+    for d in status["drift"]:
+        print(f"drift {d['model']}: {d['level']} ({d['share']:.0%} of features drifted)")
+    print(f"events: {status['events']['open']} unacknowledged")
+    for p in issues:
+        print(f"✗ {p}")
+    return 1 if issues else 0

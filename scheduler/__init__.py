@@ -1,0 +1,1 @@
+"""The work that fills the store: scheduler service, pipelines, checks, drift, connectors."""

@@ -1,0 +1,1 @@
+"""The Lookout store: one SQLite file per workspace, and every read and write of it."""

@@ -1,0 +1,217 @@
+"""Data snapshots and check results (history plus the latest result of each check)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from storage import events
+from storage.db import Store, now
+from storage.records import CheckResult, Snapshot
+from storage.text import sanitize
+
+MAX_EXAMPLES = 20
+EXAMPLE_CHARS = 80
+# Failing first, then by severity of the outcome.
+RESULT_ORDER = "CASE r.result WHEN 'fail' THEN 0 WHEN 'error' THEN 1 WHEN 'warn' THEN 2 ELSE 3 END"
+
+
+def record_snapshot(
+    store: Store,
+    dataset: str,
+    source: str,
+    rows: int,
+    columns: dict[str, str],
+    fingerprint: str,
+    run_id: int | None = None,
+) -> Snapshot:
+    with store.write() as conn:
+        t = now()
+        cur = conn.execute(
+            "INSERT INTO snapshots (dataset, created_at, source, rows, columns_json, fingerprint,"
+            " run_id) VALUES (?,?,?,?,?,?,?)",
+            (dataset, t, source, rows, json.dumps(columns), fingerprint, run_id),
+        )
+        return Snapshot(
+            int(cur.lastrowid or 0), dataset, t, source, rows, columns, fingerprint, run_id
+        )
+
+
+def _snapshot(row: sqlite3.Row) -> Snapshot:
+    return Snapshot(
+        id=row["id"],
+        dataset=row["dataset"],
+        created_at=row["created_at"],
+        source=row["source"],
+        rows=row["rows"],
+        columns=json.loads(row["columns_json"]),
+        fingerprint=row["fingerprint"],
+        run_id=row["run_id"],
+    )
+
+
+def get_snapshot(store: Store, snapshot_id: int) -> Snapshot | None:
+    row = store.conn.execute("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+    return _snapshot(row) if row else None
+
+
+def latest_snapshot(store: Store, dataset: str) -> Snapshot | None:
+    row = store.conn.execute(
+        "SELECT * FROM snapshots WHERE dataset = ? ORDER BY id DESC LIMIT 1", (dataset,)
+    ).fetchone()
+    return _snapshot(row) if row else None
+
+
+def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
+    examples = [
+        sanitize(e, EXAMPLE_CHARS, single_line=True) for e in result.examples[:MAX_EXAMPLES]
+    ]
+    return (
+        result.dataset,
+        result.name,
+        result.kind,
+        result.severity,
+        result.result,
+        None if result.observed is None else sanitize(result.observed, 200),
+        None if result.threshold is None else sanitize(result.threshold, 200),
+        result.rows_examined,
+        result.failing_rows,
+        json.dumps(examples),
+        sanitize(result.message, 500),
+        result.snapshot_id,
+        result.run_id,
+        result.at or at,
+    )
+
+
+_INSERT = (
+    "INSERT INTO check_results (dataset, name, kind, severity, result, observed, threshold,"
+    " rows_examined, failing_rows, examples_json, message, snapshot_id, run_id, at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckResult]:
+    """Store results, keep the latest per check, and page once per failing check.
+
+    A `fail`, `warn` or `error` result opens one event per check (kept open,
+    not repeated, while the check stays bad); a `pass` resolves it.
+    """
+    stored: list[CheckResult] = []
+    t = now()
+    with store.write() as conn:
+        for result in results:
+            cur = conn.execute(_INSERT, _clean(result, t))
+            rid = int(cur.lastrowid or 0)
+            conn.execute(
+                "INSERT INTO check_latest (dataset, name, result_id) VALUES (?,?,?)"
+                " ON CONFLICT(dataset, name) DO UPDATE SET result_id = excluded.result_id",
+                (result.dataset, result.name, rid),
+            )
+            key = f"check:{result.dataset}:{result.name}"
+            if result.result == "pass":
+                events.resolve(conn, key, t)
+            else:
+                severity = "error" if result.result == "fail" else "warn"
+                what = "could not be evaluated" if result.result == "error" else result.result
+                detail = f" (observed {result.observed})" if result.observed is not None else ""
+                events.raise_event(
+                    conn,
+                    "check_failed",
+                    f"{result.dataset}.{result.name}",
+                    sanitize(f"check {result.name} on {result.dataset}: {what}{detail}", 300),
+                    severity=severity,
+                    dedup_key=key,
+                    at=t,
+                )
+            stored.append(replace(result, id=rid, at=result.at or t))
+    return stored
+
+
+def insert_history(store: Store, results: Iterable[CheckResult], batch: int = 10_000) -> int:
+    """Bulk-load results without events or latest tracking (imports, benchmarks)."""
+    t = now()
+    count = 0
+    rows: list[tuple[Any, ...]] = []
+    with store.write() as conn:
+        for r in results:
+            rows.append(_clean(r, t))
+            if len(rows) >= batch:
+                conn.executemany(_INSERT, rows)
+                count += len(rows)
+                rows.clear()
+        if rows:
+            conn.executemany(_INSERT, rows)
+            count += len(rows)
+    return count
+
+
+def _result(row: sqlite3.Row) -> CheckResult:
+    return CheckResult(
+        dataset=row["dataset"],
+        name=row["name"],
+        kind=row["kind"],
+        severity=row["severity"],
+        result=row["result"],
+        observed=row["observed"],
+        threshold=row["threshold"],
+        rows_examined=row["rows_examined"],
+        failing_rows=row["failing_rows"],
+        examples=tuple(json.loads(row["examples_json"])),
+        message=row["message"],
+        snapshot_id=row["snapshot_id"],
+        run_id=row["run_id"],
+        at=row["at"],
+        id=row["id"],
+    )
+
+
+def latest_results(store: Store, dataset: str | None = None) -> list[CheckResult]:
+    """The latest result of each check, failing first."""
+    sql = (
+        "SELECT r.* FROM check_latest l JOIN check_results r ON r.id = l.result_id"
+        + (" WHERE l.dataset = ?" if dataset else "")
+        + f" ORDER BY {RESULT_ORDER}, r.dataset, r.name"
+    )
+    return [_result(r) for r in store.conn.execute(sql, (dataset,) if dataset else ())]
+
+
+def recent_failures(store: Store, limit: int = 50) -> list[CheckResult]:
+    """The newest failing or erroring results across all history (indexed)."""
+    sql = (
+        "SELECT * FROM (SELECT * FROM check_results WHERE result = 'fail'"
+        " ORDER BY id DESC LIMIT ?) UNION ALL SELECT * FROM (SELECT * FROM check_results"
+        " WHERE result = 'error' ORDER BY id DESC LIMIT ?) ORDER BY id DESC LIMIT ?"
+    )
+    return [_result(r) for r in store.conn.execute(sql, (limit, limit, limit))]
+
+
+def history(store: Store, dataset: str, name: str, limit: int = 100) -> list[CheckResult]:
+    """One check's results, newest first."""
+    rows = store.conn.execute(
+        "SELECT * FROM check_results WHERE dataset = ? AND name = ? ORDER BY id DESC LIMIT ?",
+        (dataset, name, limit),
+    )
+    return [_result(r) for r in rows]
+
+
+def results_for_snapshot(store: Store, snapshot_id: int) -> list[CheckResult]:
+    """The check results of one data snapshot (what a version was trained on)."""
+    rows = store.conn.execute(
+        "SELECT * FROM check_results WHERE snapshot_id = ? ORDER BY id", (snapshot_id,)
+    )
+    return [_result(r) for r in rows]
+
+
+def counts(store: Store) -> dict[str, int]:
+    """How many checks currently pass, warn, fail or error."""
+    out = {"pass": 0, "warn": 0, "fail": 0, "error": 0}
+    for row in store.conn.execute(
+        "SELECT r.result, count(*) FROM check_latest l JOIN check_results r ON r.id = l.result_id"
+        " GROUP BY r.result"
+    ):
+        out[row[0]] = row[1]
+    return out

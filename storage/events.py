@@ -1,0 +1,117 @@
+"""The timeline: things an on-call person may need to see, acknowledge and close."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from storage.db import Store, now
+from storage.records import Event
+
+_COLUMNS = (
+    "id, at, kind, severity, subject, message, dedup_key, resolved_at, acked_by, acked_at, ack_note"
+)
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(**{k: row[k] for k in row.keys()})
+
+
+def raise_event(
+    conn: sqlite3.Connection,
+    kind: str,
+    subject: str,
+    message: str,
+    severity: str = "info",
+    dedup_key: str | None = None,
+    at: float | None = None,
+) -> Event:
+    """Record an event inside the caller's transaction.
+
+    With a `dedup_key`, an open event with that key is returned instead of a
+    new one: a condition that stays bad pages once, until `resolve()`.
+    """
+    if dedup_key is not None:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE dedup_key = ? AND resolved_at IS NULL",
+            (dedup_key,),
+        ).fetchone()
+        if row is not None:
+            return _event(row)
+    at = now() if at is None else at
+    cur = conn.execute(
+        "INSERT INTO events (at, kind, severity, subject, message, dedup_key) VALUES (?,?,?,?,?,?)",
+        (at, kind, severity, subject, message, dedup_key),
+    )
+    row = conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _event(row)
+
+
+def resolve(conn: sqlite3.Connection, dedup_key: str, at: float | None = None) -> int:
+    """Close the open event with this key (the condition cleared); returns how many closed."""
+    cur = conn.execute(
+        "UPDATE events SET resolved_at = ? WHERE dedup_key = ? AND resolved_at IS NULL",
+        (now() if at is None else at, dedup_key),
+    )
+    return cur.rowcount
+
+
+def record(
+    store: Store,
+    kind: str,
+    subject: str,
+    message: str,
+    severity: str = "info",
+    dedup_key: str | None = None,
+) -> Event:
+    """`raise_event` in its own transaction."""
+    with store.write() as conn:
+        return raise_event(conn, kind, subject, message, severity, dedup_key)
+
+
+def acknowledge(store: Store, event_id: int, actor: str, note: str = "") -> Event:
+    """Mark an event seen by `actor`. Acknowledging twice keeps the first acknowledgement."""
+    with store.write() as conn:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"no event {event_id}")
+        if row["acked_at"] is None:
+            conn.execute(
+                "UPDATE events SET acked_by = ?, acked_at = ?, ack_note = ? WHERE id = ?",
+                (actor, now(), note, event_id),
+            )
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,)
+            ).fetchone()
+        return _event(row)
+
+
+def list_events(
+    store: Store,
+    limit: int = 100,
+    unacknowledged_first: bool = True,
+    kind: str | None = None,
+    subject: str | None = None,
+) -> list[Event]:
+    """Newest first; with `unacknowledged_first`, open ones lead."""
+    where: list[str] = []
+    args: list[Any] = []
+    if kind is not None:
+        where.append("kind = ?")
+        args.append(kind)
+    if subject is not None:
+        where.append("subject = ?")
+        args.append(subject)
+    sql = f"SELECT {_COLUMNS} FROM events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    order = "(acked_at IS NOT NULL), id DESC" if unacknowledged_first else "id DESC"
+    sql += f" ORDER BY {order} LIMIT ?"
+    args.append(limit)
+    return [_event(r) for r in store.conn.execute(sql, args)]
+
+
+def count_open(store: Store) -> int:
+    """Events nobody has acknowledged yet."""
+    row = store.conn.execute("SELECT count(*) FROM events WHERE acked_at IS NULL").fetchone()
+    return int(row[0])

@@ -1,0 +1,265 @@
+"""Pipelines, runs and stage runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from storage.db import Store, now
+from storage.records import Pipeline, Run, StageRun
+
+LOG_TAIL_CHARS = 8000
+
+
+def _pipeline(row: sqlite3.Row) -> Pipeline:
+    return Pipeline(
+        name=row["name"],
+        kind=row["kind"],
+        model=row["model"],
+        dataset=row["dataset"],
+        config=json.loads(row["config_json"]),
+        next_run_at=row["next_run_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _stage(row: sqlite3.Row) -> StageRun:
+    return StageRun(
+        id=row["id"],
+        run_id=row["run_id"],
+        position=row["position"],
+        name=row["name"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        log_tail=row["log_tail"],
+        metrics=json.loads(row["metrics_json"]),
+        error=row["error"],
+    )
+
+
+def _run(row: sqlite3.Row, stages: tuple[StageRun, ...] = ()) -> Run:
+    return Run(
+        id=row["id"],
+        pipeline=row["pipeline"],
+        status=row["status"],
+        trigger=row["trigger"],
+        triggered_by=row["triggered_by"],
+        attempt=row["attempt"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        error=row["error"],
+        cancel_requested=bool(row["cancel_requested"]),
+        job_run_id=row["job_run_id"],
+        stages=stages,
+    )
+
+
+def upsert_pipeline(
+    store: Store,
+    name: str,
+    kind: str,
+    model: str | None,
+    dataset: str | None,
+    config: dict[str, Any],
+    next_run_at: float | None = None,
+) -> None:
+    """Record a pipeline as the config defines it (the scheduler does this at start)."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO pipelines (name, kind, model, dataset, config_json, next_run_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET kind=excluded.kind,"
+            " model=excluded.model, dataset=excluded.dataset, config_json=excluded.config_json,"
+            " next_run_at=excluded.next_run_at, updated_at=excluded.updated_at",
+            (name, kind, model, dataset, json.dumps(config, default=str), next_run_at, now()),
+        )
+
+
+def set_next_run(store: Store, name: str, next_run_at: float | None) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE pipelines SET next_run_at = ? WHERE name = ?", (next_run_at, name))
+
+
+def list_pipelines(store: Store) -> list[Pipeline]:
+    return [_pipeline(r) for r in store.conn.execute("SELECT * FROM pipelines ORDER BY name")]
+
+
+def get_pipeline(store: Store, name: str) -> Pipeline | None:
+    row = store.conn.execute("SELECT * FROM pipelines WHERE name = ?", (name,)).fetchone()
+    return _pipeline(row) if row else None
+
+
+def create_run(
+    store: Store,
+    pipeline: str,
+    stages: list[str],
+    trigger: str,
+    triggered_by: str,
+    status: str = "queued",
+    attempt: int = 1,
+    job_run_id: int | None = None,
+) -> Run:
+    """A run with all its stages `pending`, in one transaction."""
+    with store.write() as conn:
+        t = now()
+        cur = conn.execute(
+            "INSERT INTO runs (pipeline, status, trigger, triggered_by, attempt, created_at,"
+            " started_at, job_run_id) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                pipeline,
+                status,
+                trigger,
+                triggered_by,
+                attempt,
+                t,
+                t if status == "running" else None,
+                job_run_id,
+            ),
+        )
+        run_id = int(cur.lastrowid or 0)
+        conn.executemany(
+            "INSERT INTO stage_runs (run_id, position, name, status) VALUES (?,?,?,'pending')",
+            [(run_id, i, s) for i, s in enumerate(stages)],
+        )
+    run = get_run(store, run_id)
+    assert run is not None
+    return run
+
+
+def get_run(store: Store, run_id: int) -> Run | None:
+    conn = store.conn
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    stages = tuple(
+        _stage(s)
+        for s in conn.execute(
+            "SELECT * FROM stage_runs WHERE run_id = ? ORDER BY position", (run_id,)
+        )
+    )
+    return _run(row, stages)
+
+
+def list_runs(store: Store, pipeline: str | None = None, limit: int = 50) -> list[Run]:
+    """Newest first, with their stages."""
+    conn = store.conn
+    if pipeline is None:
+        rows = conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT * FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ?", (pipeline, limit)
+        ).fetchall()
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    by_run: dict[int, list[StageRun]] = {i: [] for i in ids}
+    marks = ",".join("?" * len(ids))
+    for s in conn.execute(
+        f"SELECT * FROM stage_runs WHERE run_id IN ({marks}) ORDER BY run_id, position", ids
+    ):
+        by_run[s["run_id"]].append(_stage(s))
+    return [_run(r, tuple(by_run[r["id"]])) for r in rows]
+
+
+def latest_run(store: Store, pipeline: str) -> Run | None:
+    runs = list_runs(store, pipeline, limit=1)
+    return runs[0] if runs else None
+
+
+def set_run_status(store: Store, run_id: int, status: str, error: str | None = None) -> None:
+    """Move a run; terminal states stamp the end time."""
+    t = now()
+    with store.write() as conn:
+        if status == "running":
+            conn.execute(
+                "UPDATE runs SET status = ?, started_at = coalesce(started_at, ?) WHERE id = ?",
+                (status, t, run_id),
+            )
+        else:
+            conn.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, error = coalesce(?, error) WHERE id = ?",
+                (status, t, error, run_id),
+            )
+
+
+def request_cancel(store: Store, run_id: int) -> bool:
+    """Flag a queued or running run for cancellation; False if it already finished."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status IN ('queued','running')",
+            (run_id,),
+        )
+        return cur.rowcount == 1
+
+
+def cancel_requested(store: Store, run_id: int) -> bool:
+    row = store.conn.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return bool(row and row[0])
+
+
+def start_stage(store: Store, run_id: int, name: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE stage_runs SET status = 'running', started_at = ? WHERE run_id = ? AND name = ?",
+            (now(), run_id, name),
+        )
+
+
+def finish_stage(
+    store: Store,
+    run_id: int,
+    name: str,
+    status: str,
+    log_tail: str = "",
+    metrics: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a stage's outcome; the log keeps only its last LOG_TAIL_CHARS characters."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE stage_runs SET status = ?, ended_at = ?, log_tail = ?, metrics_json = ?,"
+            " error = ? WHERE run_id = ? AND name = ?",
+            (
+                status,
+                now(),
+                log_tail[-LOG_TAIL_CHARS:],
+                json.dumps(metrics or {}, default=str),
+                error,
+                run_id,
+                name,
+            ),
+        )
+
+
+def skip_pending_stages(store: Store, run_id: int) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE stage_runs SET status = 'skipped' WHERE run_id = ? AND status = 'pending'",
+            (run_id,),
+        )
+
+
+def interrupt_running(store: Store, run_ids: list[int] | None = None) -> list[int]:
+    """Mark running runs (all, or these) and their running stages `interrupted`."""
+    with store.write() as conn:
+        if run_ids is None:
+            run_ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status = 'running'")]
+        t = now()
+        for rid in run_ids:
+            conn.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE id = ?"
+                " AND status IN ('running','queued')",
+                (t, rid),
+            )
+            conn.execute(
+                "UPDATE stage_runs SET status = 'interrupted', ended_at = ? WHERE run_id = ?"
+                " AND status = 'running'",
+                (t, rid),
+            )
+            conn.execute(
+                "UPDATE stage_runs SET status = 'skipped' WHERE run_id = ? AND status = 'pending'",
+                (rid,),
+            )
+    return run_ids

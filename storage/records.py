@@ -1,0 +1,291 @@
+"""The domain records every part of Lookout passes around (plain dataclasses).
+
+Times are float seconds since the epoch; `iso()` formats them for people and JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+STAGE_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "interrupted")
+CHECK_RESULTS = ("pass", "warn", "fail", "error")
+DRIFT_LEVELS = ("ok", "warn", "drift", "error")
+
+
+def iso(ts: float | None) -> str | None:
+    """ISO 8601 in UTC with a Z, to the second; None stays None."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    kind: str
+    model: str | None
+    dataset: str | None
+    config: dict[str, Any]
+    next_run_at: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class StageRun:
+    id: int
+    run_id: int
+    position: int
+    name: str
+    status: str
+    started_at: float | None
+    ended_at: float | None
+    log_tail: str
+    metrics: dict[str, Any]
+    error: str | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    pipeline: str
+    status: str
+    trigger: str
+    triggered_by: str
+    attempt: int
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    cancel_requested: bool
+    job_run_id: int | None
+    stages: tuple[StageRun, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: int
+    dataset: str
+    created_at: float
+    source: str
+    rows: int
+    columns: dict[str, str]  # column name -> kind ("number", "string", "datetime", "bool")
+    fingerprint: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    dataset: str
+    name: str
+    kind: str
+    severity: str  # warn | fail
+    result: str  # pass | warn | fail | error
+    observed: str | None = None
+    threshold: str | None = None
+    rows_examined: int = 0
+    failing_rows: int = 0
+    examples: tuple[str, ...] = ()
+    message: str = ""
+    snapshot_id: int | None = None
+    run_id: int | None = None
+    at: float = 0.0
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    source: str  # local | mlflow
+    task: str  # classification | regression
+    primary_metric: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    model: str
+    version: int
+    created_at: float
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    lineage: dict[str, Any]
+    tags: dict[str, str]
+    artifact_path: str | None
+    artifact_sha256: str | None
+    snapshot_id: int | None
+    run_id: int | None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AliasTransition:
+    id: int
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    kind: str  # promotion | rollback | external | register
+    actor: str
+    reason: str
+    request_id: int | None
+    at: float
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    request_id: int
+    actor: str
+    decision: str  # approve | reject
+    reason: str
+    override: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate's result at the time a promotion was requested."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class PromotionRequest:
+    id: int
+    model: str
+    version: int
+    alias: str
+    from_version: int | None
+    status: str  # pending | approved | rejected | superseded | cancelled
+    requested_by: str
+    requested_at: float
+    reason: str
+    gates: tuple[Gate, ...]
+    approvals_required: int
+    decided_at: float | None
+    decided_by: str | None
+    approvals: tuple[Approval, ...] = ()
+
+    @property
+    def gates_passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    name: str
+    method: str
+    score: float | None
+    threshold: float
+    level: str  # ok | warn | drift | error
+    warn_threshold: float | None = None
+    p_value: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    id: int
+    model: str
+    version: int | None
+    at: float
+    level: str
+    share: float
+    rows: int
+    window: dict[str, Any]
+    features: tuple[FeatureDrift, ...]
+    prediction: dict[str, Any] = field(default_factory=dict)
+    performance: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: float
+    kind: str
+    severity: str  # info | warn | error
+    subject: str
+    message: str
+    dedup_key: str | None
+    resolved_at: float | None
+    acked_by: str | None
+    acked_at: float | None
+    ack_note: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: float
+    actor: str
+    action: str
+    subject: str
+    reason: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    verified: bool
+    first_bad: int | None
+    problem: str | None
+    entries: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    name: str
+    holder: str
+    host: str
+    pid: int
+    since: float
+    heartbeat_at: float
+    expires_at: float
+
+    def alive(self, at: float) -> bool:
+        return self.expires_at > at
+
+
+@dataclass(frozen=True)
+class JobRun:
+    id: int
+    job: str
+    scheduled_for: float
+    idem_key: str
+    status: str
+    lease_holder: str
+    started_at: float
+    ended_at: float | None
+    error: str | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Request:
+    """Work a console or the CLI asks the scheduler to do."""
+
+    id: int
+    kind: str  # run_pipeline | cancel_run | run_checks | run_drift
+    target: str
+    args: dict[str, Any]
+    requested_by: str
+    at: float
+    status: str  # queued | taken | done | failed
+    taken_at: float | None
+    done_at: float | None
+    result: str | None

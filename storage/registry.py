@@ -1,0 +1,374 @@
+"""Models, versions, aliases, alias transitions, promotion requests and approvals.
+
+Functions taking a `conn` run inside the caller's `Store.write()` so a
+promotion (alias move + transition + audit entry + event) commits as one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from storage.db import Store, now
+from storage.records import (
+    AliasTransition,
+    Approval,
+    Gate,
+    Model,
+    PromotionRequest,
+    Version,
+)
+
+
+def _model(row: sqlite3.Row) -> Model:
+    return Model(row["name"], row["source"], row["task"], row["primary_metric"], row["created_at"])
+
+
+def _version(row: sqlite3.Row, aliases: tuple[str, ...] = ()) -> Version:
+    return Version(
+        id=row["id"],
+        model=row["model"],
+        version=row["version"],
+        created_at=row["created_at"],
+        metrics=json.loads(row["metrics_json"]),
+        params=json.loads(row["params_json"]),
+        lineage=json.loads(row["lineage_json"]),
+        tags=json.loads(row["tags_json"]),
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+        snapshot_id=row["snapshot_id"],
+        run_id=row["run_id"],
+        aliases=aliases,
+    )
+
+
+def ensure_model(
+    store: Store, name: str, task: str, primary_metric: str, source: str = "local"
+) -> Model:
+    """Create the model if new; keep task, metric and source in step with the config."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO models (name, source, task, primary_metric, created_at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(name) DO UPDATE SET source=excluded.source, task=excluded.task,"
+            " primary_metric=excluded.primary_metric",
+            (name, source, task, primary_metric, now()),
+        )
+        row = conn.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
+    return _model(row)
+
+
+def list_models(store: Store) -> list[Model]:
+    return [_model(r) for r in store.conn.execute("SELECT * FROM models ORDER BY name")]
+
+
+def get_model(store: Store, name: str) -> Model | None:
+    row = store.conn.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
+    return _model(row) if row else None
+
+
+def register_version(
+    store: Store,
+    model: str,
+    *,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    lineage: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    artifact_path: str | None = None,
+    artifact_sha256: str | None = None,
+    snapshot_id: int | None = None,
+    run_id: int | None = None,
+    profile: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> Version:
+    """Add the next version (1, 2, ...) of a model, or an explicit number (external registries)."""
+    with store.write() as conn:
+        if version is None:
+            row = conn.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM versions WHERE model = ?", (model,)
+            ).fetchone()
+            version = int(row[0])
+        cur = conn.execute(
+            "INSERT INTO versions (model, version, created_at, metrics_json, params_json,"
+            " lineage_json, tags_json, artifact_path, artifact_sha256, snapshot_id, run_id,"
+            " profile_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                model,
+                version,
+                now(),
+                json.dumps(metrics or {}),
+                json.dumps(params or {}, default=str),
+                json.dumps(lineage or {}, default=str),
+                json.dumps(tags or {}),
+                artifact_path,
+                artifact_sha256,
+                snapshot_id,
+                run_id,
+                None if profile is None else json.dumps(profile),
+            ),
+        )
+        row = conn.execute("SELECT * FROM versions WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _version(row)
+
+
+def _aliases_by_version(conn: sqlite3.Connection, model: str) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for r in conn.execute(
+        "SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias", (model,)
+    ):
+        out.setdefault(r["version"], []).append(r["alias"])
+    return out
+
+
+def list_versions(store: Store, model: str, limit: int | None = None) -> list[Version]:
+    """Newest first, each with its aliases."""
+    conn = store.conn
+    aliases = _aliases_by_version(conn, model)
+    sql = "SELECT * FROM versions WHERE model = ? ORDER BY version DESC"
+    args: list[Any] = [model]
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return [_version(r, tuple(aliases.get(r["version"], ()))) for r in conn.execute(sql, args)]
+
+
+def get_version(store: Store, model: str, version: int) -> Version | None:
+    conn = store.conn
+    row = conn.execute(
+        "SELECT * FROM versions WHERE model = ? AND version = ?", (model, version)
+    ).fetchone()
+    if row is None:
+        return None
+    return _version(row, tuple(_aliases_by_version(conn, model).get(version, ())))
+
+
+def get_profile(store: Store, model: str, version: int) -> dict[str, Any] | None:
+    """The reference profile stored with a version (for drift)."""
+    row = store.conn.execute(
+        "SELECT profile_json FROM versions WHERE model = ? AND version = ?", (model, version)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return dict(json.loads(row[0]))
+
+
+def set_profile(store: Store, model: str, version: int, profile: dict[str, Any]) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE versions SET profile_json = ? WHERE model = ? AND version = ?",
+            (json.dumps(profile), model, version),
+        )
+
+
+def aliases(store: Store, model: str) -> dict[str, int]:
+    """alias -> version for one model."""
+    return {
+        r["alias"]: r["version"]
+        for r in store.conn.execute("SELECT alias, version FROM aliases WHERE model = ?", (model,))
+    }
+
+
+def alias_version(conn: sqlite3.Connection, model: str, alias: str) -> int | None:
+    row = conn.execute(
+        "SELECT version FROM aliases WHERE model = ? AND alias = ?", (model, alias)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def move_alias(
+    conn: sqlite3.Connection,
+    model: str,
+    alias: str,
+    to_version: int | None,
+    *,
+    kind: str,
+    actor: str,
+    reason: str = "",
+    request_id: int | None = None,
+    at: float | None = None,
+) -> AliasTransition:
+    """Point an alias at a version (or remove it with None) and record the transition.
+
+    Runs in the caller's transaction; the caller adds the audit entry and event.
+    """
+    at = now() if at is None else at
+    from_version = alias_version(conn, model, alias)
+    if to_version is None:
+        conn.execute("DELETE FROM aliases WHERE model = ? AND alias = ?", (model, alias))
+    else:
+        conn.execute(
+            "INSERT INTO aliases (model, alias, version, set_at, set_by) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(model, alias) DO UPDATE SET version=excluded.version,"
+            " set_at=excluded.set_at, set_by=excluded.set_by",
+            (model, alias, to_version, at, actor),
+        )
+    cur = conn.execute(
+        "INSERT INTO alias_transitions (model, alias, from_version, to_version, kind, actor,"
+        " reason, request_id, at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (model, alias, from_version, to_version, kind, actor, reason, request_id, at),
+    )
+    return AliasTransition(
+        int(cur.lastrowid or 0),
+        model,
+        alias,
+        from_version,
+        to_version,
+        kind,
+        actor,
+        reason,
+        request_id,
+        at,
+    )
+
+
+def _transition(row: sqlite3.Row) -> AliasTransition:
+    return AliasTransition(**{k: row[k] for k in row.keys()})
+
+
+def transitions(
+    store: Store, model: str, alias: str | None = None, limit: int = 100
+) -> list[AliasTransition]:
+    """Alias history, newest first."""
+    if alias is None:
+        rows = store.conn.execute(
+            "SELECT * FROM alias_transitions WHERE model = ? ORDER BY id DESC LIMIT ?",
+            (model, limit),
+        )
+    else:
+        rows = store.conn.execute(
+            "SELECT * FROM alias_transitions WHERE model = ? AND alias = ? ORDER BY id DESC"
+            " LIMIT ?",
+            (model, alias, limit),
+        )
+    return [_transition(r) for r in rows]
+
+
+# -- promotion requests -------------------------------------------------------------
+
+
+def _approval(row: sqlite3.Row) -> Approval:
+    return Approval(
+        row["id"],
+        row["request_id"],
+        row["actor"],
+        row["decision"],
+        row["reason"],
+        bool(row["override"]),
+        row["at"],
+    )
+
+
+def _request(conn: sqlite3.Connection, row: sqlite3.Row) -> PromotionRequest:
+    approvals = tuple(
+        _approval(a)
+        for a in conn.execute(
+            "SELECT * FROM approvals WHERE request_id = ? ORDER BY id", (row["id"],)
+        )
+    )
+    return PromotionRequest(
+        id=row["id"],
+        model=row["model"],
+        version=row["version"],
+        alias=row["alias"],
+        from_version=row["from_version"],
+        status=row["status"],
+        requested_by=row["requested_by"],
+        requested_at=row["requested_at"],
+        reason=row["reason"],
+        gates=tuple(Gate(**g) for g in json.loads(row["gates_json"])),
+        approvals_required=row["approvals_required"],
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        approvals=approvals,
+    )
+
+
+def create_request(
+    conn: sqlite3.Connection,
+    model: str,
+    version: int,
+    alias: str,
+    requested_by: str,
+    reason: str,
+    gates: list[Gate],
+    approvals_required: int,
+) -> PromotionRequest:
+    """A pending request holding a snapshot of the gate results (caller's transaction)."""
+    cur = conn.execute(
+        "INSERT INTO promotion_requests (model, version, alias, from_version, status,"
+        " requested_by, requested_at, reason, gates_json, approvals_required)"
+        " VALUES (?,?,?,?,'pending',?,?,?,?,?)",
+        (
+            model,
+            version,
+            alias,
+            alias_version(conn, model, alias),
+            requested_by,
+            now(),
+            reason,
+            json.dumps([g.__dict__ for g in gates]),
+            approvals_required,
+        ),
+    )
+    row = conn.execute("SELECT * FROM promotion_requests WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _request(conn, row)
+
+
+def get_request(conn: sqlite3.Connection, request_id: int) -> PromotionRequest | None:
+    row = conn.execute("SELECT * FROM promotion_requests WHERE id = ?", (request_id,)).fetchone()
+    return _request(conn, row) if row else None
+
+
+def list_requests(
+    store: Store, model: str | None = None, status: str | None = None, limit: int = 200
+) -> list[PromotionRequest]:
+    """Pending first, then newest first."""
+    conn = store.conn
+    where: list[str] = []
+    args: list[Any] = []
+    if model is not None:
+        where.append("model = ?")
+        args.append(model)
+    if status is not None:
+        where.append("status = ?")
+        args.append(status)
+    sql = "SELECT * FROM promotion_requests"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY (status != 'pending'), id DESC LIMIT ?"
+    args.append(limit)
+    return [_request(conn, r) for r in conn.execute(sql, args)]
+
+
+def pending_count(store: Store, model: str) -> int:
+    row = store.conn.execute(
+        "SELECT count(*) FROM promotion_requests WHERE model = ? AND status = 'pending'", (model,)
+    ).fetchone()
+    return int(row[0])
+
+
+def add_approval(
+    conn: sqlite3.Connection,
+    request_id: int,
+    actor: str,
+    decision: str,
+    reason: str,
+    override: bool = False,
+) -> Approval:
+    cur = conn.execute(
+        "INSERT INTO approvals (request_id, actor, decision, reason, override, at)"
+        " VALUES (?,?,?,?,?,?)",
+        (request_id, actor, decision, reason, int(override), now()),
+    )
+    row = conn.execute("SELECT * FROM approvals WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _approval(row)
+
+
+def set_request_status(
+    conn: sqlite3.Connection, request_id: int, status: str, actor: str | None
+) -> None:
+    conn.execute(
+        "UPDATE promotion_requests SET status = ?, decided_at = ?, decided_by = ? WHERE id = ?",
+        (status, now(), actor, request_id),
+    )

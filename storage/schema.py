@@ -1,0 +1,287 @@
+"""The store's schema as an ordered list of migrations.
+
+`PRAGMA user_version` holds how many migrations a store has had. Migrations
+are only ever appended; each is a list of statements run in one transaction.
+Times are REAL seconds since the epoch (UTC); JSON columns hold plain objects.
+"""
+
+from __future__ import annotations
+
+V1 = [
+    # -- pipelines, runs, stages ------------------------------------------------
+    """CREATE TABLE pipelines (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        model TEXT,
+        dataset TEXT,
+        config_json TEXT NOT NULL DEFAULT '{}',
+        next_run_at REAL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('queued','running','succeeded','failed','cancelled','interrupted')),
+        trigger TEXT NOT NULL,
+        triggered_by TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        job_run_id INTEGER REFERENCES job_runs(id)
+    )""",
+    "CREATE INDEX runs_by_pipeline ON runs (pipeline, id DESC)",
+    "CREATE INDEX runs_by_status ON runs (status, id)",
+    """CREATE TABLE stage_runs (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending','running','succeeded','failed','skipped','interrupted')),
+        started_at REAL,
+        ended_at REAL,
+        log_tail TEXT NOT NULL DEFAULT '',
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        UNIQUE (run_id, name)
+    )""",
+    # -- datasets and checks ----------------------------------------------------
+    """CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        columns_json TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        run_id INTEGER REFERENCES runs(id)
+    )""",
+    "CREATE INDEX snapshots_by_dataset ON snapshots (dataset, id DESC)",
+    """CREATE TABLE check_results (
+        id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('warn','fail')),
+        result TEXT NOT NULL CHECK (result IN ('pass','warn','fail','error')),
+        observed TEXT,
+        threshold TEXT,
+        rows_examined INTEGER NOT NULL DEFAULT 0,
+        failing_rows INTEGER NOT NULL DEFAULT 0,
+        examples_json TEXT NOT NULL DEFAULT '[]',
+        message TEXT NOT NULL DEFAULT '',
+        snapshot_id INTEGER REFERENCES snapshots(id),
+        run_id INTEGER REFERENCES runs(id),
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX check_results_by_check ON check_results (dataset, name, id DESC)",
+    "CREATE INDEX check_results_by_result ON check_results (result, id DESC)",
+    "CREATE INDEX check_results_by_snapshot ON check_results (snapshot_id)",
+    # The latest result of each check, kept beside the history so panes never scan it.
+    """CREATE TABLE check_latest (
+        dataset TEXT NOT NULL,
+        name TEXT NOT NULL,
+        result_id INTEGER NOT NULL REFERENCES check_results(id),
+        PRIMARY KEY (dataset, name)
+    )""",
+    # -- models, versions, aliases, promotion ----------------------------------
+    """CREATE TABLE models (
+        name TEXT PRIMARY KEY,
+        source TEXT NOT NULL DEFAULT 'local',
+        task TEXT NOT NULL DEFAULT 'classification',
+        primary_metric TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL REFERENCES models(name),
+        version INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        params_json TEXT NOT NULL DEFAULT '{}',
+        lineage_json TEXT NOT NULL DEFAULT '{}',
+        tags_json TEXT NOT NULL DEFAULT '{}',
+        artifact_path TEXT,
+        artifact_sha256 TEXT,
+        snapshot_id INTEGER REFERENCES snapshots(id),
+        run_id INTEGER REFERENCES runs(id),
+        profile_json TEXT,
+        UNIQUE (model, version)
+    )""",
+    """CREATE TABLE aliases (
+        model TEXT NOT NULL REFERENCES models(name),
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        set_at REAL NOT NULL,
+        set_by TEXT NOT NULL,
+        PRIMARY KEY (model, alias)
+    )""",
+    """CREATE TABLE alias_transitions (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        from_version INTEGER,
+        to_version INTEGER,
+        kind TEXT NOT NULL CHECK (kind IN ('promotion','rollback','external','register')),
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        request_id INTEGER REFERENCES promotion_requests(id),
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX alias_transitions_by_model ON alias_transitions (model, alias, id DESC)",
+    """CREATE TABLE promotion_requests (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        alias TEXT NOT NULL,
+        from_version INTEGER,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending','approved','rejected','superseded','cancelled')),
+        requested_by TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        gates_json TEXT NOT NULL DEFAULT '[]',
+        approvals_required INTEGER NOT NULL DEFAULT 1,
+        decided_at REAL,
+        decided_by TEXT
+    )""",
+    "CREATE INDEX promotion_requests_by_status ON promotion_requests (status, id DESC)",
+    "CREATE INDEX promotion_requests_by_model ON promotion_requests (model, id DESC)",
+    """CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY,
+        request_id INTEGER NOT NULL REFERENCES promotion_requests(id),
+        actor TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('approve','reject')),
+        reason TEXT NOT NULL,
+        override INTEGER NOT NULL DEFAULT 0,
+        at REAL NOT NULL,
+        UNIQUE (request_id, actor)
+    )""",
+    # -- drift --------------------------------------------------------------------
+    """CREATE TABLE inference_batches (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('inputs','labels')),
+        at REAL NOT NULL,
+        rows INTEGER NOT NULL,
+        first_ts REAL,
+        last_ts REAL,
+        columns_json TEXT NOT NULL,
+        data BLOB NOT NULL
+    )""",
+    "CREATE INDEX inference_batches_by_model ON inference_batches (model, kind, id DESC)",
+    """CREATE TABLE drift_results (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        version INTEGER,
+        at REAL NOT NULL,
+        level TEXT NOT NULL CHECK (level IN ('ok','warn','drift','error')),
+        share REAL NOT NULL,
+        rows INTEGER NOT NULL,
+        window_json TEXT NOT NULL DEFAULT '{}',
+        features_json TEXT NOT NULL DEFAULT '[]',
+        prediction_json TEXT NOT NULL DEFAULT '{}',
+        performance_json TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    )""",
+    "CREATE INDEX drift_results_by_model ON drift_results (model, id DESC)",
+    # -- events and audit -------------------------------------------------------
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL DEFAULT 'info' CHECK (severity IN ('info','warn','error')),
+        subject TEXT NOT NULL,
+        message TEXT NOT NULL,
+        dedup_key TEXT,
+        resolved_at REAL,
+        acked_by TEXT,
+        acked_at REAL,
+        ack_note TEXT
+    )""",
+    "CREATE INDEX events_by_ack ON events (acked_at IS NOT NULL, id DESC)",
+    # One open event per de-duplication key: a failing check pages once.
+    "CREATE UNIQUE INDEX events_open_key ON events (dedup_key) "
+    "WHERE dedup_key IS NOT NULL AND resolved_at IS NULL",
+    """CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        details_json TEXT NOT NULL DEFAULT '{}',
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit entries cannot be changed'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit entries cannot be deleted'); END""",
+    # -- scheduler ----------------------------------------------------------------
+    """CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        since REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    """CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY,
+        job TEXT NOT NULL,
+        scheduled_for REAL NOT NULL,
+        idem_key TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN
+            ('running','succeeded','failed','interrupted','requeued')),
+        lease_holder TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        error TEXT,
+        attempt INTEGER NOT NULL DEFAULT 1
+    )""",
+    "CREATE INDEX job_runs_by_status ON job_runs (status, id)",
+    """CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        args_json TEXT NOT NULL DEFAULT '{}',
+        requested_by TEXT NOT NULL,
+        at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
+            ('queued','taken','done','failed')),
+        taken_at REAL,
+        done_at REAL,
+        result TEXT
+    )""",
+    "CREATE INDEX requests_queued ON requests (status, id)",
+]
+
+# Notifications and external registries arrived after the first release.
+V2 = [
+    """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id),
+        target TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending','delivered','failed','suppressed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        at REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX deliveries_by_event ON deliveries (event_id)",
+    """CREATE TABLE external_state (
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        fetched_at REAL NOT NULL,
+        PRIMARY KEY (source, key)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2]
+SCHEMA_VERSION = len(MIGRATIONS)

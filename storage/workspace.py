@@ -1,0 +1,43 @@
+"""Finding and opening a workspace: the directory with `lookout.toml` and its store."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage import config as config_mod
+from storage.config import Config
+from storage.db import Store
+
+ENV_VAR = "LOOKOUT_WORKSPACE"
+
+
+def locate(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """`--workspace`, then $LOOKOUT_WORKSPACE, then the current directory."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.cwd().resolve()
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: Config
+    store: Store
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_workspace(
+    explicit: str | os.PathLike[str] | None = None, readonly: bool = False
+) -> Workspace:
+    """Load the config and open (creating and migrating if needed) its store."""
+    root = locate(explicit)
+    cfg = config_mod.load(root)
+    store = Store(cfg.database, readonly=readonly, group=cfg.workspace.get("group"))
+    return Workspace(root, cfg, store)

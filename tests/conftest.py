@@ -1,0 +1,74 @@
+"""Shared fixtures: real workspaces in temporary directories, the CLI run in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.cli import main
+from storage.db import Store
+from storage.workspace import Workspace, open_workspace
+
+MINIMAL = """
+[workspace]
+name = "test"
+"""
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(tmp_path / "lookout.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path) -> Callable[..., Workspace]:
+    """Write a lookout.toml (MINIMAL by default) and open the workspace."""
+    opened: list[Workspace] = []
+
+    def make(text: str = MINIMAL, name: str = "ws") -> Workspace:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "lookout.toml").write_text(text)
+        ws = open_workspace(root)
+        opened.append(ws)
+        return ws
+
+    yield make
+    for ws in opened:
+        ws.close()
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """Run `lookout ARGS` in this process and capture what it prints."""
+
+    def run(*args: str) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+PYTHON = sys.executable
