@@ -139,10 +139,7 @@ def read_csv(path: Path | str, text: str | None = None) -> Frame:
     for lineno, r in enumerate(body, start=2):
         if len(r) != len(header):
             raise DataError(f"{label}: line {lineno} has {len(r)} fields, expected {len(header)}")
-    if body:
-        grid = np.array(body, dtype=str)
-    else:
-        grid = np.empty((0, len(header)), dtype=str)
+    grid = np.array(body, dtype=str) if body else np.empty((0, len(header)), dtype=str)
     return frame_from_columns({h: grid[:, i] for i, h in enumerate(header)}, infer=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from console.output import UsageError
 from storage.config import CONFIG_NAME, ConfigError, parse

@@ -51,9 +51,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
         )
         d = drift.latest(store, name)
         if d is not None:
-            drift_rows.append(
-                {"model": name, "level": d.level, "share": d.share, "at": iso(d.at)}
-            )
+            drift_rows.append({"model": name, "level": d.level, "share": d.share, "at": iso(d.at)})
     return {
         "workspace": str(ws.root),
         "scheduler": {

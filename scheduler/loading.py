@@ -1,0 +1,89 @@
+"""Loading a dataset named in the config: a CSV/Parquet path or glob, or a `module:function`."""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scheduler.frame import DataError, Frame, frame_from_columns, read_table
+from storage.config import CALL_RE, Config
+
+
+@dataclass(frozen=True)
+class Loaded:
+    frame: Frame
+    source: str  # what was read, for the snapshot and messages
+    files: tuple[Path, ...]  # the files read (empty for a callable)
+    modified_at: float | None  # newest file modification time
+
+
+def resolve_callable(spec: str) -> object:
+    """Import `module:function`; a one-line DataError when it does not import."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise DataError(f"{spec}: cannot import {module_name}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise DataError(f"{spec}: {module_name} has no {attr}") from None
+
+
+def matching_files(cfg: Config, source: str) -> list[Path]:
+    """Files a path or glob names, relative to the workspace, sorted by name."""
+    pattern = str(cfg.resolve(source))
+    return sorted(Path(p) for p in glob.glob(pattern) if os.path.isfile(p))
+
+
+def load_dataset(cfg: Config, dataset: str) -> Loaded:
+    """Read all of a dataset's files (concatenated in name order) or call its function."""
+    ds = cfg.datasets[dataset]
+    source = ds["source"]
+    if CALL_RE.match(source) and not os.path.exists(cfg.resolve(source)):
+        fn = resolve_callable(source)
+        if not callable(fn):
+            raise DataError(f"{source}: is not callable")
+        try:
+            result = fn()
+        except Exception as exc:
+            raise DataError(f"{source}: raised {type(exc).__name__}: {exc}") from None
+        frame = result if isinstance(result, Frame) else frame_from_columns(dict(result))
+        return Loaded(frame, source, (), None)
+    files = matching_files(cfg, source)
+    if not files:
+        raise DataError(f"{cfg.resolve(source)}: no file matches")
+    frames = [read_table(f, ds["format"]) for f in files]
+    frame = concat(frames, [str(f) for f in files])
+    mtime = max(f.stat().st_mtime for f in files)
+    label = str(files[0]) if len(files) == 1 else f"{source} ({len(files)} files)"
+    return Loaded(frame, label, tuple(files), mtime)
+
+
+def concat(frames: list[Frame], labels: list[str]) -> Frame:
+    """Stack frames with the same columns; kinds widen (integer→number, anything→string)."""
+    if len(frames) == 1:
+        return frames[0]
+    first = frames[0]
+    for f, label in zip(frames[1:], labels[1:], strict=True):
+        if f.names != first.names:
+            raise DataError(f"{label}: columns differ from {labels[0]}")
+    columns: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for name in first.names:
+        ks = {f.kinds[name] for f in frames}
+        if len(ks) == 1:
+            kind = ks.pop()
+        elif ks <= {"integer", "number"}:
+            kind = "number"
+        else:
+            kind = "string"
+        parts = [f[name] if kind != "string" else f[name].astype(str) for f in frames]
+        columns[name] = np.concatenate(parts)
+        kinds[name] = kind
+    return Frame(columns, kinds)
