@@ -223,6 +223,8 @@ def table(spec: dict[str, Key]) -> Checker:
                 out[key] = k.check(_join(path, key), v[key])
             elif k.required:
                 raise _Invalid(_join(path, key), "missing required key")
+            elif k.default is dict:
+                out[key] = k.check(_join(path, key), {})  # a section's own defaults
             else:
                 out[key] = k.default() if callable(k.default) else k.default
         return out
