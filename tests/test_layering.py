@@ -1,0 +1,62 @@
+"""The core never imports Textual or Rich: storage/ and scheduler/ run headless."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules(package: str) -> list[str]:
+    return [
+        f"{package}.{m.name}"
+        for m in pkgutil.walk_packages([str(ROOT / package)])
+        if not m.name.startswith("_")
+    ]
+
+
+def test_storage_and_scheduler_import_no_ui_library() -> None:
+    modules = _modules("storage") + _modules("scheduler")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'rich'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_storage_imports_only_the_standard_library() -> None:
+    allowed = {"storage", "sqlite_utils"} | set(sys.stdlib_module_names)
+    code = (
+        "import importlib, sys\n"
+        "before = set(sys.modules)\n"
+        f"for m in {_modules('storage')!r}:\n"
+        "    importlib.import_module(m)\n"
+        "print(','.join(sorted({n.split('.')[0] for n in set(sys.modules) - before})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    loaded = {n for n in out.stdout.strip().split(",") if n}
+    assert loaded - allowed == set()
+
+
+def test_status_command_does_not_load_textual() -> None:
+    code = (
+        "import sys\n"
+        "from console import cli\n"
+        "import console.commands.status, console.commands.events, console.commands.audit\n"
+        "print('textual' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip() == "False"
