@@ -6,8 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
+from storage import events
 from storage.db import Store, now
 from storage.records import Pipeline, Run, StageRun
+from storage.text import sanitize
 
 LOG_TAIL_CHARS = 8000
 
@@ -54,6 +56,7 @@ def _run(row: sqlite3.Row, stages: tuple[StageRun, ...] = ()) -> Run:
         cancel_requested=bool(row["cancel_requested"]),
         job_run_id=row["job_run_id"],
         stages=stages,
+        retry_of=row["retry_of"],
     )
 
 
@@ -100,13 +103,14 @@ def create_run(
     status: str = "queued",
     attempt: int = 1,
     job_run_id: int | None = None,
+    retry_of: int | None = None,
 ) -> Run:
     """A run with all its stages `pending`, in one transaction."""
     with store.write() as conn:
         t = now()
         cur = conn.execute(
             "INSERT INTO runs (pipeline, status, trigger, triggered_by, attempt, created_at,"
-            " started_at, job_run_id) VALUES (?,?,?,?,?,?,?,?)",
+            " started_at, job_run_id, retry_of) VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 pipeline,
                 status,
@@ -116,6 +120,7 @@ def create_run(
                 t,
                 t if status == "running" else None,
                 job_run_id,
+                retry_of,
             ),
         )
         run_id = int(cur.lastrowid or 0)
@@ -224,9 +229,9 @@ def finish_stage(
             (
                 status,
                 now(),
-                log_tail[-LOG_TAIL_CHARS:],
+                sanitize(log_tail[-LOG_TAIL_CHARS:]),
                 json.dumps(metrics or {}, default=str),
-                error,
+                None if error is None else sanitize(error, 500, single_line=True),
                 run_id,
                 name,
             ),
@@ -263,3 +268,115 @@ def interrupt_running(store: Store, run_ids: list[int] | None = None) -> list[in
                 (rid,),
             )
     return run_ids
+
+
+# -- used by the scheduler's runner and the SDK -------------------------------------------
+
+
+def claim_run(store: Store, run_id: int, job_run_id: int | None) -> bool:
+    """Move a queued run to `running` under a ledger entry; False if it is no longer queued."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE runs SET status = 'running', started_at = ?, job_run_id = ?"
+            " WHERE id = ? AND status = 'queued'",
+            (now(), job_run_id, run_id),
+        )
+        return cur.rowcount == 1
+
+
+def cancel_queued(store: Store, run_id: int) -> bool:
+    """Cancel a run that has not started yet; False if it started or finished."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE runs SET status = 'cancelled', ended_at = ?, cancel_requested = 1"
+            " WHERE id = ? AND status = 'queued'",
+            (now(), run_id),
+        )
+        if cur.rowcount == 1:
+            conn.execute(
+                "UPDATE stage_runs SET status = 'skipped' WHERE run_id = ? AND status = 'pending'",
+                (run_id,),
+            )
+        return cur.rowcount == 1
+
+
+def finish_run(store: Store, run_id: int, status: str, error: str | None = None) -> None:
+    """End a run: stamp it, skip stages that never started, and put a failure on the timeline.
+
+    A failure opens one `run_failed` event per pipeline; the next success resolves it.
+    """
+    with store.write() as conn:
+        row = conn.execute("SELECT pipeline FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"no run {run_id}")
+        pipeline = row["pipeline"]
+        set_run_status(store, run_id, status, error)
+        conn.execute(
+            "UPDATE stage_runs SET status = 'skipped' WHERE run_id = ? AND status = 'pending'",
+            (run_id,),
+        )
+        key = f"run_failed:{pipeline}"
+        if status == "failed":
+            events.raise_event(
+                conn,
+                "run_failed",
+                pipeline,
+                sanitize(f"run {run_id} failed: {error or 'unknown error'}", 500, single_line=True),
+                "error",
+                key,
+            )
+        elif status == "succeeded":
+            events.resolve(conn, key)
+
+
+def add_stage(store: Store, run_id: int, name: str) -> None:
+    """Append a `pending` stage to a run unless it has one by that name (for the SDK)."""
+    with store.write() as conn:
+        row = conn.execute(
+            "SELECT coalesce(max(position), -1) + 1 FROM stage_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO stage_runs (run_id, position, name, status) VALUES (?,?,?,'pending')"
+            " ON CONFLICT(run_id, name) DO NOTHING",
+            (run_id, int(row[0]), name),
+        )
+
+
+def runs_with_status(store: Store, status: str) -> list[Run]:
+    """Oldest first, without stages (the scheduler's dispatch and recovery)."""
+    rows = store.conn.execute("SELECT * FROM runs WHERE status = ? ORDER BY id", (status,))
+    return [_run(r) for r in rows]
+
+
+def runs_of_job_runs(store: Store, job_run_ids: list[int]) -> list[Run]:
+    """The runs executed under these ledger entries."""
+    if not job_run_ids:
+        return []
+    marks = ",".join("?" * len(job_run_ids))
+    rows = store.conn.execute(
+        f"SELECT * FROM runs WHERE job_run_id IN ({marks}) ORDER BY id", job_run_ids
+    )
+    return [_run(r) for r in rows]
+
+
+def retry_chain(store: Store, run_id: int) -> list[int]:
+    """This run and every interrupted run it re-runs, newest first."""
+    chain: list[int] = []
+    current: int | None = run_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        row = store.conn.execute("SELECT retry_of FROM runs WHERE id = ?", (current,)).fetchone()
+        current = row[0] if row else None
+    return chain
+
+
+def registered_version(store: Store, run_ids: list[int]) -> tuple[str, int] | None:
+    """(model, version) registered by any of these runs: registering stays idempotent on retry."""
+    if not run_ids:
+        return None
+    marks = ",".join("?" * len(run_ids))
+    row = store.conn.execute(
+        f"SELECT model, version FROM versions WHERE run_id IN ({marks}) ORDER BY id LIMIT 1",
+        run_ids,
+    ).fetchone()
+    return None if row is None else (row["model"], int(row["version"]))

@@ -68,6 +68,7 @@ class Run:
     cancel_requested: bool
     job_run_id: int | None
     stages: tuple[StageRun, ...] = ()
+    retry_of: int | None = None  # the interrupted run this one re-runs
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class PromotionRequest:
     decided_at: float | None
     decided_by: str | None
     approvals: tuple[Approval, ...] = ()
+    kind: str = "promotion"  # promotion | rollback (a rollback that policy makes wait for approval)
 
     @property
     def gates_passed(self) -> bool:
@@ -289,3 +291,27 @@ class Request:
     taken_at: float | None
     done_at: float | None
     result: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event sent (or not) to one notification target, and how it went."""
+
+    id: int
+    event_id: int
+    target: str
+    status: str  # pending | delivered | failed | suppressed
+    attempts: int
+    at: float
+    code: int | None  # the last HTTP status code, if any answer came
+    detail: str
+
+
+@dataclass(frozen=True)
+class ExternalState:
+    """The last known state of something in an external registry, and when it was fetched."""
+
+    source: str
+    key: str
+    value: dict[str, Any]
+    fetched_at: float

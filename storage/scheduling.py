@@ -165,3 +165,47 @@ def get_request(store: Store, request_id: int) -> Request | None:
 def pending_requests(store: Store) -> int:
     row = store.conn.execute("SELECT count(*) FROM requests WHERE status = 'queued'").fetchone()
     return int(row[0])
+
+
+def expire_lease(store: Store, holder: str, name: str = LEASE_NAME) -> None:
+    """End a lease whose holder is known to be dead (its process is gone on this host)."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE lease SET expires_at = min(expires_at, ?) WHERE name = ? AND holder = ?",
+            (now(), name, holder),
+        )
+
+
+def claim_request(store: Store, request_id: int) -> bool:
+    """Take one queued request (a process running it itself); False if someone took it."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE requests SET status = 'taken', taken_at = ? WHERE id = ? AND status = 'queued'",
+            (now(), request_id),
+        )
+        return cur.rowcount == 1
+
+
+def requeue_taken_requests(store: Store) -> int:
+    """Put back requests a dead scheduler took but never finished."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE requests SET status = 'queued', taken_at = NULL WHERE status = 'taken'"
+        )
+        return cur.rowcount
+
+
+def next_runs(store: Store) -> dict[str, float | None]:
+    """job -> when it fires next, as the last scheduler left it."""
+    rows = store.conn.execute("SELECT job, next_run_at FROM schedule_state")
+    return {r["job"]: r["next_run_at"] for r in rows}
+
+
+def set_next_run(store: Store, job: str, next_run_at: float | None) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO schedule_state (job, next_run_at, updated_at) VALUES (?,?,?)"
+            " ON CONFLICT(job) DO UPDATE SET next_run_at = excluded.next_run_at,"
+            " updated_at = excluded.updated_at",
+            (job, next_run_at, now()),
+        )

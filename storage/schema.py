@@ -31,7 +31,8 @@ V1 = [
         ended_at REAL,
         error TEXT,
         cancel_requested INTEGER NOT NULL DEFAULT 0,
-        job_run_id INTEGER REFERENCES job_runs(id)
+        job_run_id INTEGER REFERENCES job_runs(id),
+        retry_of INTEGER REFERENCES runs(id)
     )""",
     "CREATE INDEX runs_by_pipeline ON runs (pipeline, id DESC)",
     "CREATE INDEX runs_by_status ON runs (status, id)",
@@ -147,7 +148,8 @@ V1 = [
         gates_json TEXT NOT NULL DEFAULT '[]',
         approvals_required INTEGER NOT NULL DEFAULT 1,
         decided_at REAL,
-        decided_by TEXT
+        decided_by TEXT,
+        kind TEXT NOT NULL DEFAULT 'promotion' CHECK (kind IN ('promotion','rollback'))
     )""",
     "CREATE INDEX promotion_requests_by_status ON promotion_requests (status, id DESC)",
     "CREATE INDEX promotion_requests_by_model ON promotion_requests (model, id DESC)",
@@ -260,6 +262,12 @@ V1 = [
         result TEXT
     )""",
     "CREATE INDEX requests_queued ON requests (status, id)",
+    # When each scheduled job fires next; kept so a restart can apply the misfire policy.
+    """CREATE TABLE schedule_state (
+        job TEXT PRIMARY KEY,
+        next_run_at REAL,
+        updated_at REAL NOT NULL
+    )""",
 ]
 
 # Notifications and external registries arrived after the first release.
@@ -271,9 +279,11 @@ V2 = [
         status TEXT NOT NULL CHECK (status IN ('pending','delivered','failed','suppressed')),
         attempts INTEGER NOT NULL DEFAULT 0,
         at REAL NOT NULL,
+        code INTEGER,
         detail TEXT NOT NULL DEFAULT ''
     )""",
     "CREATE INDEX deliveries_by_event ON deliveries (event_id)",
+    "CREATE INDEX deliveries_by_target ON deliveries (target, event_id)",
     """CREATE TABLE external_state (
         source TEXT NOT NULL,
         key TEXT NOT NULL,
