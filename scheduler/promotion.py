@@ -1,17 +1,59 @@
-"""Promotion, approval and rollback (stub: the promotion issue fills this in).
+"""Promotion, approval and rollback: what serves changes only through a gated,
+approved, recorded step, and can be put back in one step.
 
-The public functions and their signatures are fixed: the console, the CLI and
-the pipelines call them.
+Every change runs in one store transaction (BEGIN IMMEDIATE) that re-reads the
+state it acts on, moves the alias, records the transition, the audit entry and
+the timeline event, and applies the change to the outside world (the serving
+pointer, or the MLflow alias) before it commits; if the commit fails the
+outside change is undone while the lock is still held. Reload hooks are called
+after the commit: a hook that fails is reported and recorded, but what the
+store says serves and what the pointer says always agree.
+
+Gates that cannot be evaluated pass with a detail saying why: there is no
+production version to compare with (the first promotion is a person's
+decision anyway), or the candidate has no training snapshot or profile (an
+externally registered model). A candidate that lacks the primary metric fails
+the metric gate: it cannot show it is no worse.
 """
 
 from __future__ import annotations
 
+import math
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from storage.records import PromotionRequest
+from scheduler import policy, serving
+from scheduler.policy import ROLES, PermissionDenied, can, role_of
+from storage import audit, checks, events, registry
+from storage.records import Gate, PromotionRequest, Version
+from storage.text import sanitize
 from storage.workspace import Workspace
 
-ROLES = ("viewer", "operator", "approver", "admin")
+__all__ = [
+    "ROLES",
+    "Outcome",
+    "PromotionError",
+    "approve",
+    "can",
+    "evaluate_gates",
+    "on_version_registered",
+    "reject",
+    "request_promotion",
+    "role_of",
+    "rollback",
+]
+
+PRODUCTION = "production"
+CANDIDATE = "candidate"
+# Metrics where a smaller value is better; anything ending in "error" or "loss" too.
+LOWER_IS_BETTER = {"rmse", "mse", "mae", "mape", "log_loss", "logloss", "brier", "brier_score"}
+# Without per-feature drift scores from the drift engine, a feature counts as drifted
+# when its mean moved this many production standard deviations, or (categorical) when
+# this share of the probability mass moved.
+MEAN_SHIFT_DRIFT = 0.5
+CATEGORY_SHIFT_DRIFT = 0.2
 
 
 class PromotionError(Exception):
@@ -27,38 +69,766 @@ class Outcome:
     request: PromotionRequest | None = None
     from_version: int | None = None
     to_version: int | None = None
+    hook_error: str | None = None  # the reload hook failed after the change committed
 
 
-def role_of(ws: Workspace, user: str) -> str:
-    """The highest role the policy grants an OS account (viewer when none)."""
-    return "viewer"
+# -- gates ---------------------------------------------------------------------------
+
+
+def lower_is_better(metric: str) -> bool:
+    m = metric.lower()
+    return m in LOWER_IS_BETTER or m.endswith("error") or m.endswith("loss")
+
+
+def _primary_metric(ws: Workspace, model: str) -> str:
+    cfg = ws.config.models.get(model)
+    if cfg and cfg.get("primary_metric"):
+        return str(cfg["primary_metric"])
+    stored = registry.get_model(ws.store, model)
+    return stored.primary_metric if stored else ""
+
+
+def _checks_gate(ws: Workspace, candidate: Version) -> Gate:
+    if candidate.snapshot_id is None:
+        return Gate("checks", True, "no training snapshot recorded; no data checks to consult")
+    results = checks.results_for_snapshot(ws.store, candidate.snapshot_id)
+    bad = [r for r in results if r.severity == "fail" and r.result in ("fail", "error")]
+    if bad:
+        names = ", ".join(f"{r.dataset}.{r.name} ({r.result})" for r in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return Gate(
+            "checks", False, f"failing fail-severity checks on training data: {names}{more}"
+        )
+    return Gate(
+        "checks", True, f"{len(results)} checks on snapshot {candidate.snapshot_id}, none failing"
+    )
+
+
+def _metric_gate(ws: Workspace, candidate: Version, production: Version | None) -> Gate:
+    metric = _primary_metric(ws, candidate.model)
+    if production is None:
+        return Gate("metric", True, "no production version to compare with")
+    if not metric:
+        return Gate("metric", True, "the model names no primary metric")
+    new = candidate.metrics.get(metric)
+    if not isinstance(new, int | float) or not math.isfinite(new):
+        return Gate("metric", False, f"candidate v{candidate.version} has no finite {metric}")
+    old = production.metrics.get(metric)
+    if not isinstance(old, int | float) or not math.isfinite(old):
+        return Gate("metric", True, f"production v{production.version} has no {metric} to beat")
+    tolerance = float(ws.config.policy.get("metric_tolerance") or 0.0)
+    if lower_is_better(metric):
+        passed = new <= old + tolerance
+        rule = f"≤ {old:.4g} + {tolerance:g}"
+    else:
+        passed = new >= old - tolerance
+        rule = f"≥ {old:.4g} − {tolerance:g}"
+    verdict = "" if passed else "; worse than production beyond the tolerance"
+    return Gate(
+        "metric",
+        passed,
+        f"{metric} {new:.4g} vs production v{production.version} {old:.4g} (needs {rule}){verdict}",
+    )
+
+
+def _feature_shift(name: str, cand: dict[str, Any], prod: dict[str, Any]) -> float | None:
+    """A drift score of one feature from two stored profiles, or None when not comparable.
+
+    Numeric: how far the mean moved, in production standard deviations.
+    Categorical: total variation distance between the category frequencies.
+    """
+    for key in ("frequencies", "counts"):
+        if isinstance(cand.get(key), dict) and isinstance(prod.get(key), dict):
+            a, b = cand[key], prod[key]
+            ta = sum(float(v) for v in a.values()) or 1.0
+            tb = sum(float(v) for v in b.values()) or 1.0
+            cats = set(a) | set(b)
+            return 0.5 * sum(abs(float(a.get(c, 0)) / ta - float(b.get(c, 0)) / tb) for c in cats)
+    try:
+        m_new, m_old, s_old = float(cand["mean"]), float(prod["mean"]), float(prod["std"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(math.isfinite(x) for x in (m_new, m_old, s_old)):
+        return None
+    if s_old <= 0:
+        return 0.0 if m_new == m_old else math.inf
+    return abs(m_new - m_old) / s_old
+
+
+def _profile_features(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    feats = profile.get("features")
+    if not isinstance(feats, dict):
+        return {}
+    return {str(k): v for k, v in feats.items() if isinstance(v, dict)}
+
+
+def _drift_gate(ws: Workspace, candidate: Version, production: Version | None) -> Gate:
+    if production is None:
+        return Gate("drift", True, "no production version to compare with")
+    if production.version == candidate.version:
+        return Gate("drift", True, "candidate is the production version")
+    cand = registry.get_profile(ws.store, candidate.model, candidate.version)
+    prod = registry.get_profile(ws.store, production.model, production.version)
+    if cand is None or prod is None:
+        which = f"v{candidate.version}" if cand is None else f"v{production.version}"
+        return Gate("drift", True, f"no stored training profile for {which}; drift not compared")
+    cf, pf = _profile_features(cand), _profile_features(prod)
+    scores: dict[str, float] = {}
+    for name in sorted(set(cf) & set(pf)):
+        score = _feature_shift(name, cf[name], pf[name])
+        if score is not None:
+            scores[name] = score
+    if not scores:
+        return Gate("drift", True, "the training profiles share no comparable features")
+    drifted = sorted(
+        n
+        for n, s in scores.items()
+        if s
+        > (
+            CATEGORY_SHIFT_DRIFT
+            if "frequencies" in cf[n] or "counts" in cf[n]
+            else MEAN_SHIFT_DRIFT
+        )
+    )
+    share = len(drifted) / len(scores)
+    model_cfg = ws.config.models.get(candidate.model) or {}
+    limit = float((model_cfg.get("drift") or {}).get("share_threshold", 0.5))
+    passed = share < limit
+    listed = f": {', '.join(drifted[:5])}" if drifted else ""
+    return Gate(
+        "drift",
+        passed,
+        f"{len(drifted)} of {len(scores)} features shifted against production v{production.version}"
+        f" ({share:.0%}, limit {limit:.0%}){listed}",
+    )
+
+
+def evaluate_gates(ws: Workspace, model: str, version: int) -> list[Gate]:
+    """The production gates for a version, as they stand now (switched by `[policy.gates]`)."""
+    candidate = registry.get_version(ws.store, model, version)
+    if candidate is None:
+        raise PromotionError(f"model {model} has no version {version}")
+    prod_no = registry.aliases(ws.store, model).get(PRODUCTION)
+    production = None if prod_no is None else registry.get_version(ws.store, model, prod_no)
+    switches = ws.config.policy.get("gates") or {}
+    gates: list[Gate] = []
+    if switches.get("checks", True):
+        gates.append(_checks_gate(ws, candidate))
+    if switches.get("metric", True):
+        gates.append(_metric_gate(ws, candidate, production))
+    if switches.get("drift", True):
+        gates.append(_drift_gate(ws, candidate, production))
+    return gates
+
+
+# -- applying an alias change ------------------------------------------------------
+
+
+def _apply_alias(
+    ws: Workspace,
+    model_cfg: dict[str, Any] | None,
+    model: str,
+    alias: str,
+    version: Version,
+    *,
+    previous: int | None = None,
+    actor: str = "",
+) -> Callable[[], None]:
+    """Make the outside world match the new alias; returns how to undo it.
+
+    Local models switch the serving pointer (after the sha256 check); MLflow
+    models set the alias in the MLflow registry through the connector.
+    """
+    source = (model_cfg or {}).get("source")
+    if source is None:
+        stored = registry.get_model(ws.store, model)
+        source = stored.source if stored else "local"
+    if source == "mlflow":
+        try:
+            from scheduler.connectors import mlflow as connector  # type: ignore[attr-defined]
+        except ImportError:
+            raise PromotionError(
+                f"{model} is an MLflow model and the MLflow connector is not available"
+            ) from None
+        try:
+            connector.set_alias(ws, model, alias, version.version)
+        except Exception as exc:
+            raise PromotionError(
+                f"MLflow did not set {model}@{alias} to v{version.version}: {sanitize(exc, 200)}"
+            ) from None
+
+        def undo() -> None:
+            if previous is not None:
+                connector.set_alias(ws, model, alias, previous)
+            elif hasattr(connector, "delete_alias"):
+                connector.delete_alias(ws, model, alias)
+
+        return undo
+    try:
+        return serving.switch(ws, version, alias, actor)
+    except serving.ServingError as exc:
+        raise PromotionError(str(exc)) from None
+
+
+def _call_hook(
+    ws: Workspace, model: str, alias: str, version: Version, action: str, actor: str
+) -> str | None:
+    """Tell the serving system to reload; record a failure. Returns the failure, if any."""
+    cfg = ws.config.models.get(model) or {}
+    url = cfg.get("reload_hook")
+    if not url or cfg.get("source") == "mlflow":
+        return None
+    pointer = serving.read_pointer(ws, model, alias)
+    payload = {
+        "model": model,
+        "alias": alias,
+        "version": version.version,
+        "artifact": pointer.artifact if pointer else version.artifact_path,
+        "sha256": version.artifact_sha256,
+        "action": action,
+        "actor": actor,
+    }
+    result = serving.call_reload_hook(
+        str(url), payload, float(cfg.get("hook_timeout", 5.0)), int(cfg.get("hook_retries", 2))
+    )
+    if result.ok:
+        return None
+    problem = sanitize(
+        f"reload hook failed after {result.attempts} attempt(s): {result.detail}",
+        300,
+        single_line=True,
+    )
+    events.record(
+        ws.store,
+        action,
+        model,
+        f"{model} v{version.version} is {alias}, but the {problem}; the serving system may still run the old model",
+        severity="error",
+    )
+    return problem
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _reason(reason: str) -> str:
+    text = sanitize(reason or "", 500, single_line=True).strip()
+    if not text:
+        raise PromotionError("a reason is required (--reason TEXT)")
+    return text
+
+
+def _check_actor(ws: Workspace, actor: str, action: str) -> None:
+    if ws.store.readonly:
+        raise PromotionError(f"{action} changes the store, which is open read-only")
+    try:
+        policy.require(ws, actor, action)
+    except PermissionDenied as exc:
+        raise PromotionError(str(exc)) from None
+
+
+def _model_cfg(ws: Workspace, model: str) -> dict[str, Any] | None:
+    if registry.get_model(ws.store, model) is None:
+        raise PromotionError(f"no model named {model!r} in the registry")
+    return ws.config.models.get(model)
+
+
+def _pending_key(request_id: int) -> str:
+    return f"approval:{request_id}"
+
+
+def _close_pending(conn: sqlite3.Connection, request_id: int) -> None:
+    events.resolve(conn, _pending_key(request_id))
+
+
+def _gate_summary(gates: list[Gate] | tuple[Gate, ...]) -> str:
+    if not gates:
+        return "no gates"
+    failed = [g.name for g in gates if not g.passed]
+    return f"gates failed: {', '.join(failed)}" if failed else "all gates passed"
+
+
+def _supersede(
+    conn: sqlite3.Connection, model: str, alias: str, keep: int | None, kind: str = "promotion"
+) -> list[int]:
+    """Mark pending requests of a kind for model+alias superseded (except version `keep`)."""
+    ids = []
+    for old in registry.pending_requests(conn, model, alias):
+        if old.kind != kind or (keep is not None and old.version == keep):
+            continue
+        registry.set_request_status(conn, old.id, "superseded", None)
+        _close_pending(conn, old.id)
+        ids.append(old.id)
+    return ids
+
+
+def _open_request(
+    conn: sqlite3.Connection,
+    ws: Workspace,
+    model: str,
+    version: int,
+    alias: str,
+    actor: str,
+    reason: str,
+    gates: list[Gate],
+    kind: str = "promotion",
+) -> PromotionRequest:
+    superseded = _supersede(conn, model, alias, keep=None, kind=kind)
+    need = int(ws.config.policy.get("approvals_required", 1))
+    req = registry.create_request(conn, model, version, alias, actor, reason, gates, need, kind)
+    audit.append(
+        conn,
+        actor,
+        "request" if kind == "promotion" else "request_rollback",
+        model,
+        reason,
+        {
+            "request": req.id,
+            "version": version,
+            "alias": alias,
+            "from_version": req.from_version,
+            "gates": [g.__dict__ for g in gates],
+            "superseded": superseded,
+        },
+    )
+    verb = "promotion" if kind == "promotion" else "rollback"
+    events.raise_event(
+        conn,
+        "approval_pending",
+        model,
+        sanitize(
+            f"request #{req.id}: {verb} of {model} v{version} to {alias} by {actor} awaits"
+            f" {need} approval(s); {_gate_summary(gates)}",
+            300,
+        ),
+        severity="warn" if not req.gates_passed else "info",
+        dedup_key=_pending_key(req.id),
+    )
+    return req
+
+
+def _move(
+    conn: sqlite3.Connection,
+    undos: list[Callable[[], None]],
+    ws: Workspace,
+    model: str,
+    alias: str,
+    target: Version,
+    *,
+    kind: str,
+    actor: str,
+    reason: str,
+    request_id: int | None,
+    details: dict[str, Any],
+) -> int | None:
+    """Move the alias, record transition + audit + event, and apply it outside (last)."""
+    from_version = registry.alias_version(conn, model, alias)
+    registry.move_alias(
+        conn,
+        model,
+        alias,
+        target.version,
+        kind=kind,
+        actor=actor,
+        reason=reason,
+        request_id=request_id,
+    )
+    audit.append(
+        conn,
+        actor,
+        kind,
+        model,
+        reason,
+        {
+            "alias": alias,
+            "from_version": from_version,
+            "to_version": target.version,
+            "request": request_id,
+            **details,
+        },
+    )
+    was = f"v{from_version}" if from_version is not None else "nothing"
+    verb = "rolled back" if kind == "rollback" else "promoted"
+    events.raise_event(
+        conn,
+        kind,
+        model,
+        sanitize(f"{model} {verb}: {alias} {was} → v{target.version} by {actor}: {reason}", 300),
+        severity="warn" if kind == "rollback" else "info",
+    )
+    undos.append(
+        _apply_alias(
+            ws,
+            ws.config.models.get(model),
+            model,
+            alias,
+            target,
+            previous=from_version,
+            actor=actor,
+        )
+    )
+    return from_version
+
+
+def _refuse_decided(conn: sqlite3.Connection, req: PromotionRequest) -> None:
+    """Explain why a request can no longer be acted on."""
+    if req.status == "pending":
+        return
+    if req.status == "superseded":
+        newer = registry.next_request(conn, req)
+        by = f" by request #{newer.id} (v{newer.version})" if newer else ""
+        raise PromotionError(f"request #{req.id} was superseded{by}; act on the newer request")
+    who = req.decided_by or "someone"
+    if req.status == "approved":
+        raise PromotionError(
+            f"request #{req.id} is already approved by {who}: {req.model} v{req.version} is {req.alias}"
+            if req.kind == "promotion"
+            else f"request #{req.id} is already approved by {who}"
+        )
+    raise PromotionError(f"request #{req.id} is already {req.status} by {who}")
+
+
+def _describe(req: PromotionRequest) -> str:
+    return f"{req.model} v{req.version} → {req.alias}"
+
+
+# -- the public actions --------------------------------------------------------------
 
 
 def on_version_registered(
     ws: Workspace, model: str, version: int, requested_by: str, request: bool = True
 ) -> PromotionRequest | None:
     """Called by a pipeline's register stage: make the version the `candidate` and,
-    when `request` is true, open a promotion request to `production` with its gates."""
+    when `request` is true, open a promotion request to `production` with its gates.
+
+    A newer candidate supersedes pending production requests for older versions.
+    """
+    gates = evaluate_gates(ws, model, version) if request else []
+    with ws.store.write() as conn:
+        if registry.read_version(conn, model, version) is None:
+            raise PromotionError(f"model {model} has no version {version}")
+        previous = registry.alias_version(conn, model, CANDIDATE)
+        registry.move_alias(
+            conn,
+            model,
+            CANDIDATE,
+            version,
+            kind="register",
+            actor=requested_by,
+            reason="registered",
+        )
+        audit.append(
+            conn,
+            requested_by,
+            "register",
+            model,
+            "registered",
+            {"alias": CANDIDATE, "from_version": previous, "to_version": version},
+        )
+        if request:
+            return _open_request(
+                conn,
+                ws,
+                model,
+                version,
+                PRODUCTION,
+                requested_by,
+                f"v{version} registered by {requested_by}",
+                gates,
+            )
+        superseded = _supersede(conn, model, PRODUCTION, keep=version)
+        events.raise_event(
+            conn,
+            "promotion",
+            model,
+            sanitize(
+                f"{model} v{version} is the new candidate (registered by {requested_by})"
+                + (
+                    f"; superseded request(s) {', '.join(f'#{i}' for i in superseded)}"
+                    if superseded
+                    else ""
+                ),
+                300,
+            ),
+        )
     return None
 
 
 def request_promotion(
     ws: Workspace, model: str, version: int, actor: str, reason: str, alias: str = "production"
 ) -> Outcome:
-    raise PromotionError("promotion is not available yet")
+    """Ask to move an alias to a version (operator).
+
+    `production` goes through a request (gates + approvals) and only for the
+    current candidate; other aliases (e.g. staging) move at once.
+    """
+    _check_actor(ws, actor, "promote")
+    reason = _reason(reason)
+    _model_cfg(ws, model)
+    if not serving._SAFE.match(alias):
+        raise PromotionError(f"{alias!r} is not a valid alias name")
+    gates = evaluate_gates(ws, model, version) if alias == PRODUCTION else []
+    if alias != PRODUCTION:
+        with registry.changing(ws.store) as (conn, undos):
+            target = registry.read_version(conn, model, version)
+            if target is None:
+                raise PromotionError(f"model {model} has no version {version}")
+            current = registry.alias_version(conn, model, alias)
+            if current == version:
+                last = registry.last_transition(conn, model, alias)
+                raise PromotionError(
+                    f"{model} v{version} is already {alias}"
+                    + (f" (promoted by {last.actor})" if last else "")
+                )
+            from_version = _move(
+                conn,
+                undos,
+                ws,
+                model,
+                alias,
+                target,
+                kind="promotion",
+                actor=actor,
+                reason=reason,
+                request_id=None,
+                details={},
+            )
+        hook = _call_hook(ws, model, alias, target, "promotion", actor)
+        msg = f"{model} {alias}: v{from_version if from_version is not None else '-'} → v{version}"
+        return Outcome(True, msg + (f"; {hook}" if hook else ""), None, from_version, version, hook)
+    with ws.store.write() as conn:
+        if registry.read_version(conn, model, version) is None:
+            raise PromotionError(f"model {model} has no version {version}")
+        current = registry.alias_version(conn, model, PRODUCTION)
+        if current == version:
+            last = registry.last_transition(conn, model, PRODUCTION)
+            raise PromotionError(
+                f"{model} v{version} is already production"
+                + (f" (promoted by {last.actor})" if last else "")
+            )
+        candidate = registry.alias_version(conn, model, CANDIDATE)
+        if candidate != version:
+            now_is = f"v{candidate}" if candidate is not None else "no version"
+            raise PromotionError(
+                f"{model} v{version} is not the candidate ({now_is} is); only the candidate can be"
+                f" promoted to production (make it the candidate first with --alias candidate)"
+            )
+        for pending in registry.pending_requests(conn, model, PRODUCTION):
+            if pending.version == version and pending.kind == "promotion":
+                raise PromotionError(
+                    f"{model} v{version} already has pending request #{pending.id}"
+                    f" (requested by {pending.requested_by})"
+                )
+        req = _open_request(conn, ws, model, version, PRODUCTION, actor, reason, gates)
+    need = req.approvals_required
+    return Outcome(
+        True,
+        f"request #{req.id}: {_describe(req)} awaits {need} approval(s); {_gate_summary(req.gates)}",
+        req,
+    )
 
 
 def approve(
     ws: Workspace, request_id: int, actor: str, reason: str, override: bool = False
 ) -> Outcome:
-    raise PromotionError("approval is not available yet")
+    """Approve a pending request (approver); the last approval moves the alias at once."""
+    _check_actor(ws, actor, "approve")
+    reason = _reason(reason)
+    with registry.changing(ws.store) as (conn, undos):
+        req = registry.get_request(conn, request_id)
+        if req is None:
+            raise PromotionError(f"no promotion request #{request_id}")
+        _refuse_decided(conn, req)
+        four_eyes = bool(ws.config.policy.get("four_eyes", True))
+        if four_eyes and req.requested_by == actor:
+            raise PromotionError(
+                f"four-eyes: {actor} requested #{req.id} and cannot approve it; another approver must"
+            )
+        if any(a.actor == actor for a in req.approvals):
+            raise PromotionError(
+                f"{actor} already approved request #{req.id}; it needs another approver"
+            )
+        target = registry.read_version(conn, req.model, req.version)
+        if target is None:
+            raise PromotionError(f"model {req.model} no longer has version {req.version}")
+        current = registry.alias_version(conn, req.model, req.alias)
+        if req.kind == "rollback":
+            if req.version not in registry.versions_ever_at(conn, req.model, req.alias):
+                raise PromotionError(
+                    f"v{req.version} was never {req.alias}; cannot roll back to it"
+                )
+        elif req.alias == PRODUCTION:
+            candidate = registry.alias_version(conn, req.model, CANDIDATE)
+            if candidate != req.version:
+                now_is = f"v{candidate}" if candidate is not None else "no version"
+                raise PromotionError(
+                    f"request #{req.id} is for {req.model} v{req.version}, which is no longer the"
+                    f" candidate ({now_is} is); request a promotion of the candidate instead"
+                )
+        if current == req.version:
+            last = registry.last_transition(conn, req.model, req.alias)
+            by = f" (promoted by {last.actor})" if last else ""
+            raise PromotionError(f"{req.model} v{req.version} is already {req.alias}{by}")
+        failed = [g for g in req.gates if not g.passed]
+        if failed and not override:
+            raise PromotionError(
+                f"request #{req.id}: {_gate_summary(req.gates)} ({failed[0].detail}); an approver may"
+                " approve anyway with --override and a reason"
+            )
+        overriding = bool(failed) and override
+        registry.add_approval(conn, req.id, actor, "approve", reason, overriding)
+        audit.append(
+            conn,
+            actor,
+            "override" if overriding else "approve",
+            req.model,
+            reason,
+            {
+                "request": req.id,
+                "version": req.version,
+                "alias": req.alias,
+                "failed_gates": [g.__dict__ for g in failed] if overriding else [],
+            },
+        )
+        have = sum(1 for a in req.approvals if a.decision == "approve") + 1
+        if have < req.approvals_required:
+            left = req.approvals_required - have
+            events.raise_event(
+                conn,
+                "approval_pending",
+                req.model,
+                sanitize(
+                    f"request #{req.id}: {actor} approved; {left} more approval(s) needed", 300
+                ),
+            )
+            done = registry.get_request(conn, req.id)
+            return Outcome(
+                True,
+                f"request #{req.id}: approved by {actor}; {left} more approval(s) needed",
+                done,
+            )
+        registry.set_request_status(conn, req.id, "approved", actor)
+        _close_pending(conn, req.id)
+        kind = "rollback" if req.kind == "rollback" else "promotion"
+        from_version = _move(
+            conn,
+            undos,
+            ws,
+            req.model,
+            req.alias,
+            target,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            request_id=req.id,
+            details={"requested_by": req.requested_by, "override": overriding},
+        )
+        done = registry.get_request(conn, req.id)
+    hook = _call_hook(ws, req.model, req.alias, target, kind, actor)
+    was = f"v{from_version}" if from_version is not None else "nothing"
+    msg = f"request #{req.id} approved: {req.model} {req.alias} {was} → v{req.version}"
+    if overriding:
+        msg += " (failed gates overridden)"
+    return Outcome(True, msg + (f"; {hook}" if hook else ""), done, from_version, req.version, hook)
 
 
 def reject(ws: Workspace, request_id: int, actor: str, reason: str) -> Outcome:
-    raise PromotionError("rejection is not available yet")
+    """Turn a pending request down (approver); nothing moves."""
+    _check_actor(ws, actor, "reject")
+    reason = _reason(reason)
+    with ws.store.write() as conn:
+        req = registry.get_request(conn, request_id)
+        if req is None:
+            raise PromotionError(f"no promotion request #{request_id}")
+        _refuse_decided(conn, req)
+        if any(a.actor == actor for a in req.approvals):
+            raise PromotionError(f"{actor} already approved request #{req.id}")
+        registry.add_approval(conn, req.id, actor, "reject", reason)
+        registry.set_request_status(conn, req.id, "rejected", actor)
+        _close_pending(conn, req.id)
+        audit.append(
+            conn,
+            actor,
+            "reject",
+            req.model,
+            reason,
+            {"request": req.id, "version": req.version, "alias": req.alias},
+        )
+        events.raise_event(
+            conn,
+            "promotion",
+            req.model,
+            sanitize(f"request #{req.id} ({_describe(req)}) rejected by {actor}: {reason}", 300),
+        )
+        done = registry.get_request(conn, req.id)
+    return Outcome(True, f"request #{req.id} rejected: {_describe(req)} will not happen", done)
+
+
+def _rollback_target(
+    conn: sqlite3.Connection, model: str, to_version: int | None
+) -> tuple[int | None, int]:
+    """(current production, the version to go back to), or a refusal."""
+    current = registry.alias_version(conn, model, PRODUCTION)
+    if to_version is None:
+        last = registry.last_transition(conn, model, PRODUCTION)
+        if current is None:
+            raise PromotionError(f"{model} has no production version to roll back")
+        if last is None or last.from_version is None:
+            raise PromotionError(
+                f"{model} v{current} is the first production version; there is nothing earlier to roll back to"
+            )
+        return current, last.from_version
+    if to_version == current:
+        raise PromotionError(f"{model} v{to_version} is already production")
+    if to_version not in registry.versions_ever_at(conn, model, PRODUCTION):
+        raise PromotionError(
+            f"{model} v{to_version} was never in production; rollback only goes to earlier production versions"
+        )
+    return current, to_version
 
 
 def rollback(
     ws: Workspace, model: str, actor: str, reason: str, to_version: int | None = None
 ) -> Outcome:
-    raise PromotionError("rollback is not available yet")
+    """Put an earlier production version back (operator): the emergency path.
+
+    By default the version production held before its last change; with
+    `to_version` any version that was in production before. No approval unless
+    `policy.rollback_requires_approval`, in which case a request is opened.
+    """
+    _check_actor(ws, actor, "rollback")
+    reason = _reason(reason)
+    _model_cfg(ws, model)
+    if ws.config.policy.get("rollback_requires_approval"):
+        with ws.store.write() as conn:
+            current, target_no = _rollback_target(conn, model, to_version)
+            gate = Gate("rollback", True, f"v{target_no} was in production before")
+            req = _open_request(
+                conn, ws, model, target_no, PRODUCTION, actor, reason, [gate], kind="rollback"
+            )
+        return Outcome(
+            True,
+            f"request #{req.id}: rollback of {model} production v{current} → v{target_no} awaits approval",
+            req,
+        )
+    with registry.changing(ws.store) as (conn, undos):
+        current, target_no = _rollback_target(conn, model, to_version)
+        target = registry.read_version(conn, model, target_no)
+        if target is None:
+            raise PromotionError(f"model {model} no longer has version {target_no}")
+        _move(
+            conn,
+            undos,
+            ws,
+            model,
+            PRODUCTION,
+            target,
+            kind="rollback",
+            actor=actor,
+            reason=reason,
+            request_id=None,
+            details={},
+        )
+    hook = _call_hook(ws, model, PRODUCTION, target, "rollback", actor)
+    msg = f"{model} rolled back: production v{current} → v{target_no}"
+    return Outcome(True, msg + (f"; {hook}" if hook else ""), None, current, target_no, hook)

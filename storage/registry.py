@@ -6,11 +6,13 @@ promotion (alias move + transition + audit entry + event) commits as one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from storage.db import Store, now
+from storage.db import Store, StoreError, now
 from storage.records import (
     AliasTransition,
     Approval,
@@ -281,6 +283,7 @@ def _request(conn: sqlite3.Connection, row: sqlite3.Row) -> PromotionRequest:
         decided_at=row["decided_at"],
         decided_by=row["decided_by"],
         approvals=approvals,
+        kind=row["kind"],
     )
 
 
@@ -293,12 +296,13 @@ def create_request(
     reason: str,
     gates: list[Gate],
     approvals_required: int,
+    kind: str = "promotion",
 ) -> PromotionRequest:
     """A pending request holding a snapshot of the gate results (caller's transaction)."""
     cur = conn.execute(
         "INSERT INTO promotion_requests (model, version, alias, from_version, status,"
-        " requested_by, requested_at, reason, gates_json, approvals_required)"
-        " VALUES (?,?,?,?,'pending',?,?,?,?,?)",
+        " requested_by, requested_at, reason, gates_json, approvals_required, kind)"
+        " VALUES (?,?,?,?,'pending',?,?,?,?,?,?)",
         (
             model,
             version,
@@ -309,6 +313,7 @@ def create_request(
             reason,
             json.dumps([g.__dict__ for g in gates]),
             approvals_required,
+            kind,
         ),
     )
     row = conn.execute("SELECT * FROM promotion_requests WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -372,3 +377,86 @@ def set_request_status(
         "UPDATE promotion_requests SET status = ?, decided_at = ?, decided_by = ? WHERE id = ?",
         (status, now(), actor, request_id),
     )
+
+
+# -- promotion support ---------------------------------------------------------------
+
+
+def pending_requests(conn: sqlite3.Connection, model: str, alias: str) -> list[PromotionRequest]:
+    """Pending requests for one model and alias, oldest first (caller's transaction)."""
+    rows = conn.execute(
+        "SELECT * FROM promotion_requests WHERE model = ? AND alias = ? AND status = 'pending'"
+        " ORDER BY id",
+        (model, alias),
+    ).fetchall()
+    return [_request(conn, r) for r in rows]
+
+
+def next_request(conn: sqlite3.Connection, request: PromotionRequest) -> PromotionRequest | None:
+    """The first request for the same model and alias made after this one (its successor)."""
+    row = conn.execute(
+        "SELECT * FROM promotion_requests WHERE model = ? AND alias = ? AND id > ?"
+        " ORDER BY id LIMIT 1",
+        (request.model, request.alias, request.id),
+    ).fetchone()
+    return _request(conn, row) if row else None
+
+
+def last_transition(conn: sqlite3.Connection, model: str, alias: str) -> AliasTransition | None:
+    """The newest move of an alias (who put the current version there, and from what)."""
+    row = conn.execute(
+        "SELECT * FROM alias_transitions WHERE model = ? AND alias = ? ORDER BY id DESC LIMIT 1",
+        (model, alias),
+    ).fetchone()
+    return _transition(row) if row else None
+
+
+def versions_ever_at(conn: sqlite3.Connection, model: str, alias: str) -> set[int]:
+    """Every version an alias has pointed to (rollback may only go to one of these)."""
+    return {
+        int(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT to_version FROM alias_transitions"
+            " WHERE model = ? AND alias = ? AND to_version IS NOT NULL",
+            (model, alias),
+        )
+    }
+
+
+def read_version(conn: sqlite3.Connection, model: str, version: int) -> Version | None:
+    """One version read on the caller's connection (inside its transaction)."""
+    row = conn.execute(
+        "SELECT * FROM versions WHERE model = ? AND version = ?", (model, version)
+    ).fetchone()
+    if row is None:
+        return None
+    return _version(row, tuple(_aliases_by_version(conn, model).get(version, ())))
+
+
+@contextlib.contextmanager
+def changing(store: Store) -> Iterator[tuple[sqlite3.Connection, list[Callable[[], None]]]]:
+    """A write transaction for a change that also touches the outside world.
+
+    The caller appends an undo for each outside change (a serving pointer, an
+    external registry's alias). If the transaction does not commit, the undos
+    run newest first while the write lock is still held, so the outside world
+    and the store never disagree and no other writer sees the half-made change.
+    """
+    conn = store.conn
+    if conn.in_transaction:
+        raise RuntimeError("registry.changing must own its transaction")
+    if store.readonly:
+        raise StoreError("the store is open read-only")
+    undos: list[Callable[[], None]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn, undos
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            for undo in reversed(undos):
+                undo()
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        raise

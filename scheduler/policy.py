@@ -1,0 +1,70 @@
+"""Who may do what: roles from `[policy.roles]` in lookout.toml.
+
+Roles nest: admin ⊇ approver ⊇ operator ⊇ viewer. A role is granted to OS
+account names or to "group:NAME"; everyone else is a viewer (anyone who can
+read the store). Service identities such as "pipeline:NAME" are not people:
+they never hold a role, and the promotion module lets them open requests only
+through `on_version_registered`.
+"""
+
+from __future__ import annotations
+
+from storage.identity import user_groups
+from storage.workspace import Workspace
+
+ROLES = ("viewer", "operator", "approver", "admin")
+
+# The least role each action needs.
+NEEDS = {
+    "promote": "operator",
+    "rollback": "operator",
+    "approve": "approver",
+    "reject": "approver",
+    "override": "approver",
+}
+
+
+class PermissionDenied(Exception):
+    """An actor lacks the role an action needs; the message names both."""
+
+
+def _granted(
+    entries: list[str], user: str, groups: set[str] | None
+) -> tuple[bool, set[str] | None]:
+    """Whether a role list names the user, looking groups up only when a list needs them."""
+    for entry in entries:
+        if entry.startswith("group:"):
+            if groups is None:
+                groups = user_groups(user)
+            if entry[len("group:") :] in groups:
+                return True, groups
+        elif entry == user:
+            return True, groups
+    return False, groups
+
+
+def role_of(ws: Workspace, user: str) -> str:
+    """The highest role the policy grants an OS account (viewer when none)."""
+    roles = ws.config.policy.get("roles") or {}
+    groups: set[str] | None = None
+    for role in reversed(ROLES[1:]):
+        granted, groups = _granted(list(roles.get(role) or []), user, groups)
+        if granted:
+            return role
+    return "viewer"
+
+
+def can(ws: Workspace, user: str, action: str) -> bool:
+    """Whether `user` may perform `action` (promote, rollback, approve, reject, override)."""
+    need = NEEDS[action]
+    return ROLES.index(role_of(ws, user)) >= ROLES.index(need)
+
+
+def require(ws: Workspace, user: str, action: str) -> None:
+    """Refuse with a message naming the role needed, e.g. "promote needs the operator role"."""
+    if not can(ws, user, action):
+        role = role_of(ws, user)
+        article = "an" if role[0] in "aeiou" else "a"
+        raise PermissionDenied(
+            f"{action} needs the {NEEDS[action]} role; {user} is {article} {role}"
+        )
