@@ -69,6 +69,7 @@ def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
     examples = [
         sanitize(e, EXAMPLE_CHARS, single_line=True) for e in result.examples[:MAX_EXAMPLES]
     ]
+    examples_json = json.dumps(examples) if examples else "[]"
     return (
         result.dataset,
         result.name,
@@ -79,7 +80,7 @@ def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
         None if result.threshold is None else sanitize(result.threshold, 200),
         result.rows_examined,
         result.failing_rows,
-        json.dumps(examples),
+        examples_json,
         sanitize(result.message, 500),
         result.snapshot_id,
         result.run_id,
@@ -104,7 +105,8 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
     t = now()
     with store.write() as conn:
         for result in results:
-            cur = conn.execute(_INSERT, _clean(result, t))
+            row = _clean(result, t)
+            cur = conn.execute(_INSERT, row)
             rid = int(cur.lastrowid or 0)
             conn.execute(
                 "INSERT INTO check_latest (dataset, name, result_id) VALUES (?,?,?)"
@@ -127,7 +129,18 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
                     dedup_key=key,
                     at=t,
                 )
-            stored.append(replace(result, id=rid, at=result.at or t))
+            # Hand back what was stored (sanitized), not what was passed in.
+            stored.append(
+                replace(
+                    result,
+                    observed=row[5],
+                    threshold=row[6],
+                    examples=tuple(json.loads(row[9])),
+                    message=row[10],
+                    id=rid,
+                    at=row[13],
+                )
+            )
     return stored
 
 
@@ -181,10 +194,12 @@ def latest_results(store: Store, dataset: str | None = None) -> list[CheckResult
 
 def recent_failures(store: Store, limit: int = 50) -> list[CheckResult]:
     """The newest failing or erroring results across all history (indexed)."""
+    # "result != 'pass'" repeats the partial index's condition so SQLite can use it.
     sql = (
-        "SELECT * FROM (SELECT * FROM check_results WHERE result = 'fail'"
+        "SELECT * FROM (SELECT * FROM check_results WHERE result = 'fail' AND result != 'pass'"
         " ORDER BY id DESC LIMIT ?) UNION ALL SELECT * FROM (SELECT * FROM check_results"
-        " WHERE result = 'error' ORDER BY id DESC LIMIT ?) ORDER BY id DESC LIMIT ?"
+        " WHERE result = 'error' AND result != 'pass' ORDER BY id DESC LIMIT ?)"
+        " ORDER BY id DESC LIMIT ?"
     )
     return [_result(r) for r in store.conn.execute(sql, (limit, limit, limit))]
 

@@ -80,8 +80,10 @@ V1 = [
         at REAL NOT NULL
     )""",
     "CREATE INDEX check_results_by_check ON check_results (dataset, name, id DESC)",
-    "CREATE INDEX check_results_by_result ON check_results (result, id DESC)",
-    "CREATE INDEX check_results_by_snapshot ON check_results (snapshot_id)",
+    # Partial indexes: most results pass, and only failures are looked up by result.
+    "CREATE INDEX check_results_failing ON check_results (result, id DESC) WHERE result != 'pass'",
+    "CREATE INDEX check_results_by_snapshot ON check_results (snapshot_id)"
+    " WHERE snapshot_id IS NOT NULL",
     # The latest result of each check, kept beside the history so panes never scan it.
     """CREATE TABLE check_latest (
         dataset TEXT NOT NULL,
@@ -240,7 +242,7 @@ V1 = [
         scheduled_for REAL NOT NULL,
         idem_key TEXT NOT NULL UNIQUE,
         status TEXT NOT NULL CHECK (status IN
-            ('running','succeeded','failed','interrupted','requeued')),
+            ('running','succeeded','failed','cancelled','interrupted','requeued')),
         lease_holder TEXT NOT NULL,
         started_at REAL NOT NULL,
         ended_at REAL,

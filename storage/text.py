@@ -27,6 +27,8 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def sanitize(text: object, limit: int | None = None, *, single_line: bool = False) -> str:
     """Printable text only; cut to `limit` characters with an ellipsis."""
     s = text if isinstance(text, str) else str(text)
+    if s.isprintable():  # the common case: nothing to strip (ESC is not printable)
+        return s if limit is None or len(s) <= limit else s[: max(limit - 1, 0)] + "…"
     s = _ESCAPES.sub("", s)
     s = s.replace("\r\n", "\n")
     s = _CONTROLS.sub("", s)
