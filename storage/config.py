@@ -313,6 +313,11 @@ def check_definition(path: str, v: Any) -> dict[str, Any]:
     out = table({**_CHECK_COMMON, **CHECK_TYPES[kind]})(label, v)
     if kind in ("not_null", "unique") and not (out["column"] or out["columns"]):
         raise _Invalid(label, f'a {kind} check needs "column" or "columns"')
+    if kind in ("not_null", "unique") and out["column"] and out["columns"]:
+        raise _Invalid(label, f'a {kind} check takes "column" or "columns", not both')
+    empty = {"schema": "columns", "allowed_values": "values", "drift": "columns"}
+    if kind in empty and out[empty[kind]] is not None and len(out[empty[kind]]) == 0:
+        raise _Invalid(_join(label, empty[kind]), "expected at least one entry")
     if kind in ("range", "row_count") and out["min"] is None and out["max"] is None:
         raise _Invalid(label, f'a {kind} check needs "min", "max" or both')
     if kind in ("range", "row_count", "mean", "std"):

@@ -1,0 +1,98 @@
+"""`lookout checks [--json] [--run DATASET]`: the latest result of each data check.
+
+Failing first; exit 1 when any check fails or could not be evaluated. `--run`
+evaluates a dataset's checks now, in this process, and shows those results.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from console.output import UsageError, print_json, table, workspace
+from scheduler.checks import run_dataset
+from storage import checks
+from storage.records import CheckResult, iso
+from storage.workspace import Workspace
+
+ORDER = {"fail": 0, "error": 1, "warn": 2, "pass": 3, None: 4}
+
+
+def as_json(r: CheckResult) -> dict[str, Any]:
+    return {
+        "dataset": r.dataset,
+        "name": r.name,
+        "kind": r.kind,
+        "severity": r.severity,
+        "result": r.result,
+        "observed": r.observed,
+        "threshold": r.threshold,
+        "rows_examined": r.rows_examined,
+        "failing_rows": r.failing_rows,
+        "examples": list(r.examples),
+        "message": r.message,
+        "at": iso(r.at),
+        "run_id": r.run_id,
+        "snapshot_id": r.snapshot_id,
+    }
+
+
+def never_run(ws: Workspace, results: list[CheckResult]) -> list[dict[str, Any]]:
+    """Configured checks with no result yet: shown, so a silent check is noticed."""
+    seen = {(r.dataset, r.name) for r in results}
+    return [
+        {
+            "dataset": dataset,
+            "name": c["name"],
+            "kind": c["type"],
+            "severity": c["severity"],
+            "result": None,
+            "observed": None,
+            "threshold": None,
+            "at": None,
+        }
+        for dataset, ds in ws.config.datasets.items()
+        for c in ds["checks"]
+        if (dataset, c["name"]) not in seen
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.run is not None:
+        if args.readonly:
+            raise UsageError("checks --run: refused in read-only mode")
+        ws = workspace(args)
+        if args.run not in ws.config.datasets:
+            known = ", ".join(ws.config.datasets) or "none configured"
+            raise UsageError(f'checks --run: no dataset named "{args.run}" (datasets: {known})')
+        results = run_dataset(ws, args.run)
+        rows = [as_json(r) for r in results]
+    else:
+        ws = workspace(args)
+        results = checks.latest_results(ws.store)
+        rows = [as_json(r) for r in results] + never_run(ws, results)
+    rows.sort(key=lambda r: ORDER[r["result"]])  # stable: the store's order within a result
+    unhealthy = any(r["result"] in ("fail", "error") for r in rows)
+    if args.json:
+        print_json({"checks": rows})
+    elif not rows:
+        print("no data checks configured" if args.run is None else f"{args.run} has no checks")
+    else:
+        print(
+            table(
+                [
+                    [
+                        r["dataset"],
+                        r["name"],
+                        r["severity"],
+                        r["result"] or "never run",
+                        r["observed"] or r.get("message") or "",
+                        r["threshold"] or "",
+                        r["at"] or "",
+                    ]
+                    for r in rows
+                ],
+                ["DATASET", "CHECK", "SEVERITY", "RESULT", "OBSERVED", "THRESHOLD", "AT"],
+            )
+        )
+    return 1 if unhealthy else 0

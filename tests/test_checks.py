@@ -1,0 +1,552 @@
+"""Data checks: every check type on passing, failing and unevaluable data, and what on-call sees."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scheduler.checks import blocking, run_checks, run_dataset
+from scheduler.frame import Frame, frame_from_columns
+from storage import checks as stored
+from storage import events, registry
+from storage.config import ConfigError, parse
+from storage.db import now
+from storage.records import CheckResult
+from storage.workspace import Workspace
+
+MakeWs = Callable[..., Workspace]
+
+PIPELINE = """
+[models.m]
+task = "regression"
+target = "y"
+
+[pipelines.p]
+dataset = "d"
+model = "m"
+estimator = "sklearn.linear_model:Ridge"
+"""
+
+
+def setup(make_workspace: MakeWs, checks: str, extra: str = "", name: str = "ws") -> Workspace:
+    return make_workspace(f'[datasets.d]\nsource = "data.csv"\n{checks}\n{extra}', name=name)
+
+
+def check(kind: str, name: str = "c", **keys: object) -> str:
+    """One [[datasets.d.checks]] table in TOML."""
+    lines = [f'name = "{name}"', f'type = "{kind}"']
+    for key, value in keys.items():
+        if isinstance(value, str):
+            lines.append(f'{key} = "{value}"')
+        elif isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}")
+        elif isinstance(value, list):
+            items = ", ".join(f'"{v}"' if isinstance(v, str) else repr(v) for v in value)
+            lines.append(f"{key} = [{items}]")
+        elif isinstance(value, dict):
+            items = ", ".join(f'{k} = "{v}"' for k, v in value.items())
+            lines.append(f"{key} = {{ {items} }}")
+        else:
+            lines.append(f"{key} = {value}")
+    return "[[datasets.d.checks]]\n" + "\n".join(lines) + "\n"
+
+
+def results(ws: Workspace, frame: Frame, **kw: object) -> dict[str, CheckResult]:
+    return {r.name: r for r in run_checks(ws, "d", frame, **kw)}  # type: ignore[arg-type]
+
+
+def one(make_workspace: MakeWs, definition: str, frame: Frame, **kw: object) -> CheckResult:
+    ws = setup(make_workspace, definition)
+    return results(ws, frame, **kw)["c"]
+
+
+def nums(**cols: list[float]) -> Frame:
+    return frame_from_columns({k: np.array(v, dtype=float) for k, v in cols.items()})
+
+
+EMPTY = nums(x=[])
+
+
+# -- schema -------------------------------------------------------------------------
+
+
+def test_schema_passes_when_columns_have_their_kinds(make_workspace: MakeWs) -> None:
+    frame = frame_from_columns({"a": np.array([1, 2]), "b": np.array(["x", "y"])})
+    r = one(make_workspace, check("schema", columns={"a": "number", "b": "string"}), frame)
+    assert r.result == "pass"
+
+
+def test_schema_fails_on_missing_and_mistyped_columns(make_workspace: MakeWs) -> None:
+    frame = frame_from_columns({"a": np.array(["1x", "2y"]), "extra": np.array([1.5, 2])})
+    definition = check("schema", columns={"a": "number", "b": "string"})
+    r = one(make_workspace, definition, frame)
+    assert r.result == "fail"
+    assert r.examples == ("a: string, expected number", "b: missing")
+
+
+def test_strict_schema_refuses_unexpected_columns(make_workspace: MakeWs) -> None:
+    frame = nums(a=[1.5], extra=[2.5])
+    assert one(make_workspace, check("schema", columns={"a": "number"}), frame).result == "pass"
+    ws = setup(make_workspace, check("schema", columns={"a": "number"}, strict=True), name="s")
+    r = results(ws, frame)["c"]
+    assert r.result == "fail" and "extra: unexpected" in r.examples
+
+
+# -- not_null -----------------------------------------------------------------------
+
+
+def test_not_null_counts_nan_and_empty_strings(make_workspace: MakeWs) -> None:
+    frame = frame_from_columns(
+        {"x": np.array([1.0, np.nan, 3.0, np.nan]), "s": np.array(["a", "", "c", "d"])}
+    )
+    ws = setup(
+        make_workspace,
+        check("not_null", "x", column="x")
+        + check("not_null", "s", column="s")
+        + check("not_null", "both", columns=["x", "s"], max_null_share=0.5),
+    )
+    out = results(ws, frame)
+    assert out["x"].result == "fail" and out["x"].failing_rows == 2
+    assert out["x"].examples == ("row 2", "row 4")
+    assert out["s"].result == "fail" and out["s"].failing_rows == 1
+    assert out["both"].result == "pass"  # worst column is x at 0.5, the limit
+    assert out["both"].failing_rows == 2 and "in x" in (out["both"].observed or "")
+
+
+def test_not_null_passes_inf_and_errors_on_missing_column_and_empty(
+    make_workspace: MakeWs,
+) -> None:
+    ws = setup(make_workspace, check("not_null", column="x"))
+    assert results(ws, nums(x=[math.inf, 1.0]))["c"].result == "pass"
+    missing = results(ws, nums(y=[1.0]))["c"]
+    assert missing.result == "error" and 'column "x" not found' in missing.message
+    empty = results(ws, EMPTY)["c"]
+    assert empty.result == "error" and "no rows" in empty.message
+
+
+# -- range --------------------------------------------------------------------------
+
+
+def test_range_passes_and_ignores_missing(make_workspace: MakeWs) -> None:
+    r = one(make_workspace, check("range", column="x", min=0, max=10), nums(x=[0, 5, np.nan, 10]))
+    assert r.result == "pass" and r.rows_examined == 4
+    assert r.observed == "min 0, max 10; 0 outside" and r.threshold == "[0, 10]"
+
+
+def test_range_fails_with_examples_and_counts_inf(make_workspace: MakeWs) -> None:
+    r = one(make_workspace, check("range", column="x", min=0), nums(x=[-1, 3, math.inf, -2, -1]))
+    assert r.result == "fail"
+    assert r.failing_rows == 4
+    assert r.examples == ("-1", "inf", "-2")  # distinct, in order of appearance
+
+
+def test_range_exclusive_bounds(make_workspace: MakeWs) -> None:
+    definition = check("range", column="x", min=0, max=1, inclusive=False)
+    r = one(make_workspace, definition, nums(x=[0.5, 1.0]))
+    assert r.result == "fail" and r.failing_rows == 1 and r.threshold == "(0, 1)"
+
+
+def test_range_errors_on_strings_all_missing_and_empty(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("range", column="x", max=1))
+    words = results(ws, frame_from_columns({"x": np.array(["a", "b"])}))["c"]
+    assert words.result == "error" and "holds string values" in words.message
+    assert results(ws, nums(x=[np.nan, np.nan]))["c"].result == "error"
+    assert results(ws, EMPTY)["c"].result == "error"
+
+
+# -- allowed_values -----------------------------------------------------------------
+
+
+def test_allowed_values_on_strings(make_workspace: MakeWs) -> None:
+    definition = check("allowed_values", column="s", values=["red", "green"])
+    ws = setup(make_workspace, definition)
+    ok = results(ws, frame_from_columns({"s": np.array(["red", "", "green"])}))["c"]
+    assert ok.result == "pass"  # missing values are not_null's business
+    bad = results(ws, frame_from_columns({"s": np.array(["red", "blue", "pink", "blue"])}))["c"]
+    assert bad.result == "fail" and bad.failing_rows == 3 and bad.examples == ("blue", "pink")
+
+
+def test_allowed_values_on_numbers_and_long_lists(make_workspace: MakeWs) -> None:
+    many = list(range(40))
+    ws = setup(
+        make_workspace,
+        check("allowed_values", "few", column="x", values=[1, 2.5])
+        + check("allowed_values", "many", column="x", values=many),
+    )
+    out = results(ws, nums(x=[1, 2.5, 3, np.nan]))
+    assert out["few"].result == "fail" and out["few"].examples == ("3",)
+    assert out["many"].result == "fail" and out["many"].examples == ("2.5",)
+
+
+def test_allowed_values_errors(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("allowed_values", column="s", values=["a"]))
+    assert results(ws, frame_from_columns({"s": np.array(["", ""])}))["c"].result == "error"
+    assert results(ws, nums(t=[1.0]))["c"].result == "error"
+    assert results(ws, EMPTY)["c"].result == "error"
+
+
+# -- unique -------------------------------------------------------------------------
+
+
+def test_unique_single_column(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("unique", column="id"))
+    assert results(ws, nums(id=[1, 2, 3, np.nan, np.nan]))["c"].result == "pass"
+    r = results(ws, nums(id=[1, 2, 2, 3, 3, 3]))["c"]
+    assert r.result == "fail" and r.failing_rows == 3 and r.examples == ("2", "3")
+
+
+def test_unique_composite_key(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("unique", columns=["k", "s"]))
+    frame = frame_from_columns(
+        {"k": np.array([1.0, 1.0, 2.0, 1.0]), "s": np.array(["a", "b", "a", "a"])}
+    )
+    r = results(ws, frame)["c"]
+    assert r.result == "fail" and r.failing_rows == 1 and r.examples == ("1, a",)
+    frame = frame_from_columns({"k": np.array([1.0, 1.0]), "s": np.array(["a", "b"])})
+    assert results(ws, frame)["c"].result == "pass"
+
+
+def test_unique_errors(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("unique", columns=["k", "s"]))
+    assert "not found" in results(ws, nums(k=[1.0]))["c"].message
+    assert results(ws, EMPTY)["c"].result == "error"
+
+
+# -- row_count ----------------------------------------------------------------------
+
+
+def test_row_count(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("row_count", min=2, max=3))
+    assert results(ws, nums(x=[1, 2]))["c"].result == "pass"
+    r = results(ws, EMPTY)["c"]
+    assert r.result == "fail" and r.observed == "0 rows" and r.threshold == "[2, 3]"
+    assert results(ws, nums(x=[1, 2, 3, 4]))["c"].result == "fail"
+
+
+# -- freshness ----------------------------------------------------------------------
+
+
+def test_freshness_from_a_timestamp_column(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("freshness", column="t", max_age="1h"))
+    t = now()
+    fresh = frame_from_columns(
+        {"t": np.array(["2020-01-01T00:00:00", "2020-01-02T00:00:00"], dtype="datetime64[s]")}
+    )
+    assert fresh.kinds["t"] == "datetime"
+    assert results(ws, fresh)["c"].result == "fail"
+    assert results(ws, nums(t=[t - 7200, t - 60, np.nan]))["c"].result == "pass"
+    r = results(ws, nums(t=[t - 7200, math.inf]))["c"]
+    assert r.result == "fail" and "2h old" in (r.observed or "")
+
+
+def test_freshness_from_file_time(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("freshness", max_age="10m"))
+    frame = nums(x=[1.0])
+    assert results(ws, frame, modified_at=now() - 60)["c"].result == "pass"
+    assert results(ws, frame, modified_at=now() - 3600)["c"].result == "fail"
+    unknown = results(ws, frame)["c"]
+    assert unknown.result == "error" and "modification time" in unknown.message
+
+
+def test_freshness_errors(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("freshness", column="t", max_age="1h"))
+    assert results(ws, frame_from_columns({"t": np.array(["x"])}))["c"].result == "error"
+    assert results(ws, nums(t=[np.nan, math.inf]))["c"].result == "error"
+    assert results(ws, EMPTY)["c"].result == "error"
+
+
+# -- mean / std ---------------------------------------------------------------------
+
+
+def test_mean_and_std_bounds(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("mean", "mean", column="x", min=1, max=3) + check("std", "std", column="x", max=0.5),
+    )
+    out = results(ws, nums(x=[1, 2, 3, np.nan]))
+    assert out["mean"].result == "pass" and out["mean"].observed == "2"
+    assert out["std"].result == "fail" and out["std"].observed == "0.816497"
+
+
+def test_mean_errors_on_inf_and_strings(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("mean", column="x", max=3))
+    inf = results(ws, nums(x=[1, math.inf]))["c"]
+    assert inf.result == "error" and "inf" in inf.message
+    assert results(ws, frame_from_columns({"x": np.array(["a"])}))["c"].result == "error"
+    assert results(ws, nums(x=[np.nan]))["c"].result == "error"
+
+
+def _production(ws: Workspace, profile: dict[str, object]) -> None:
+    registry.ensure_model(ws.store, "m", "regression", "rmse")
+    v = registry.register_version(ws.store, "m", profile=profile)
+    with ws.store.write() as conn:
+        registry.move_alias(conn, "m", "production", v.version, kind="promotion", actor="t")
+
+
+def test_sigmas_against_the_production_reference(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("mean", "mean", column="x", sigmas=2) + check("std", "std", column="x", sigmas=1),
+        PIPELINE,
+    )
+    none = results(ws, nums(x=[1.0, 2.0]))
+    assert none["mean"].result == "error" and "no production version" in none["mean"].message
+    _production(ws, {"features": {"x": {"mean": 10.0, "std": 1.0}}})
+    near = results(ws, nums(x=[9.0, 11.0]))  # mean 10, std 1
+    assert near["mean"].result == "pass" and near["std"].result == "pass"
+    assert "2σ of m v1: [8, 12]" in (near["mean"].threshold or "")
+    far = results(ws, nums(x=[0.0, 30.0]))  # mean 15, std 15
+    assert far["mean"].result == "fail" and far["std"].result == "fail"
+
+
+def test_sigmas_without_a_pipeline_or_profile_is_an_error(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("mean", column="x", sigmas=2))
+    r = results(ws, nums(x=[1.0]))["c"]
+    assert r.result == "error" and "no reference" in r.message
+
+
+# -- custom -------------------------------------------------------------------------
+
+CUSTOM = """
+def balanced(frame, column, share="0.5"):
+    mean = float(frame[column].mean())
+    return mean <= float(share), round(mean, 3)
+
+def detailed(frame):
+    return {"passed": False, "observed": "2 bad", "failing_rows": 2, "examples": ["\\x1b[31mx"]}
+
+def broken(frame):
+    raise ValueError("cannot compute\\nsecond line")
+
+def odd(frame):
+    return 42
+"""
+
+
+@pytest.fixture
+def custom_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    name = f"lookout_custom_{os.getpid()}_{tmp_path.name}"
+    (tmp_path / f"{name}.py").write_text(CUSTOM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def test_custom_checks(make_workspace: MakeWs, custom_module: str) -> None:
+    m = custom_module
+    ws = setup(
+        make_workspace,
+        check("custom", "bal", call=f"{m}:balanced", args={"column": "x", "share": "0.6"})
+        + check("custom", "detail", call=f"{m}:detailed")
+        + check("custom", "broken", call=f"{m}:broken")
+        + check("custom", "odd", call=f"{m}:odd")
+        + check("custom", "absent", call="no_such_module_xyz:fn"),
+    )
+    out = results(ws, nums(x=[0.0, 1.0, 1.0]))
+    assert out["bal"].result == "fail" and out["bal"].observed == "0.667"
+    assert out["detail"].result == "fail" and out["detail"].failing_rows == 2
+    assert out["detail"].examples == ("x",)  # escape sequence stripped when stored
+    assert out["broken"].result == "error"
+    assert out["broken"].message == f"{m}:broken raised ValueError: cannot compute"
+    assert out["odd"].result == "error" and "expected (passed, observed)" in out["odd"].message
+    assert out["absent"].result == "error" and "cannot import" in out["absent"].message
+    assert results(ws, nums(x=[0.0, 1.0]))["bal"].result == "pass"
+
+
+# -- drift --------------------------------------------------------------------------
+
+
+def test_drift_without_reference_is_an_error(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("drift", columns=["x"]), PIPELINE)
+    r = results(ws, nums(x=[1.0, 2.0]))["c"]
+    assert r.result == "error" and "no production version" in r.message
+
+
+# -- severity, blocking, events -----------------------------------------------------
+
+
+def test_severity_and_blocking(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("range", "soft", column="x", max=1, severity="warn")
+        + check("range", "hard", column="x", max=1)
+        + check("range", "broken", column="missing", max=1)
+        + check("range", "broken_soft", column="missing", max=1, severity="warn")
+        + check("row_count", "ok", min=1),
+    )
+    out = results(ws, nums(x=[5.0]))
+    assert [out[n].result for n in ("soft", "hard", "broken", "broken_soft", "ok")] == [
+        "warn",
+        "fail",
+        "error",
+        "error",
+        "pass",
+    ]
+    assert sorted(r.name for r in blocking(list(out.values()))) == ["broken", "hard"]
+
+
+def test_a_failing_check_pages_once_until_it_passes(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("range", column="x", max=1))
+
+    def open_events() -> list[str]:
+        return [
+            e.subject
+            for e in events.list_events(ws.store, kind="check_failed")
+            if e.resolved_at is None
+        ]
+
+    for _ in range(3):
+        results(ws, nums(x=[5.0]))
+    assert open_events() == ["d.c"]
+    assert len(events.list_events(ws.store, kind="check_failed")) == 1
+    results(ws, nums(x=[0.5]))
+    assert open_events() == []
+    results(ws, nums(x=[5.0]))
+    assert open_events() == ["d.c"]
+    assert len(events.list_events(ws.store, kind="check_failed")) == 2
+    assert [r.result for r in stored.history(ws.store, "d", "c")] == [
+        "fail",
+        "pass",
+        "fail",
+        "fail",
+        "fail",
+    ]
+
+
+def test_examples_are_sanitized_and_limited(make_workspace: MakeWs) -> None:
+    values = np.array(["ok"] + [f"\x1b]0;evil\x07bad{i}" + "y" * 200 for i in range(30)])
+    r = one(
+        make_workspace,
+        check("allowed_values", column="s", values=["ok"]),
+        frame_from_columns({"s": values}),
+    )
+    assert r.failing_rows == 30 and len(r.examples) == 20
+    assert all("\x1b" not in e and len(e) <= 80 for e in r.examples)
+    assert r.examples[0].startswith("bad0")
+
+
+# -- loading a dataset --------------------------------------------------------------
+
+
+def test_run_dataset_records_a_snapshot(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("range", column="x", max=10) + check("freshness", "freshness", max_age="1h"),
+    )
+    (ws.root / "data.csv").write_text("x,s\n1,a\n2,b\n")
+    out = {r.name: r for r in run_dataset(ws, "d", run_id=None)}
+    assert out["c"].result == "pass" and out["freshness"].result == "pass"
+    snap = stored.latest_snapshot(ws.store, "d")
+    assert snap is not None and snap.rows == 2 and snap.columns == {"x": "integer", "s": "string"}
+    assert out["c"].snapshot_id == snap.id
+    assert [r.name for r in stored.results_for_snapshot(ws.store, snap.id)] == ["c", "freshness"]
+
+
+def test_unreadable_data_gives_errors_not_a_crash(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace, check("range", column="x", max=10) + check("row_count", "rows", min=1)
+    )
+    out = run_dataset(ws, "d")
+    assert [r.result for r in out] == ["error", "error"]
+    assert "no file matches" in out[0].message
+    (ws.root / "data.csv").write_text("x,y\n1\n")
+    out = run_dataset(ws, "d")
+    assert out[0].result == "error" and "line 2 has 1 fields" in out[0].message
+
+
+# -- config -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        ('name = "c"\ntype = "nope"', "checks[0](c).type: expected one of schema"),
+        ('name = "c"\ntype = "range"\ncolumn = "x"', 'checks[0](c): a range check needs "min"'),
+        ('name = "c"\ntype = "range"\ncolumn = "x"\nmin = 2\nmax = 1', "min (2) is greater"),
+        ('name = "c"\ntype = "range"\nmax = 1', "checks[0](c).column: missing required key"),
+        ('name = "c"\ntype = "not_null"', 'needs "column" or "columns"'),
+        ('name = "c"\ntype = "unique"\ncolumn = "a"\ncolumns = ["b"]', "not both"),
+        ('name = "c"\ntype = "allowed_values"\ncolumn = "a"\nvalues = []', "values: expected at"),
+        ('name = "c"\ntype = "schema"\ncolumns = {}', "checks[0](c).columns: expected at least"),
+        ('name = "c"\ntype = "schema"\ncolumns = {a = "text"}', "columns.a: expected one of"),
+        ('name = "c"\ntype = "freshness"\nmax_age = "soon"', "max_age: expected a duration like"),
+        ('name = "c"\ntype = "mean"\ncolumn = "x"', 'needs "min"/"max" or "sigmas"'),
+        ('name = "c"\ntype = "drift"\ncolumns = []', "checks[0](c).columns: expected at least"),
+        ('name = "c"\ntype = "custom"\ncall = "nocolon"', 'call: expected "module:function"'),
+        ('name = "c"\ntype = "row_count"\nmin = 1\nseverity = "page"', "severity: expected one"),
+        ('name = "c"\ntype = "row_count"\nmin = 1\nmiin = 2', "miin: unknown key"),
+        ('name = "c"\ntype = "not_null"\ncolumn = "x"\nmax_null_share = 2', "max_null_share"),
+    ],
+)
+def test_malformed_check_definitions_are_rejected_at_load(definition: str, expected: str) -> None:
+    text = f'[datasets.d]\nsource = "data.csv"\n[[datasets.d.checks]]\n{definition}\n'
+    with pytest.raises(ConfigError) as info:
+        parse(text, Path("lookout.toml"))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("lookout.toml: datasets.d.checks[0]")
+    assert expected in message
+
+
+# -- the command line ---------------------------------------------------------------
+
+
+def test_cli_lists_latest_results_failing_first(make_workspace: MakeWs, cli) -> None:
+    ws = setup(
+        make_workspace,
+        check("range", "a_ok", column="x", max=10)
+        + check("range", "b_warn", column="x", max=1, severity="warn")
+        + check("range", "c_fail", column="x", max=1),
+    )
+    root = str(ws.root)
+    r = cli("checks", "--json", "--workspace", root)
+    assert r.code == 0
+    assert [c["result"] for c in r.json()["checks"]] == [None, None, None]  # never run yet
+    results(ws, nums(x=[5.0]))
+    r = cli("checks", "--json", "--workspace", root)
+    assert r.code == 1
+    rows = r.json()["checks"]
+    assert [(c["name"], c["result"]) for c in rows] == [
+        ("c_fail", "fail"),
+        ("b_warn", "warn"),
+        ("a_ok", "pass"),
+    ]
+    for key in ("dataset", "name", "severity", "result", "observed", "threshold", "at"):
+        assert key in rows[0]
+    assert rows[0]["at"].endswith("Z") and rows[0]["examples"] == ["5"]
+    text = cli("checks", "--workspace", root)
+    assert text.code == 1 and text.out.splitlines()[1].split()[:4] == [
+        "d",
+        "c_fail",
+        "fail",
+        "fail",
+    ]
+
+
+def test_cli_warnings_alone_exit_zero(make_workspace: MakeWs, cli) -> None:
+    ws = setup(make_workspace, check("range", column="x", max=1, severity="warn"))
+    results(ws, nums(x=[5.0]))
+    assert cli("checks", "--json", "--workspace", str(ws.root)).code == 0
+
+
+def test_cli_run_evaluates_now(make_workspace: MakeWs, cli) -> None:
+    ws = setup(make_workspace, check("range", column="x", max=10))
+    (ws.root / "data.csv").write_text("x\n1\n2\n")
+    root = str(ws.root)
+    r = cli("checks", "--run", "d", "--json", "--workspace", root)
+    assert r.code == 0 and [c["result"] for c in r.json()["checks"]] == ["pass"]
+    (ws.root / "data.csv").write_text("x\n1\n20\n")
+    r = cli("checks", "--run", "d", "--json", "--workspace", root)
+    assert r.code == 1 and r.json()["checks"][0]["failing_rows"] == 1
+    assert cli("checks", "--json", "--workspace", root).json()["checks"][0]["result"] == "fail"
+    unknown = cli("checks", "--run", "nope", "--workspace", root)
+    assert (
+        unknown.code == 2
+        and unknown.err.count("\n") == 1
+        and 'no dataset named "nope"' in unknown.err
+    )
+    ro = cli("--readonly", "checks", "--run", "d", "--workspace", root)
+    assert ro.code == 2 and "read-only" in ro.err
