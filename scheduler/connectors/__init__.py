@@ -1,0 +1,1 @@
+"""Connectors to systems outside the store: an MLflow registry and webhook receivers."""

@@ -1,0 +1,164 @@
+"""Webhook notifications: tell a chat or an incident tool about events on the timeline.
+
+Each `[notifications.NAME]` target gets every event of the kinds it asked for
+(all kinds when none are listed), as a generic JSON object or a Slack-style
+`{"text": ...}`, signed with HMAC-SHA256 when a secret is configured. A
+delivery is retried with backoff, an event whose kind and subject the target
+already heard about within its `dedup` window is `suppressed`, and every
+outcome is recorded in the store (`storage.deliveries`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from storage import deliveries
+from storage.db import now
+from storage.records import Event, iso
+from storage.text import sanitize
+from storage.workspace import Workspace
+
+SIGNATURE_HEADER = "X-Lookout-Signature"
+BACKOFF = 0.25  # seconds before the first retry; doubles each time
+NEW_TARGET_LOOKBACK = 3600.0  # a target seen for the first time hears about the last hour
+TEXT_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """How sending one payload went."""
+
+    delivered: bool
+    attempts: int
+    code: int | None
+    detail: str
+
+
+def payload(event: Event, fmt: str, workspace: str) -> bytes:
+    """The request body for one event; untrusted text is sanitized (and escaped for Slack)."""
+    subject = sanitize(event.subject, 200, single_line=True)
+    message = sanitize(event.message, TEXT_LIMIT)
+    if fmt == "slack":
+        text = f"[{event.severity}] {event.kind} · {subject}: {message} ({workspace})"
+        body: dict[str, Any] = {"text": _slack_escape(text)}
+    else:
+        body = {
+            "source": "lookout",
+            "workspace": workspace,
+            "id": event.id,
+            "at": iso(event.at),
+            "kind": event.kind,
+            "severity": event.severity,
+            "subject": subject,
+            "message": message,
+        }
+    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+
+
+def _slack_escape(text: str) -> str:
+    """Slack reads <...> as links and mentions (<!channel>); escape them as Slack documents."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def signature(secret: str, body: bytes) -> str:
+    """`sha256=HEX`: HMAC-SHA256 of the raw body, for the receiver to check."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def send(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    retries: int,
+    backoff: float = BACKOFF,
+) -> Attempted:
+    """POST with retries on connection errors, timeouts, 429 and 5xx; other answers are final."""
+    code: int | None = None
+    detail = ""
+    attempts = 0
+    for attempt in range(retries + 1):
+        if attempt:
+            threading.Event().wait(backoff * 2 ** (attempt - 1))
+        attempts += 1
+        try:
+            response = client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            code, detail = None, "timed out"
+            continue
+        except httpx.HTTPError as exc:
+            code, detail = None, sanitize(f"cannot connect: {exc}", 200, single_line=True)
+            continue
+        code = response.status_code
+        if response.is_success:
+            return Attempted(True, attempts, code, f"HTTP {code}")
+        detail = f"HTTP {code}: " + sanitize(response.text, 200, single_line=True)
+        if code != 429 and code < 500:
+            break
+    return Attempted(False, attempts, code, detail.rstrip(": "))
+
+
+def _deliver(
+    ws: Workspace,
+    client: httpx.Client,
+    name: str,
+    target: dict[str, Any],
+    delivery_id: int,
+    event: Event,
+    backoff: float,
+) -> bool:
+    store = ws.store
+    if deliveries.recently_delivered(
+        store, name, event.kind, event.subject, now() - target["dedup"], event.id
+    ):
+        deliveries.finish(
+            store, delivery_id, "suppressed", 0, None, "same kind and subject sent recently"
+        )
+        return False
+    body = payload(event, target["format"], ws.config.workspace["name"])
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "lookout",
+        "X-Lookout-Event": event.kind,
+        "X-Lookout-Delivery": str(delivery_id),
+    }
+    if target["secret_env"]:
+        secret = os.environ.get(target["secret_env"])
+        if not secret:
+            # Sending unsigned would let a receiver that checks signatures be bypassed.
+            detail = f"secret_env {target['secret_env']} is not set; not sent unsigned"
+            deliveries.finish(store, delivery_id, "failed", 0, None, detail)
+            return False
+        headers[SIGNATURE_HEADER] = signature(secret, body)
+    result = send(client, target["url"], body, headers, target["retries"], backoff)
+    status = "delivered" if result.delivered else "failed"
+    deliveries.finish(store, delivery_id, status, result.attempts, result.code, result.detail)
+    return result.delivered
+
+
+def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
+    """Offer every new event to every configured target; returns how many were delivered.
+
+    Blocks for at most about (timeout + backoff) × (retries + 1) per event, so
+    the scheduler runs it in its own thread, and only the lease holder runs it.
+    """
+    delivered = 0
+    for name, target in ws.config.notifications.items():
+        with httpx.Client(timeout=target["timeout"], follow_redirects=False) as client:
+            work = deliveries.pending(ws.store, name)
+            fresh = deliveries.undelivered(
+                ws.store, name, target["events"], now() - NEW_TARGET_LOOKBACK
+            )
+            work += [(deliveries.claim(ws.store, e.id, name), e) for e in fresh]
+            for delivery, event in work:
+                if _deliver(ws, client, name, target, delivery.id, event, backoff):
+                    delivered += 1
+    return delivered

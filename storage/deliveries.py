@@ -1,0 +1,130 @@
+"""Webhook delivery records: which event went to which target, and how it went.
+
+A delivery row is written `pending` before the request goes out and updated
+with the outcome afterwards, so a crash in between leaves a row the next pass
+sends again rather than an event that is silently dropped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from storage.db import Store, now
+from storage.events import _COLUMNS as _EVENT_COLUMNS
+from storage.events import _event
+from storage.records import Delivery, Event
+
+STATUSES = ("pending", "delivered", "failed", "suppressed")
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(**{k: row[k] for k in row.keys()})
+
+
+def undelivered(
+    store: Store, target: str, kinds: list[str], since: float, limit: int = 100
+) -> list[Event]:
+    """Events the target has not been offered yet, oldest first.
+
+    Events are offered in id order, so everything up to the target's highest
+    recorded event id has been handled; a target with no record yet starts
+    with events from `since` on (a new webhook does not get the whole history).
+    `kinds` empty means every kind.
+    """
+    conn = store.conn
+    row = conn.execute(
+        "SELECT max(event_id) FROM deliveries WHERE target = ?", (target,)
+    ).fetchone()
+    where = ["id > ?"] if row[0] is not None else ["at >= ?"]
+    args: list[Any] = [row[0] if row[0] is not None else since]
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        args.extend(kinds)
+    args.append(limit)
+    sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+    return [_event(r) for r in conn.execute(sql, args)]
+
+
+def pending(store: Store, target: str) -> list[tuple[Delivery, Event]]:
+    """Deliveries claimed but never finished (the sender stopped mid-way), oldest first."""
+    rows = store.conn.execute(
+        "SELECT id FROM deliveries WHERE target = ? AND status = 'pending' ORDER BY id", (target,)
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = get(store, int(r[0]))
+        e = store.conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (d.event_id,)
+        ).fetchone()
+        out.append((d, _event(e)))
+    return out
+
+
+def recently_delivered(
+    store: Store, target: str, kind: str, subject: str, since: float, exclude_event: int
+) -> bool:
+    """Did this target get an event of the same kind and subject at or after `since`?"""
+    row = store.conn.execute(
+        "SELECT 1 FROM deliveries d JOIN events e ON e.id = d.event_id"
+        " WHERE d.target = ? AND d.status = 'delivered' AND d.at >= ?"
+        " AND e.kind = ? AND e.subject = ? AND e.id != ? LIMIT 1",
+        (target, since, kind, subject, exclude_event),
+    ).fetchone()
+    return row is not None
+
+
+def claim(store: Store, event_id: int, target: str) -> Delivery:
+    """Record that `event_id` is about to be sent to `target`."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "INSERT INTO deliveries (event_id, target, status, attempts, at) VALUES (?,?,?,0,?)",
+            (event_id, target, "pending", now()),
+        )
+        row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _delivery(row)
+
+
+def finish(
+    store: Store, delivery_id: int, status: str, attempts: int, code: int | None, detail: str
+) -> Delivery:
+    """Record the outcome of one delivery."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown delivery status {status!r}")
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE deliveries SET status = ?, attempts = ?, code = ?, detail = ?, at = ?"
+            " WHERE id = ?",
+            (status, attempts, code, detail, now(), delivery_id),
+        )
+        row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    return _delivery(row)
+
+
+def get(store: Store, delivery_id: int) -> Delivery:
+    row = store.conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"no delivery {delivery_id}")
+    return _delivery(row)
+
+
+def list_deliveries(
+    store: Store,
+    target: str | None = None,
+    event_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[Delivery]:
+    """Newest first, optionally for one target, event or status."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (("target", target), ("event_id", event_id), ("status", status)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    sql = "SELECT * FROM deliveries"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    return [_delivery(r) for r in store.conn.execute(sql, args)]
