@@ -54,8 +54,11 @@ def renew_lease(store: Store, holder: str, ttl: float, name: str = LEASE_NAME) -
 
 
 def release_lease(store: Store, holder: str, name: str = LEASE_NAME) -> None:
+    """Give the lease up at once, keeping the row so status can show the last heartbeat."""
     with store.write() as conn:
-        conn.execute("DELETE FROM lease WHERE name = ? AND holder = ?", (name, holder))
+        conn.execute(
+            "UPDATE lease SET expires_at = ? WHERE name = ? AND holder = ?", (now(), name, holder)
+        )
 
 
 # -- job-run ledger ------------------------------------------------------------------
