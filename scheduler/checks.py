@@ -144,6 +144,13 @@ def missing(values: np.ndarray, kind: str) -> np.ndarray:
     return values == "" if kind == "string" else np.isnan(values)
 
 
+def has_missing(values: np.ndarray, kind: str) -> bool:
+    """Cheaper than the mask when the answer is no: any NaN makes the sum NaN."""
+    if kind != "string" and not math.isnan(float(np.sum(values))):
+        return False
+    return bool(missing(values, kind).any())
+
+
 def need_rows(frame: Frame) -> int:
     if frame.rows == 0:
         raise Unevaluable("no rows to examine")
@@ -220,9 +227,11 @@ def check_not_null(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     names = c["columns"] or [c["column"]]
     rows = need_rows(frame)
     cols = [column(frame, n) for n in names]
-    worst, worst_name, worst_count = -1.0, names[0], 0
+    worst, worst_name, worst_count = 0.0, names[0], 0
     any_bad: np.ndarray | None = None
     for name, (values, kind) in zip(names, cols, strict=True):
+        if not has_missing(values, kind):
+            continue
         bad = missing(values, kind)
         count = int(np.count_nonzero(bad))
         if count / rows > worst:
@@ -249,19 +258,29 @@ def check_range(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
     if math.isnan(low):
         raise Unevaluable(f'column "{c["column"]}" has no values (all missing)')
-    bad = np.isinf(values)
-    if lo is not None:
-        bad |= values < lo if inclusive else values <= lo
-    if hi is not None:
-        bad |= values > hi if inclusive else values >= hi
-    count = int(np.count_nonzero(bad))
+
+    def inside(x: float) -> bool:
+        above = lo is None or (x >= lo if inclusive else x > lo)
+        below = hi is None or (x <= hi if inclusive else x < hi)
+        return math.isfinite(x) and above and below
+
+    count = 0
+    found: tuple[str, ...] = ()
+    if not (inside(low) and inside(high)):  # the extremes inside means every value is
+        bad = np.isinf(values)
+        if lo is not None:
+            bad |= values < lo if inclusive else values <= lo
+        if hi is not None:
+            bad |= values > hi if inclusive else values >= hi
+        count = int(np.count_nonzero(bad))
+        found = failing_values(values, bad)
     return Outcome(
         passed=count == 0,
         observed=f"min {fmt(low)}, max {fmt(high)}; {count} outside",
         threshold=bounds_text(lo, hi, inclusive),
         rows=rows,
         failing_rows=count,
-        examples=failing_values(values, bad) if count else (),
+        examples=found,
     )
 
 
@@ -311,8 +330,8 @@ def check_unique(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     cols = [column(frame, n) for n in names]
     present: np.ndarray | None = None
     for values, kind in cols:
-        gap = missing(values, kind)
-        if gap.any():
+        if has_missing(values, kind):
+            gap = missing(values, kind)
             present = ~gap if present is None else present & ~gap
     keys = [v if present is None else v[present] for v, _ in cols]
     n = len(keys[0])

@@ -123,6 +123,7 @@ def test_not_null_passes_inf_and_errors_on_missing_column_and_empty(
 ) -> None:
     ws = setup(make_workspace, check("not_null", column="x"))
     assert results(ws, nums(x=[math.inf, 1.0]))["c"].result == "pass"
+    assert results(ws, nums(x=[math.inf, -math.inf]))["c"].result == "pass"  # sum is NaN
     missing = results(ws, nums(y=[1.0]))["c"]
     assert missing.result == "error" and 'column "x" not found' in missing.message
     empty = results(ws, EMPTY)["c"]
