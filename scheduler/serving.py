@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from storage.db import now
 from storage.records import Version
 from storage.workspace import Workspace
@@ -146,8 +144,11 @@ def switch(ws: Workspace, version: Version, alias: str, actor: str) -> Callable[
 def call_reload_hook(url: str, payload: dict[str, Any], timeout: float, retries: int) -> HookResult:
     """POST the change to the serving system; retry errors and 5xx with backoff.
 
-    A 4xx answer is not retried: asking again will not change it.
+    A 4xx answer is not retried: asking again will not change it. httpx is
+    imported here so commands that never call a hook start quickly.
     """
+    import httpx
+
     wait = threading.Event()
     detail = ""
     attempts = 0
