@@ -1,0 +1,464 @@
+"""The Lookout console: a thin App that owns the live refresh loop and the action plumbing.
+
+Refresh: a one-shot timer fires, a thread worker asks the store whether anything
+changed (`PRAGMA data_version`), then compares cheap per-source change keys and
+refetches only what changed; the timer is re-armed when that worker finishes, so
+polls never overlap. Nothing is polled while a modal is open or while paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from rich.text import Text
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.worker import get_current_worker
+
+from storage import scheduling
+from storage.db import Store
+from storage.identity import current_user
+from storage.records import Lease
+from storage.text import sanitize
+from storage.workspace import Workspace
+
+# action name -> roles allowed to see and use it
+MUTATING: dict[str, tuple[str, ...]] = {
+    "promote": ("operator", "approver", "admin"),
+    "rollback": ("operator", "approver", "admin"),
+    "approve": ("approver", "admin"),
+    "reject": ("approver", "admin"),
+    "acknowledge": ("operator", "approver", "admin"),
+    "trigger": ("operator", "approver", "admin"),
+    "retry": ("operator", "approver", "admin"),
+    "cancel_run": ("operator", "approver", "admin"),
+}
+MIN_SIZE = (60, 16)
+Source = tuple[Callable[[Store], object], Callable[[Store], Any]]
+
+
+class Fetched(Message):
+    """Fresh data for one source of a screen, read in a thread worker."""
+
+    def __init__(self, screen: Screen[Any], name: str, data: Any, seconds: float) -> None:
+        super().__init__()
+        self.screen = screen
+        self.name = name
+        self.data = data
+        self.seconds = seconds
+
+
+class LeaseSeen(Message):
+    def __init__(self, lease: Lease | None) -> None:
+        super().__init__()
+        self.lease = lease
+
+
+class PollDone(Message):
+    pass
+
+
+class ActionDone(Message):
+    def __init__(self, text: str, ok: bool, what: str) -> None:
+        super().__init__()
+        self.text = text
+        self.ok = ok
+        self.what = what
+
+
+class Failed(Message):
+    """A worker failed; shown as a flash message and written to the log file."""
+
+    def __init__(self, what: str, error: BaseException | str) -> None:
+        super().__init__()
+        self.what = what
+        self.error = error
+
+
+def log_path() -> Path:
+    return Path(platformdirs.user_state_dir("lookout")) / "console.log"
+
+
+def keymap_path() -> Path:
+    return Path(platformdirs.user_config_dir("lookout")) / "keymap.toml"
+
+
+def _logger() -> logging.Logger:
+    log = logging.getLogger("lookout.console")
+    if not log.handlers:
+        path = log_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+class LookoutApp(App[int]):
+    """The console for one workspace."""
+
+    CSS_PATH = "lookout.tcss"
+    TITLE = "Lookout"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("colon", "jump", "Jump", show=False, id="app.jump"),
+        Binding("r", "refresh", "Refresh now", show=False, id="app.refresh"),
+        Binding("p", "pause", "Pause live updates", show=False, id="app.pause"),
+    ]
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        readonly: bool = False,
+        refresh: float | None = None,
+        clock: Callable[[], float] = time.time,
+        start_scheduler: bool = True,
+        user: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.ws = ws
+        self.readonly = readonly
+        self.refresh_s = float(refresh or ws.config.workspace.get("refresh") or 2.0)
+        self.clock = clock
+        self.want_scheduler = start_scheduler and not readonly
+        self.user = user or current_user()
+        self.role = "viewer"
+        self.paused = False
+        self.lease: Lease | None = None
+        self.scheduler: Any = None
+        self.timings: list[tuple[str, float, float]] = []  # (source, fetch s, render s)
+        self._keys: dict[tuple[int, str], object] = {}
+        self._versions: dict[int, int] = {}  # thread id -> data_version last seen there
+        self._stale: set[int] = set()  # screens whose keys must be checked next poll
+        self._timer: Any = None
+        self._polling = False
+        self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
+        self._errlog: logging.Logger | None = None
+
+    # -- start and stop ---------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from console.screens.overview import OverviewScreen
+
+        self._load_keymap()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+        self.push_screen(OverviewScreen())
+        self._startup()
+
+    def _hangup(self) -> None:
+        """The terminal went away (SSH dropped): stop, leaving nothing behind."""
+        self._stop_scheduler()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self._stop_scheduler()
+
+    @work(thread=True, group="startup")
+    def _startup(self) -> None:
+        """Learn the user's role, then start a scheduler here if nobody runs one."""
+        role = "viewer"
+        try:
+            from scheduler import promotion
+
+            role = promotion.role_of(self.ws, self.user)
+        except Exception as exc:  # a broken policy must not stop the console opening
+            self.post_message(Failed("reading your role", exc))
+        self.call_from_thread(self._set_role, role)
+        if self.want_scheduler:
+            self._maybe_start_scheduler()
+
+    def _set_role(self, role: str) -> None:
+        self.role = role
+        self.refresh_bindings()
+        self._header_changed()
+
+    def _maybe_start_scheduler(self) -> None:
+        lease = scheduling.get_lease(self.ws.store)
+        if lease is not None and lease.alive(self.clock()):
+            return
+        try:
+            service = importlib.import_module("scheduler.service")
+        except ImportError:
+            return
+        try:
+            sched = service.Scheduler(self.ws)
+            if sched.start():
+                self.scheduler = sched
+        except Exception as exc:
+            self.post_message(Failed("starting the scheduler", exc))
+
+    def _stop_scheduler(self) -> None:
+        sched, self.scheduler = self.scheduler, None
+        stop = getattr(sched, "stop", None)
+        if callable(stop):
+            with contextlib.suppress(Exception):
+                stop()
+
+    def _load_keymap(self) -> None:
+        """Users remap keys by binding id in keymap.toml: `"app.quit" = "ctrl+q"`."""
+        path = keymap_path()
+        if not path.exists():
+            return
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            keys = data.get("keys", data)
+            keymap = {str(k): str(v) for k, v in keys.items() if isinstance(v, str)}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            self.report(f"{path}: not a valid keymap", exc)
+            return
+        self.set_keymap(keymap)
+
+    # -- permissions ------------------------------------------------------------------
+
+    def may(self, action: str) -> bool:
+        """Whether this user, in this mode, may take a mutating action at all."""
+        roles = MUTATING.get(action)
+        if roles is None:
+            return True
+        return not self.readonly and self.role in roles
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.may(action)
+
+    # -- errors -----------------------------------------------------------------------
+
+    def report(self, what: str, error: BaseException | str | None = None) -> None:
+        """The one error path: a flash message and a line in the log file."""
+        detail = "" if error is None else sanitize(error, 300, single_line=True)
+        line = sanitize(what, 200, single_line=True) + (f": {detail}" if detail else "")
+        try:
+            if self._errlog is None:
+                self._errlog = _logger()
+            if isinstance(error, BaseException):
+                self._errlog.error(line, exc_info=error)
+            else:
+                self._errlog.error(line)
+        except OSError:
+            pass
+        self.notify(line, severity="error", markup=False, timeout=8)
+
+    def on_failed(self, message: Failed) -> None:
+        self.report(message.what, message.error)
+
+    def flash(self, text: str) -> None:
+        """A short confirmation; data in it is sanitized and never markup."""
+        self.notify(sanitize(text, 200, single_line=True), markup=False, timeout=4)
+
+    # -- live refresh -----------------------------------------------------------------
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if len(self.screen_stack) < 2 or not self.is_running:
+            return
+        self._header_changed()
+        if self.paused or isinstance(self.screen, ModalScreen):
+            self._arm(self.refresh_s)
+            return
+        self._start_poll(fetch_all=False)
+
+    def _start_poll(self, fetch_all: bool) -> None:
+        screen = self.screen
+        sources = getattr(screen, "sources", None)
+        if not callable(sources):
+            self._arm(self.refresh_s)
+            return
+        self._polling = True
+        check = fetch_all or id(screen) in self._stale
+        self._stale.discard(id(screen))
+        self._poll(screen, dict(sources()), check, fetch_all)
+
+    def request_refresh(self, fetch_all: bool = False, screen: Screen[Any] | None = None) -> None:
+        """Poll now (or right after the running poll finishes)."""
+        if screen is not None:
+            self._stale.add(id(screen))
+        if self._polling:
+            self._again = bool(self._again) or fetch_all
+            return
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if isinstance(self.screen, ModalScreen):
+            self._arm(self.refresh_s)
+            return
+        self._start_poll(fetch_all)
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll(
+        self, screen: Screen[Any], sources: dict[str, Source], check: bool, fetch_all: bool
+    ) -> None:
+        store = self.ws.store
+        worker = get_current_worker()
+        try:
+            version = store.data_version()
+            tid = threading.get_ident()
+            changed = self._versions.get(tid) != version
+            self._versions[tid] = version
+            if not (changed or check):
+                return
+            lease = scheduling.get_lease(store)
+            self.post_message(LeaseSeen(lease))
+            for name, (key_fn, fetch_fn) in sources.items():
+                if worker.is_cancelled:
+                    return
+                slot = (id(screen), name)
+                key = key_fn(store)
+                if not fetch_all and self._keys.get(slot) == key:
+                    continue
+                t0 = time.perf_counter()
+                data = fetch_fn(store)
+                seconds = time.perf_counter() - t0
+                self._keys[slot] = key
+                self.post_message(Fetched(screen, name, data, seconds))
+        except Exception as exc:
+            self._keys = {k: v for k, v in self._keys.items() if k[0] != id(screen)}
+            self.post_message(Failed("refreshing", exc))
+        finally:
+            self.post_message(PollDone())
+
+    def on_poll_done(self, _: PollDone) -> None:
+        self._polling = False
+        again, self._again = self._again, None
+        if again is not None:
+            self._start_poll(again)
+        else:
+            self._arm(self.refresh_s)
+
+    def on_fetched(self, message: Fetched) -> None:
+        screen = message.screen
+        if not screen.is_attached:
+            return
+        t0 = time.perf_counter()
+        show = getattr(screen, "show_data", None)
+        if callable(show):
+            try:
+                show(message.name, message.data)
+            except Exception as exc:
+                self.report(f"showing {message.name}", exc)
+        self.timings.append((message.name, message.seconds, time.perf_counter() - t0))
+        del self.timings[:-2000]
+
+    def on_lease_seen(self, message: LeaseSeen) -> None:
+        self.lease = message.lease
+        self._header_changed()
+
+    def forget(self, screen: Screen[Any]) -> None:
+        """A screen went away: drop what we remembered about its data."""
+        self._keys = {k: v for k, v in self._keys.items() if k[0] != id(screen)}
+        self._stale.discard(id(screen))
+
+    def scheduler_alive(self) -> bool:
+        return self.lease is not None and self.lease.alive(self.clock())
+
+    def header_text(self) -> Text:
+        """Workspace, user and role, scheduler state, live or paused: all plain text."""
+        t = Text()
+        t.append(" Lookout ", style="bold reverse")
+        t.append(" ")
+        t.append(sanitize(self.ws.config.workspace.get("name", "lookout"), 30, single_line=True))
+        t.append("  │  ")
+        t.append(sanitize(self.user, 30, single_line=True), style="bold")
+        t.append(f"  ({self.role}{', read-only' if self.readonly else ''})")
+        t.append("  │  scheduler ")
+        if self.scheduler_alive() and self.lease is not None:
+            t.append("● alive", style="green")
+            t.append(" " + sanitize(self.lease.host, 24, single_line=True))
+        else:
+            t.append("○ not running", style="bold red")
+        t.append("  │  ")
+        if self.paused:
+            t.append("⏸ paused (p resumes)", style="bold yellow")
+        else:
+            t.append(f"live, every {self.refresh_s:g}s")
+        return t
+
+    def _header_changed(self) -> None:
+        for screen in self.screen_stack:
+            update = getattr(screen, "update_header", None)
+            if callable(update):
+                update()
+
+    # -- app-wide actions -------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._header_changed()
+        if not self.paused:
+            self.request_refresh(fetch_all=False, screen=self.screen)
+
+    def action_refresh(self) -> None:
+        self.request_refresh(fetch_all=True)
+
+    def action_help(self) -> None:
+        from console.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_jump(self) -> None:
+        from console.modals import JumpModal
+
+        self.push_screen(JumpModal(), self.jump)
+
+    def jump(self, target: str | None) -> None:
+        """Open a screen named like `model churn`, `pipeline x`, `check ds.name`, `timeline`."""
+        if not target:
+            return
+        from console.screens import open_target
+
+        screen = open_target(target.strip())
+        if screen is None:
+            self.report(
+                f"nothing to jump to for {target!r}; try model NAME, pipeline NAME, "
+                "check DATASET.NAME, drift MODEL, timeline, audit, overview"
+            )
+            return
+        if isinstance(screen, str):  # "overview"
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            return
+        self.push_screen(screen)
+
+    # -- mutating actions, run in thread workers --------------------------------------
+
+    @work(thread=True, group="action")
+    def perform(self, what: str, call: Callable[[], Any]) -> None:
+        """Run an action in a thread; its outcome (or error) becomes a flash message."""
+        try:
+            outcome = call()
+        except Exception as exc:
+            self.post_message(Failed(what, exc))
+            return
+        message = getattr(outcome, "message", None) or f"{what}: done"
+        self.post_message(ActionDone(str(message), bool(getattr(outcome, "ok", True)), what))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        if message.ok:
+            self.flash(message.text)
+        else:
+            self.report(message.what, message.text)
+        self.request_refresh(screen=self.screen)

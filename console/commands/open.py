@@ -1,0 +1,31 @@
+"""`lookout [--workspace DIR] [--readonly] [--refresh S] [--no-scheduler]`: open the console."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from console.output import UsageError, workspace
+
+
+def run(args: argparse.Namespace) -> int:
+    refresh = getattr(args, "refresh", None)
+    if refresh is not None and (not math.isfinite(refresh) or refresh <= 0):
+        raise UsageError(f"--refresh: expected a number of seconds > 0, got {refresh}")
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UsageError("the console needs a terminal; use `lookout status` in scripts")
+    ws = workspace(args)
+    from console.app import LookoutApp
+
+    app = LookoutApp(
+        ws,
+        readonly=bool(args.readonly),
+        refresh=refresh,
+        start_scheduler=not getattr(args, "no_scheduler", False),
+    )
+    try:
+        code = app.run()
+    finally:
+        ws.close()
+    return int(code or 0)

@@ -1,0 +1,56 @@
+"""Data checks pane: the latest result of every check, failing first."""
+
+from __future__ import annotations
+
+from console.panes import PaneSpec
+from console.widgets import Cells, safe, status_text
+from storage import checks, watch
+from storage.db import Store
+from storage.records import CheckResult
+
+
+def fetch(store: Store) -> list[CheckResult]:
+    return checks.latest_results(store)
+
+
+def check_key(r: CheckResult) -> str:
+    return f"{r.dataset}.{r.name}"
+
+
+def rows(data: list[CheckResult]) -> list[tuple[str, Cells]]:
+    return [
+        (
+            check_key(r),
+            (
+                safe(check_key(r), 34),
+                status_text(r.result),
+                safe(r.severity, 5),
+                safe(r.observed, 14),
+                safe(r.threshold, 14),
+            ),
+        )
+        for r in data
+    ]
+
+
+def summary(data: list[CheckResult]) -> str:
+    bad = sum(1 for r in data if r.result in ("fail", "error"))
+    return f"{bad} failing of {len(data)}" if data else ""
+
+
+SPEC = PaneSpec(
+    name="checks",
+    title="Data checks",
+    columns=[
+        ("check", "Check"),
+        ("result", "Result"),
+        ("sev", "Sev"),
+        ("observed", "Observed"),
+        ("threshold", "Threshold"),
+    ],
+    empty="No data checks recorded yet.",
+    key=watch.checks_key,
+    fetch=fetch,
+    rows=rows,
+    summary=summary,
+)

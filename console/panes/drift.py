@@ -1,0 +1,89 @@
+"""Drift pane: per model the level, share of drifted features, the most drifted features
+as score bars, and a sparkline of the share over recent windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from console.panes import PaneSpec
+from console.widgets import Cells, bar, safe, sparkline, status_text
+from storage import drift, watch
+from storage.db import Store
+from storage.records import DriftResult
+
+HISTORY = 12
+
+
+@dataclass(frozen=True)
+class ModelDrift:
+    model: str
+    latest: DriftResult
+    shares: tuple[float, ...]  # oldest first
+
+
+def fetch(store: Store) -> list[ModelDrift]:
+    out = []
+    for model in drift.models_with_results(store):
+        hist = drift.history(store, model, limit=HISTORY)
+        if hist:
+            out.append(ModelDrift(model, hist[0], tuple(h.share for h in reversed(hist))))
+    return out
+
+
+def top_features(result: DriftResult, n: int = 2) -> Text:
+    feats = sorted(
+        (f for f in result.features if f.score is not None),
+        key=lambda f: (f.score or 0) / (f.threshold or 1),
+        reverse=True,
+    )[:n]
+    out = Text()
+    for i, f in enumerate(feats):
+        if i:
+            out.append("  ")
+        out.append_text(safe(f.name, 10))
+        out.append(" ")
+        out.append_text(bar(f.score, f.threshold, 4))
+    return out
+
+
+def rows(data: list[ModelDrift]) -> list[tuple[str, Cells]]:
+    order = {"drift": 0, "error": 1, "warn": 2, "ok": 3}
+    items = sorted(data, key=lambda d: (order.get(d.latest.level, 9), d.model))
+    return [
+        (
+            d.model,
+            (
+                safe(d.model, 20),
+                status_text(d.latest.level),
+                Text(f"{d.latest.share:.0%}"),
+                Text(sparkline(d.shares, top=1.0)),
+                top_features(d.latest),
+            ),
+        )
+        for d in items
+    ]
+
+
+def summary(data: list[ModelDrift]) -> str:
+    bad = sum(1 for d in data if d.latest.level == "drift")
+    return f"{bad} drifting" if bad else ""
+
+
+SPEC = PaneSpec(
+    name="drift",
+    title="Drift",
+    columns=[
+        ("model", "Model"),
+        ("level", "Level"),
+        ("share", "Share"),
+        ("trend", "Trend"),
+        ("features", "Most drifted"),
+    ],
+    empty="No drift computed yet (log inference inputs with `lookout log`).",
+    key=watch.drift_key,
+    fetch=fetch,
+    rows=rows,
+    summary=summary,
+)

@@ -1,0 +1,64 @@
+"""Events strip: the timeline, unacknowledged first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from console.panes import PaneSpec
+from console.widgets import Cells, safe, status_text, when
+from storage import events, watch
+from storage.db import Store
+from storage.records import Event
+
+
+@dataclass(frozen=True)
+class EventsData:
+    events: list[Event]
+    open: int
+
+
+def fetch(store: Store, limit: int = 30) -> EventsData:
+    return EventsData(events.list_events(store, limit=limit), events.count_open(store))
+
+
+def event_cells(e: Event) -> Cells:
+    acked = e.acked_at is not None
+    return (
+        Text(when(e.at)),
+        Text("✓ acked" if acked else "● open", style="dim" if acked else "bold"),
+        status_text(e.severity),
+        safe(e.kind, 16),
+        safe(e.subject, 24),
+        safe(e.message, 70),
+    )
+
+
+def rows(data: EventsData) -> list[tuple[str, Cells]]:
+    return [(str(e.id), event_cells(e)) for e in data.events]
+
+
+def summary(data: EventsData) -> str:
+    return f"{data.open} unacknowledged" if data.open else "all acknowledged"
+
+
+COLUMNS = [
+    ("at", "At (UTC)"),
+    ("ack", "State"),
+    ("severity", "Severity"),
+    ("kind", "Kind"),
+    ("subject", "Subject"),
+    ("message", "Message"),
+]
+
+SPEC = PaneSpec(
+    name="events",
+    title="Events",
+    columns=COLUMNS,
+    empty="No events yet.",
+    key=watch.events_key,
+    fetch=fetch,
+    rows=rows,
+    summary=summary,
+)

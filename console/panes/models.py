@@ -1,0 +1,107 @@
+"""Models pane: production and candidate, the primary metric and its change, and the
+promotion requests waiting for approval (rows keyed `request:ID`, approvable from here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from console.panes import PaneSpec
+from console.widgets import Cells, delta, number, safe, status_text
+from storage import registry, watch
+from storage.db import Store
+from storage.records import Model, PromotionRequest, Version
+
+
+@dataclass(frozen=True)
+class ModelState:
+    model: Model
+    production: Version | None
+    candidate: Version | None
+    pending: int
+
+
+@dataclass(frozen=True)
+class ModelsData:
+    models: list[ModelState]
+    requests: list[PromotionRequest]
+
+
+def fetch(store: Store) -> ModelsData:
+    states = []
+    for m in registry.list_models(store):
+        al = registry.aliases(store, m.name)
+        prod = registry.get_version(store, m.name, al["production"]) if "production" in al else None
+        cand = registry.get_version(store, m.name, al["candidate"]) if "candidate" in al else None
+        states.append(ModelState(m, prod, cand, registry.pending_count(store, m.name)))
+    return ModelsData(states, registry.list_requests(store, status="pending", limit=50))
+
+
+def _metric(v: Version | None, metric: str) -> object:
+    return None if v is None else v.metrics.get(metric)
+
+
+def rows(data: ModelsData) -> list[tuple[str, Cells]]:
+    out: list[tuple[str, Cells]] = []
+    for s in data.models:
+        metric = s.model.primary_metric
+        prod, cand = _metric(s.production, metric), _metric(s.candidate, metric)
+        shown = cand if cand is not None else prod
+        out.append(
+            (
+                f"model:{s.model.name}",
+                (
+                    safe(s.model.name, 24),
+                    Text(f"v{s.production.version}" if s.production else "-"),
+                    Text(f"v{s.candidate.version}" if s.candidate else "-"),
+                    Text(f"{safe(metric, 10).plain} {number(shown)}" if shown is not None else "-"),
+                    delta(cand, prod) if cand is not None else Text("-", style="dim"),
+                    Text(
+                        f"{s.pending} pending" if s.pending else "-",
+                        style="yellow" if s.pending else "dim",
+                    ),
+                ),
+            )
+        )
+    for r in data.requests:
+        out.append(
+            (
+                f"request:{r.id}",
+                (
+                    Text(f" → request {r.id}", style="yellow"),
+                    Text(f"v{r.from_version}" if r.from_version else "-"),
+                    Text(f"v{r.version}"),
+                    safe(f"{r.model} → {r.alias}", 24),
+                    Text(
+                        "gates ✓" if r.gates_passed else "gates ✗",
+                        style="" if r.gates_passed else "red",
+                    ),
+                    status_text("pending"),
+                ),
+            )
+        )
+    return out
+
+
+def summary(data: ModelsData) -> str:
+    return f"{len(data.requests)} awaiting approval" if data.requests else ""
+
+
+SPEC = PaneSpec(
+    name="models",
+    title="Models",
+    columns=[
+        ("model", "Model"),
+        ("prod", "Prod"),
+        ("cand", "Cand"),
+        ("metric", "Metric"),
+        ("change", "Δ"),
+        ("pending", "Approvals"),
+    ],
+    empty="No models registered yet.",
+    key=watch.models_key,
+    fetch=fetch,
+    rows=rows,
+    summary=summary,
+)

@@ -1,0 +1,219 @@
+"""What every console screen shares: the header, live data plumbing, `/` filter,
+too-small message, its command-palette provider, and `:` jump targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from console.widgets import KeyedTable, QuietInput
+
+if TYPE_CHECKING:
+    from console.app import LookoutApp, Source
+
+# What `:` and the palette can open: (command, help)
+JUMPS = [
+    ("overview", "the four live panes"),
+    ("model NAME", "a model's versions, compare, requests, history"),
+    ("pipeline NAME", "a pipeline's runs, stages and logs"),
+    ("check DATASET.NAME", "a check's history and failing examples"),
+    ("drift MODEL", "per-feature drift, score history, histograms"),
+    ("timeline", "every event; acknowledge with a note"),
+    ("audit", "the audit chain; verify it"),
+]
+
+
+def open_target(text: str) -> Screen[Any] | str | None:
+    """The screen a `:` command names, "overview", or None when it names nothing."""
+    from console.screens.audit import AuditScreen
+    from console.screens.check import CheckScreen
+    from console.screens.drift import DriftScreen
+    from console.screens.model import ModelScreen
+    from console.screens.pipeline import PipelineScreen
+    from console.screens.timeline import TimelineScreen
+
+    word, _, arg = text.lstrip(":").strip().partition(" ")
+    word, arg = word.lower(), arg.strip()
+    if word in ("overview", "home", "o"):
+        return "overview"
+    if word in ("timeline", "events", "t"):
+        return TimelineScreen()
+    if word in ("audit", "a"):
+        return AuditScreen()
+    if not arg:
+        return None
+    if word in ("model", "m"):
+        return ModelScreen(arg)
+    if word in ("pipeline", "p"):
+        return PipelineScreen(arg)
+    if word in ("drift", "d"):
+        return DriftScreen(arg)
+    if word in ("check", "c"):
+        dataset, dot, name = arg.partition(".")
+        return CheckScreen(dataset, name) if dot and name else None
+    return None
+
+
+class ScreenCommands(Provider):
+    """The palette: every action the current screen allows, and every screen to open."""
+
+    def _commands(self) -> Iterator[tuple[str, str, Any]]:
+        screen = self.screen
+        app = self.app
+        seen: set[str] = set()
+        for node in (screen, app):
+            for binding in node._bindings:  # noqa: SLF001 - the bindings this screen declares
+                b = binding[1]
+                if not b.description or b.action in seen:
+                    continue
+                if node.check_action(b.action, ()) is False:
+                    continue
+                seen.add(b.action)
+                yield (b.description, f"key {b.key}", partial(node.run_action, b.action))
+        for name, target in getattr(screen, "palette_targets", list)():
+            yield (name, "open", partial(app.jump, target))  # type: ignore[attr-defined]
+        yield ("Timeline", "open the events timeline", partial(app.jump, "timeline"))  # type: ignore[attr-defined]
+        yield ("Audit log", "open the audit chain", partial(app.jump, "audit"))  # type: ignore[attr-defined]
+        yield ("Overview", "back to the four panes", partial(app.jump, "overview"))  # type: ignore[attr-defined]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+
+class LookoutScreen(Screen[None]):
+    """Base screen: header, body, filter bar, footer; live data via `sources()`."""
+
+    COMMANDS = {ScreenCommands}
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="screen.back"),
+        Binding("slash", "filter", "Filter", id="screen.filter"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="screen.next"),
+        Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, id="screen.prev"),
+    ]
+
+    @property
+    def lookout(self) -> LookoutApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield Static(id="too-small")
+        yield QuietInput(placeholder="filter rows (enter keeps, esc clears)", id="filter")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def sources(self) -> dict[str, Source]:
+        return {}
+
+    def show_data(self, name: str, data: Any) -> None:
+        """Render one source's fresh data (UI thread)."""
+
+    def palette_targets(self) -> list[tuple[str, str]]:
+        return []
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.update_header()
+        self._check_size(self.size.width, self.size.height)
+
+    def on_screen_resume(self) -> None:
+        self.update_header()
+        self.lookout.request_refresh(screen=self)
+
+    def on_unmount(self) -> None:
+        self.lookout.forget(self)
+
+    def update_header(self) -> None:
+        header = self.query("#header")
+        if header:
+            text = self.lookout.header_text()
+            widget = header.first(Static)
+            if getattr(widget, "_shown", None) != text.plain:
+                widget._shown = text.plain  # type: ignore[attr-defined]
+                widget.update(text)
+
+    def on_resize(self, event: Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        from console.app import MIN_SIZE
+
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.set_class(small, "-too-small")
+        self.set_class(width < 100, "-narrow")
+        if small:
+            self.query_one("#too-small", Static).update(
+                Text(
+                    f"Lookout needs a terminal of at least {MIN_SIZE[0]}×{MIN_SIZE[1]}; "
+                    f"this one is {width}×{height}. Enlarge it or press q to quit."
+                )
+            )
+
+    # -- navigation and filtering ---------------------------------------------------
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            self._close_filter(clear=True)
+            return
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+    def _table(self) -> KeyedTable | None:
+        focused = self.focused
+        if isinstance(focused, KeyedTable):
+            return focused
+        tables = self.query(KeyedTable)
+        return tables.first() if tables else None
+
+    def action_filter(self) -> None:
+        table = self._table()
+        if table is None:
+            return
+        self._filtering = table
+        box = self.query_one("#filter", Input)
+        box.value = table.filter_text
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter" and getattr(self, "_filtering", None) is not None:
+            self._filtering.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._close_filter(clear=False)
+
+    def _close_filter(self, clear: bool) -> None:
+        table = getattr(self, "_filtering", None)
+        box = self.query_one("#filter", Input)
+        if clear and table is not None:
+            table.set_filter("")
+        box.display = False
+        if table is not None:
+            table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.lookout.may(action)

@@ -1,0 +1,94 @@
+"""The audit chain, newest first; `v` verifies every link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from console.screens import LookoutScreen
+from console.widgets import KeyedTable, safe, when
+from storage import audit, watch
+from storage.db import Store
+from storage.records import AuditEntry, AuditVerification
+
+
+def fetch(store: Store) -> list[AuditEntry]:
+    return audit.entries(store, limit=500)
+
+
+class AuditScreen(LookoutScreen):
+    BINDINGS = [Binding("v", "verify", "Verify chain", id="audit.verify")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            Text("Audit log · press v to verify the chain", style="bold"),
+            id="audit-title",
+            classes="title",
+        )
+        yield KeyedTable(
+            [
+                ("seq", "Seq"),
+                ("at", "At (UTC)"),
+                ("actor", "Actor"),
+                ("action", "Action"),
+                ("subject", "Subject"),
+                ("reason", "Reason"),
+                ("hash", "Hash"),
+            ],
+            id="entries",
+        )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#entries").focus()
+
+    def sources(self) -> dict[str, Any]:
+        return {"audit": (watch.audit_key, fetch)}
+
+    def show_data(self, name: str, data: list[AuditEntry]) -> None:
+        self.query_one("#entries", KeyedTable).sync(
+            [
+                (
+                    str(e.seq),
+                    (
+                        Text(str(e.seq)),
+                        Text(when(e.at)),
+                        safe(e.actor, 16),
+                        safe(e.action, 12),
+                        safe(e.subject, 24),
+                        safe(e.reason, 40),
+                        Text(e.hash[:10], style="dim"),
+                    ),
+                )
+                for e in data
+            ]
+        )
+
+    def action_verify(self) -> None:
+        self._verify()
+
+    @work(thread=True, exclusive=True, group="verify")
+    def _verify(self) -> None:
+        try:
+            result = audit.verify(self.lookout.ws.store)
+        except Exception as exc:
+            from console.app import Failed
+
+            self.lookout.post_message(Failed("verifying the audit chain", exc))
+            return
+        self.app.call_from_thread(self._verified, result)
+
+    def _verified(self, result: AuditVerification) -> None:
+        if result.verified:
+            text = Text(
+                f"Audit log · ✓ verified: all {result.entries} entries hold", style="bold green"
+            )
+        else:
+            text = Text("Audit log · ✗ broken: ", style="bold red")
+            text.append_text(safe(result.problem or f"entry {result.first_bad}", 80))
+        self.query_one("#audit-title", Static).update(text)

@@ -1,0 +1,194 @@
+"""Drift for one model: per feature the score, its history, and reference vs current histogram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from console.screens import LookoutScreen
+from console.widgets import KeyedTable, bar, number, safe, sparkline, status_text, when
+from storage import drift, registry, watch
+from storage.db import Store
+from storage.records import DriftResult
+
+WINDOW_ROWS = 5000
+BAR = 24
+
+
+@dataclass(frozen=True)
+class Histogram:
+    edges: list[float]
+    reference: list[float]  # shares, sum 1
+    current: list[float]
+
+
+@dataclass(frozen=True)
+class DriftDetail:
+    history: list[DriftResult]  # newest first
+    histograms: dict[str, Histogram]
+
+
+def _shares(counts: list[float]) -> list[float]:
+    total = float(sum(counts)) or 1.0
+    return [c / total for c in counts]
+
+
+def histograms(store: Store, model: str, version: int | None) -> dict[str, Histogram]:
+    """Reference bins from the version's profile; the current window binned the same way."""
+    if version is None:
+        return {}
+    profile = registry.get_profile(store, model, version) or {}
+    features = profile.get("features") or {}
+    wanted = {
+        name: f
+        for name, f in features.items()
+        if isinstance(f, dict)
+        and isinstance(f.get("edges"), list)
+        and isinstance(f.get("counts"), list)
+    }
+    if not wanted:
+        return {}
+    import numpy as np
+
+    batches = drift.load_window(store, model, max_rows=WINDOW_ROWS)
+    out = {}
+    for name, f in wanted.items():
+        parts = [
+            np.frombuffer(col, "<f8")
+            for b in batches
+            if isinstance(col := b.columns.get(name), memoryview)
+        ]
+        current: list[float] = []
+        if parts:
+            values = np.concatenate(parts).astype(float)
+            counts, _ = np.histogram(
+                values[np.isfinite(values)], bins=np.asarray(f["edges"], dtype=float)
+            )
+            current = _shares([float(c) for c in counts])
+        out[name] = Histogram(
+            [float(e) for e in f["edges"]], _shares([float(c) for c in f["counts"]]), current
+        )
+    return out
+
+
+def fetch(store: Store, model: str) -> DriftDetail:
+    hist = drift.history(store, model, limit=30)
+    return DriftDetail(hist, histograms(store, model, hist[0].version if hist else None))
+
+
+def histogram_view(name: str, h: Histogram) -> Table:
+    t = Table(
+        box=None, padding=(0, 1), show_edge=False, title=safe(f"{name}: reference vs current", 60)
+    )
+    t.add_column("bin")
+    t.add_column("reference")
+    t.add_column("current")
+    for i in range(len(h.edges) - 1):
+        ref = h.reference[i] if i < len(h.reference) else 0.0
+        cur = h.current[i] if i < len(h.current) else None
+        ref_bar = Text("█" * round(ref * BAR), style="blue") + Text(f" {ref:.0%}")
+        cur_bar = (
+            Text("-", style="dim")
+            if cur is None
+            else Text("█" * round(cur * BAR), style="magenta") + Text(f" {cur:.0%}")
+        )
+        t.add_row(Text(f"{number(h.edges[i])}–{number(h.edges[i + 1])}"), ref_bar, cur_bar)
+    return t
+
+
+class DriftScreen(LookoutScreen):
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+        self.detail: DriftDetail | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            safe(f"Drift {self.model}", 80, style="bold"), classes="title", id="drift-title"
+        )
+        yield KeyedTable(
+            [
+                ("feature", "Feature"),
+                ("method", "Method"),
+                ("score", "Score"),
+                ("threshold", "Threshold"),
+                ("level", "Level"),
+                ("bar", "Score vs threshold"),
+                ("history", "History"),
+            ],
+            id="features",
+        )
+        with VerticalScroll(id="histogram"):
+            yield Static(Text("select a feature", style="dim"), id="histogram-text")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#features").focus()
+
+    def sources(self) -> dict[str, Any]:
+        return {"drift": (watch.drift_key, partial(fetch, model=self.model))}
+
+    def show_data(self, name: str, data: DriftDetail) -> None:
+        self.detail = data
+        title = self.query_one("#drift-title", Static)
+        if not data.history:
+            title.update(safe(f"Drift {self.model}: nothing computed yet", 80, style="bold"))
+            self.query_one("#features", KeyedTable).sync([])
+            return
+        latest = data.history[0]
+        head = safe(f"Drift {self.model}", 40, style="bold")
+        head.append("  ")
+        head.append_text(status_text(latest.level))
+        head.append(
+            f"  {latest.share:.0%} of features drifted · {latest.rows} rows · {when(latest.at)} UTC"
+        )
+        title.update(head)
+        past: dict[str, list[float | None]] = {}
+        for result in reversed(data.history):
+            scores = {f.name: f.score for f in result.features}
+            for f in latest.features:
+                past.setdefault(f.name, []).append(scores.get(f.name))
+        feats = sorted(
+            latest.features, key=lambda f: (f.score or 0) / (f.threshold or 1), reverse=True
+        )
+        self.query_one("#features", KeyedTable).sync(
+            [
+                (
+                    f.name,
+                    (
+                        safe(f.name, 24),
+                        safe(f.method, 12),
+                        Text(number(f.score) if f.score is not None else "-"),
+                        Text(number(f.threshold)),
+                        status_text(f.level),
+                        bar(f.score, f.threshold, 12),
+                        Text(sparkline(past.get(f.name, []))),
+                    ),
+                )
+                for f in feats
+            ]
+        )
+        self._show_histogram()
+
+    def _show_histogram(self) -> None:
+        key = self.query_one("#features", KeyedTable).selected_key
+        box = self.query_one("#histogram-text", Static)
+        if self.detail is None or key is None:
+            return
+        h = self.detail.histograms.get(key)
+        if h is None:
+            box.update(
+                safe(f"{key}: no reference histogram recorded for this version", 90, style="dim")
+            )
+        else:
+            box.update(histogram_view(key, h))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_histogram()

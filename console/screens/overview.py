@@ -1,0 +1,142 @@
+"""The overview: four live panes (pipelines, data checks, models, drift) and the events strip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import DataTable
+
+from console.panes import Pane, PaneSpec
+from console.panes import checks as checks_pane
+from console.panes import drift as drift_pane
+from console.panes import events as events_pane
+from console.panes import models as models_pane
+from console.panes import pipelines as pipelines_pane
+from console.screens import LookoutScreen
+
+SPECS: list[PaneSpec] = [
+    pipelines_pane.SPEC,
+    checks_pane.SPEC,
+    models_pane.SPEC,
+    drift_pane.SPEC,
+]
+
+
+class OverviewScreen(LookoutScreen):
+    """What is broken, what changed, what waits for a person — at a glance."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="overview.open"),
+        Binding("a", "approve", "Approve", id="overview.approve"),
+        Binding("x", "reject", "Reject", id="overview.reject"),
+        Binding("t", "trigger", "Run pipeline", id="overview.trigger"),
+        Binding("e", "timeline", "Timeline", id="overview.timeline"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Grid(id="panes"):
+            for spec in SPECS:
+                yield Pane(spec)
+        yield Pane(events_pane.SPEC, classes="strip")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#table-pipelines").focus()
+
+    def sources(self) -> dict[str, Any]:
+        return {s.name: (s.key, s.fetch) for s in [*SPECS, events_pane.SPEC]}
+
+    def show_data(self, name: str, data: Any) -> None:
+        self.query_one(f"#pane-{name}", Pane).show(data)
+        if name == "models":
+            self._requests = {r.id: r for r in data.requests}
+        if name in ("models", "pipelines", "checks", "drift"):
+            self._names = getattr(self, "_names", {})
+            self._names[name] = [
+                k for k, _ in self.query_one(f"#pane-{name}", Pane).spec.rows(data)
+            ]
+
+    def palette_targets(self) -> list[tuple[str, str]]:
+        out = []
+        names = getattr(self, "_names", {})
+        for key in names.get("models", []):
+            if key.startswith("model:"):
+                out.append((f"Model {key[6:]}", f"model {key[6:]}"))
+        for key in names.get("pipelines", []):
+            out.append((f"Pipeline {key}", f"pipeline {key}"))
+        for key in names.get("checks", []):
+            out.append((f"Check {key}", f"check {key}"))
+        for key in names.get("drift", []):
+            out.append((f"Drift {key}", f"drift {key}"))
+        return out
+
+    def _selected(self) -> tuple[str, str | None]:
+        table = self.focused
+        if not isinstance(table, DataTable) or table.id is None:
+            return "", None
+        return table.id.removeprefix("table-"), getattr(table, "selected_key", None)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        pane, key = self._selected()
+        if key is None:
+            return
+        if pane == "pipelines":
+            target = f"pipeline {key}"
+        elif pane == "checks":
+            target = f"check {key}"
+        elif pane == "models":
+            kind, _, rest = key.partition(":")
+            if kind == "request":
+                request = getattr(self, "_requests", {}).get(int(rest))
+                target = f"model {request.model}" if request else ""
+            else:
+                target = f"model {rest}"
+        elif pane == "drift":
+            target = f"drift {key}"
+        else:
+            target = "timeline"
+        if target:
+            self.lookout.jump(target)
+
+    def _request_id(self) -> int | None:
+        pane, key = self._selected()
+        if pane == "models" and key and key.startswith("request:"):
+            return int(key.removeprefix("request:"))
+        requests = getattr(self, "_requests", {})
+        if len(requests) == 1:
+            return next(iter(requests))
+        return None
+
+    def action_approve(self) -> None:
+        self._decide("approve")
+
+    def action_reject(self) -> None:
+        self._decide("reject")
+
+    def _decide(self, verb: str) -> None:
+        from console.modals import decide
+
+        request_id = self._request_id()
+        if request_id is None:
+            self.lookout.report(f"select a pending request in the Models pane to {verb} it")
+            return
+        decide(self.lookout, verb, request_id)
+
+    def action_trigger(self) -> None:
+        from console.modals import trigger_run
+
+        pane, key = self._selected()
+        if pane != "pipelines" or key is None:
+            self.lookout.report("select a pipeline in the Pipelines pane to run it")
+            return
+        trigger_run(self.lookout, key)
+
+    def action_timeline(self) -> None:
+        self.lookout.jump("timeline")

@@ -1,0 +1,68 @@
+"""Cheap change keys, one per kind of data, so a console refetches only what changed.
+
+Each key is a small tuple read from indexes or rowids (no table scans): when
+it differs from the last one seen, that pane's data changed. `PRAGMA
+data_version` (see `Store.data_version`) says whether anything changed at all.
+"""
+
+from __future__ import annotations
+
+from storage.db import Store
+
+
+def _one(store: Store, sql: str) -> tuple[object, ...]:
+    row = store.conn.execute(sql).fetchone()
+    return tuple(row) if row is not None else ()
+
+
+def pipelines_key(store: Store) -> tuple[object, ...]:
+    """Newest run, the active runs with their stage states, and the pipeline rows."""
+    return (
+        *_one(store, "SELECT max(id) FROM runs"),
+        *_one(
+            store,
+            "SELECT group_concat(r.id || r.status || r.cancel_requested || ':' || ("
+            "SELECT group_concat(s.status) FROM stage_runs s WHERE s.run_id = r.id))"
+            " FROM runs r WHERE r.status IN ('queued', 'running')",
+        ),
+        *_one(store, "SELECT count(*), total(next_run_at), max(updated_at) FROM pipelines"),
+    )
+
+
+def checks_key(store: Store) -> tuple[object, ...]:
+    return _one(store, "SELECT max(id) FROM check_results")
+
+
+def models_key(store: Store) -> tuple[object, ...]:
+    """Versions, alias moves, requests and decisions all add rows; pending set may shrink."""
+    return (
+        *_one(store, "SELECT max(id) FROM versions"),
+        *_one(store, "SELECT max(id) FROM alias_transitions"),
+        *_one(store, "SELECT max(id) FROM promotion_requests"),
+        *_one(store, "SELECT max(id) FROM approvals"),
+        *_one(store, "SELECT group_concat(id) FROM promotion_requests WHERE status = 'pending'"),
+    )
+
+
+def drift_key(store: Store) -> tuple[object, ...]:
+    return _one(store, "SELECT max(id) FROM drift_results")
+
+
+def events_key(store: Store) -> tuple[object, ...]:
+    """Newest event, and the open (unacknowledged) ones through the ack index."""
+    return (
+        *_one(store, "SELECT max(id) FROM events"),
+        *_one(
+            store,
+            "SELECT count(*), max(id) FROM events WHERE (acked_at IS NOT NULL) = 0",
+        ),
+        *_one(store, "SELECT count(*) FROM events WHERE resolved_at IS NOT NULL"),
+    )
+
+
+def audit_key(store: Store) -> tuple[object, ...]:
+    return _one(store, "SELECT max(seq) FROM audit")
+
+
+def lease_key(store: Store) -> tuple[object, ...]:
+    return _one(store, "SELECT holder, expires_at FROM lease WHERE name = 'scheduler'")
