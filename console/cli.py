@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", "-w", default=None, metavar="DIR", help="workspace directory")
     p.add_argument("--readonly", action="store_true", default=False, help="refuse every change")
     p.add_argument("--refresh", type=float, default=None, help="console refresh seconds")
+    p.add_argument(
+        "--no-scheduler", action="store_true", help="never start a scheduler inside the console"
+    )
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     def add(name: str, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
