@@ -1,14 +1,599 @@
-"""Drift engine (stub: the drift issue fills this in; the signature is fixed)."""
+"""Drift engine: reference profiles, and per-feature comparison of current data with them.
+
+Two entry points other parts call:
+
+``build_profile(frame, features, categorical=None, target=None) -> dict``
+    A compact, JSON-serialisable profile of the reference (training) data,
+    stored with each registered version. Never the raw data: per numeric
+    feature a capped sorted sample (exact up to ``SKETCH_SIZE`` values, else a
+    quantile sketch of ``SKETCH_SIZE`` points), decile bin edges with counts
+    (open outer bins; NaN counted on its own), mean, std, null share and, for
+    low-cardinality features, a table of values; per categorical feature a
+    frequency table. With ``target`` the target column is profiled too, as
+    the reference for prediction drift.
+
+``compare_profile(profile, frame, features=None, method="auto", overrides=None)
+-> list[FeatureDrift]``
+    One `storage.records.FeatureDrift` per feature (default: every profiled
+    feature), in the order asked. `method` applies to every feature unless
+    ``overrides[name]["method"]`` names another; ``overrides[name]`` may also
+    set ``warn`` and ``drift`` thresholds (the shape of
+    ``models.X.drift.features`` in lookout.toml). It never raises for bad
+    data: a feature that cannot be compared (missing column, text where the
+    reference has numbers, no values left, a bad override) comes back with
+    ``level == "error"`` and ``error`` saying why, naming the feature.
+    ``summarize(features, share_threshold)`` turns the list into the model's
+    (level, share of drifted features).
+
+Methods (``FeatureDrift.method``; ``score`` is compared with ``threshold``):
+
+=============  ===================================================  ===========  ===========
+method         score                                                warn         drift
+=============  ===================================================  ===========  ===========
+psi            population stability index over the reference's      ≥ 0.1        ≥ 0.25
+               decile bins (+ a NaN bin; categories for text);
+               shares floored at 1e-4
+ks             two-sample Kolmogorov–Smirnov p-value (`statistic`    p < 0.1      p < 0.05
+               holds D)
+wasserstein    Wasserstein-1 distance / max(reference std, 0.001)    ≥ 0.05       ≥ 0.1
+jensenshannon  Jensen–Shannon distance (natural log) of binned or    ≥ 0.05       ≥ 0.1
+               categorical shares
+chisquare      chi-square p-value of the 2×k contingency table of    p < 0.1      p < 0.05
+               reference and current counts (scipy's
+               ``chi2_contingency``, Yates-corrected for 2×2)
+=============  ===================================================  ===========  ===========
+
+``auto`` chooses as Evidently's DataDriftPreset does: a numeric feature with
+at most 1000 reference values gets ``ks`` (``chisquare`` when reference and
+current together hold ≤ 5 distinct values), above that ``wasserstein``
+(``jensenshannon`` when ≤ 5 distinct values); a categorical feature gets
+``chisquare`` up to 1000 reference values, else ``jensenshannon``.
+(Evidently uses a z-test for two-valued features; Lookout uses chi-square.)
+
+Missing and non-finite values: KS, Wasserstein, Jensen–Shannon and
+chi-square compare finite values only (like Evidently, which drops missing
+values); PSI puts NaN in its own bin and ±inf in the open outer bins. Empty
+strings are missing categories.
+
+Accuracy of the sketch. When a reference has more than ``SKETCH_SIZE``
+(m) finite values, the profile keeps the order statistics at ranks
+⌈(i + ½)·n/m⌉, i = 0…m−1. Its empirical CDF G is then within 1/(2m) of the
+reference's F everywhere, so the KS statistic against any current sample is
+within 1/(2m) (0.00025 for m = 2000) of the exact one; the p-value uses the
+true reference size with Smirnov's asymptotic distribution (as scipy does for
+large samples). For Wasserstein, the triangle inequality bounds the error by
+W1(F, G), which `build_profile` computes exactly and stores as
+``sketch_w1`` (it is at most (max − min)/(2m)); the normed score's error is
+at most ``sketch_w1 / max(std, 0.001)``. Up to m reference values the
+sample is exact and the results equal scipy's.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+
 from scheduler.frame import Frame
+from storage.records import FeatureDrift
+
+PROFILE_FORMAT = 2
+SKETCH_SIZE = 2000
+CATEGORY_CAP = 1000  # most frequent categories kept in a profile; the rest count as "other"
+VALUE_TABLE_MAX = 20  # numeric features with at most this many distinct values keep a table
+AUTO_SMALL = 1000  # reference size up to which `auto` uses the statistical tests
+AUTO_FEW_VALUES = 5
+PSI_FLOOR = 1e-4
+STD_FLOOR = 0.001
+KS_EXACT_MAX = 10_000  # scipy's ks_2samp uses the exact distribution up to this many rows
+PARALLEL_ROWS = 200_000  # compare features on threads from this many current rows
+OTHER = "\x00other"  # the bucket for categories beyond CATEGORY_CAP
+METHODS = ("psi", "ks", "wasserstein", "jensenshannon", "chisquare")
+P_VALUE_METHODS = frozenset({"ks", "chisquare"})
+# method -> (warn, drift); for p-value methods lower is worse.
+DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "psi": (0.1, 0.25),
+    "ks": (0.1, 0.05),
+    "wasserstein": (0.05, 0.1),
+    "jensenshannon": (0.05, 0.1),
+    "chisquare": (0.1, 0.05),
+}
+NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
+
+
+class FeatureError(Exception):
+    """A feature that cannot be compared; becomes an `error` FeatureDrift."""
+
+
+# -- building a profile ---------------------------------------------------------------
+
+
+def category_key(value: float) -> str:
+    """How a number reads as a category: integral values without ".0"."""
+    if value == int(value) and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
+def category_counts(values: np.ndarray) -> dict[str, int]:
+    """Non-missing category -> count; numbers become text with `category_key`."""
+    if values.dtype.kind in "US":
+        present = values[values != ""]
+        keys, counts = np.unique(present, return_counts=True)
+        return {str(k): int(c) for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+    x = values.astype(float)
+    keys, counts = np.unique(x[np.isfinite(x)], return_counts=True)
+    out: dict[str, int] = {}
+    for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
+        key = category_key(k)
+        out[key] = out.get(key, 0) + int(c)
+    return out
+
+
+def sketch_ranks(n: int, m: int) -> np.ndarray:
+    """0-based ranks ⌈(i + ½)·n/m⌉ − 1 of the order statistics a sketch keeps."""
+    i = np.arange(m, dtype=np.int64)
+    return ((2 * i + 1) * n + 2 * m - 1) // (2 * m) - 1
+
+
+def _numeric_profile(raw: np.ndarray, sketch_size: int) -> dict[str, Any]:
+    x = raw.astype(float)
+    nan = np.isnan(x)
+    finite_mask = np.isfinite(x)
+    s = np.sort(x[finite_mask])
+    n = len(s)
+    rows = len(x)
+    prof: dict[str, Any] = {
+        "kind": "numeric",
+        "rows": rows,
+        "count": n,
+        "null_share": float(nan.sum() / rows) if rows else 0.0,
+        "nan_count": int(nan.sum()),
+        "neginf_count": int(np.isneginf(x).sum()),
+        "posinf_count": int(np.isposinf(x).sum()),
+    }
+    if n == 0:
+        return {**prof, "sample": [], "exact": True, "edges": [], "bin_counts": [rows - nan.sum()]}
+    edges = np.unique(np.quantile(s, np.linspace(0.1, 0.9, 9)))
+    bins = _bin_counts(edges, x[~nan]).astype(int)
+    exact = n <= sketch_size
+    sample = s if exact else s[sketch_ranks(n, sketch_size)]
+    prof.update(
+        mean=float(s.mean()),
+        std=float(s.std()),
+        min=float(s[0]),
+        max=float(s[-1]),
+        edges=edges.tolist(),
+        bin_counts=bins.tolist(),
+        exact=exact,
+        sample=sample.tolist(),
+        sketch_w1=0.0 if exact else _wasserstein(sample, _Sorted(s)),
+    )
+    distinct = np.unique(s)
+    if len(distinct) <= VALUE_TABLE_MAX:
+        prof["values"] = category_counts(s)
+    return prof
+
+
+def _categorical_profile(raw: np.ndarray) -> dict[str, Any]:
+    values = raw if raw.dtype.kind in "US" else raw.astype(float)
+    counts = category_counts(values)
+    rows = len(values)
+    missing = rows - sum(counts.values())
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = dict(top[:CATEGORY_CAP])
+    return {
+        "kind": "categorical",
+        "rows": rows,
+        "count": rows - missing,
+        "null_share": missing / rows if rows else 0.0,
+        "freq": kept,
+        "other_count": sum(c for _, c in top[CATEGORY_CAP:]),
+    }
 
 
 def build_profile(
-    frame: Frame, features: list[str], categorical: list[str] | None = None
+    frame: Frame,
+    features: list[str],
+    categorical: list[str] | None = None,
+    target: str | None = None,
+    sketch_size: int = SKETCH_SIZE,
 ) -> dict[str, Any]:
-    """A compact, JSON-serialisable reference profile of the training features."""
-    return {"features": {}, "rows": frame.rows}
+    """A compact, JSON-serialisable reference profile of the training features.
+
+    Text columns are profiled as categorical even when not listed. With
+    `target`, the target column is profiled under "target" (categorical for
+    text, bool and few-valued integer columns) for prediction drift.
+    """
+    cats = set(categorical or [])
+    out: dict[str, Any] = {
+        "format": PROFILE_FORMAT,
+        "rows": frame.rows,
+        "sketch_size": sketch_size,
+        "features": {},
+    }
+    for name in features:
+        col = frame[name]
+        if name in cats or col.dtype.kind in "US":
+            out["features"][name] = _categorical_profile(col)
+        else:
+            out["features"][name] = _numeric_profile(col, sketch_size)
+    if target is not None and target in frame.columns:
+        col = frame[target]
+        kind = frame.kinds.get(target, "number")
+        few = kind in ("integer", "bool") and len(np.unique(col[~np.isnan(col)])) <= 50
+        if col.dtype.kind in "US" or few:
+            out["target"] = _categorical_profile(col)
+        else:
+            out["target"] = _numeric_profile(col, sketch_size)
+    return out
+
+
+# -- sorted current data and the two distances on it ---------------------------------
+
+
+class _Sorted:
+    """Finite current values, sorted, with prefix sums of their distance from the mean."""
+
+    def __init__(self, values: np.ndarray):
+        self.c = values
+        self.n = len(values)
+        self._prefix: np.ndarray | None = None
+        self.center = float(values.mean()) if self.n else 0.0
+
+    @property
+    def prefix(self) -> np.ndarray:
+        if self._prefix is None:
+            p = np.empty(self.n + 1)
+            p[0] = 0.0
+            np.cumsum(self.c - self.center, out=p[1:])
+            self._prefix = p
+        return self._prefix
+
+    def integral(self, a: np.ndarray, b: np.ndarray, ka: np.ndarray, kb: np.ndarray) -> np.ndarray:
+        """∫ₐᵇ C(x) dx for the current ECDF C, given #values ≤ a (ka) and ≤ b (kb)."""
+        p = self.prefix
+        return (ka * (b - a) + (kb - ka) * (b - self.center) - (p[kb] - p[ka])) / self.n
+
+
+def _reference_steps(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distinct sample values, how many sample values are ≤ each, and the sample size."""
+    values, counts = np.unique(sample, return_counts=True)
+    return values, np.cumsum(counts), len(sample)
+
+
+def _ks_statistic(sample: np.ndarray, cur: _Sorted) -> float:
+    """sup |G − C| between the sample's ECDF G and the current ECDF C (exact for the sample)."""
+    v, num, den = _reference_steps(sample)
+    at = np.searchsorted(cur.c, v, side="right") / cur.n
+    before = np.searchsorted(cur.c, v, side="left") / cur.n
+    g_at = num / den
+    g_before = np.concatenate(([0], num[:-1])) / den
+    return float(max(np.max(np.abs(g_at - at)), np.max(np.abs(g_before - before))))
+
+
+def _wasserstein(sample: np.ndarray, cur: _Sorted) -> float:
+    """W1 between the sample (equal weights) and the current values: ∫ |G − C| dx, exactly.
+
+    Between consecutive sample values G is constant, so each cell splits at
+    the one point where C crosses it; prefix sums give every piece in O(1).
+    """
+    v, num, den = _reference_steps(sample)
+    c, n = cur.c, cur.n
+    mu = cur.center
+    p = cur.prefix
+    # below the first sample value G = 0; above the last G = 1
+    k_low = int(np.searchsorted(c, v[0], side="left"))
+    low = (k_low * (v[0] - mu) - p[k_low]) / n
+    k_high = int(np.searchsorted(c, v[-1], side="right"))
+    high = ((p[n] - p[k_high]) - (n - k_high) * (v[-1] - mu)) / n
+    if len(v) == 1:
+        return float(low + high)
+    left, right, g_num = v[:-1], v[1:], num[:-1]
+    g = g_num / den
+    k_left = np.searchsorted(c, left, side="right")
+    k_right = np.searchsorted(c, right, side="right")
+    k_right_open = np.searchsorted(c, right, side="left")
+    # the first rank k with k/n ≥ g, in integers
+    k_star = (g_num * n + den - 1) // den
+    whole = cur.integral(left, right, k_left, k_right)
+    width = right - left
+    above = whole - g * width  # C ≥ g on the whole cell
+    below = g * width - whole  # C < g on the whole cell
+    crossing = np.clip(k_star - 1, 0, n - 1)
+    xs = np.clip(c[crossing], left, right)
+    k_xs = np.searchsorted(c, xs, side="right")
+    first = g * (xs - left) - cur.integral(left, xs, k_left, k_xs)
+    second = cur.integral(xs, right, k_xs, k_right) - g * (right - xs)
+    split = first + second
+    cells = np.where(k_star <= k_left, above, np.where(k_star > k_right_open, below, split))
+    return float(low + high + np.sum(cells))
+
+
+# -- tests on tables ------------------------------------------------------------------
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum()
+    return counts / total if total else counts.astype(float)
+
+
+def _bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Counts per bin: below the first edge, between edges (left-closed), from the last edge."""
+    return np.bincount(
+        np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1
+    ).astype(float)
+
+
+def _psi(ref: np.ndarray, cur: np.ndarray) -> float:
+    r = np.maximum(_shares(ref), PSI_FLOOR)
+    c = np.maximum(_shares(cur), PSI_FLOOR)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def _jensenshannon(ref: np.ndarray, cur: np.ndarray) -> float:
+    from scipy.spatial.distance import jensenshannon
+
+    if ref.sum() == 0 or cur.sum() == 0:
+        raise FeatureError("no values to compare")
+    return float(jensenshannon(ref.astype(float), cur.astype(float)))
+
+
+def _chisquare(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """(p-value, statistic) of chi2_contingency on the 2×k table, empty columns dropped."""
+    from scipy.stats import chi2_contingency
+
+    keep = (ref + cur) > 0
+    table = np.vstack([ref[keep], cur[keep]])
+    if table.shape[1] < 2:
+        return 1.0, 0.0  # one category on both sides: nothing can differ
+    res = chi2_contingency(table)
+    return float(res.pvalue), float(res.statistic)
+
+
+def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, int], other: int):
+    """Aligned count vectors over every category seen on either side."""
+    keys = list(ref_freq)
+    if other:
+        # categories beyond the profile's cap: current values it does not list go to "other"
+        cur_other = sum(c for k, c in cur_freq.items() if k not in ref_freq)
+        ref = np.array([*ref_freq.values(), other], dtype=float)
+        cur = np.array([*(cur_freq.get(k, 0) for k in keys), cur_other], dtype=float)
+        return ref, cur
+    unseen = sorted(k for k in cur_freq if k not in ref_freq)
+    ref = np.array([*ref_freq.values(), *([0] * len(unseen))], dtype=float)
+    cur = np.array(
+        [*(cur_freq.get(k, 0) for k in keys), *(cur_freq[k] for k in unseen)], dtype=float
+    )
+    return ref, cur
+
+
+# -- comparing one feature ------------------------------------------------------------
+
+
+def thresholds(method: str, override: Mapping[str, Any] | None) -> tuple[float, float]:
+    """(warn, drift) for a method, with a feature's overrides; checks they are in order."""
+    warn, drift = DEFAULT_THRESHOLDS[method]
+    o = override or {}
+    lower_is_worse = method in P_VALUE_METHODS
+    if o.get("drift") is not None:
+        drift = float(o["drift"])
+        if o.get("warn") is None:
+            warn = max(warn, drift) if lower_is_worse else min(warn, drift)
+    if o.get("warn") is not None:
+        warn = float(o["warn"])
+    if lower_is_worse and warn < drift:
+        raise FeatureError(f"warn p-value {warn:g} is below drift p-value {drift:g} ({method})")
+    if not lower_is_worse and warn > drift:
+        raise FeatureError(f"warn threshold {warn:g} is above drift threshold {drift:g} ({method})")
+    return warn, drift
+
+
+def level_of(method: str, score: float, warn: float, drift: float) -> str:
+    if math.isnan(score):
+        return "error"
+    if method in P_VALUE_METHODS:
+        return "drift" if score < drift else "warn" if score < warn else "ok"
+    return "drift" if score >= drift else "warn" if score >= warn else "ok"
+
+
+def choose_method(prof: Mapping[str, Any], distinct_total: int) -> str:
+    """Evidently's default test for a reference of this size and the joint number of values."""
+    small = prof.get("count", 0) <= AUTO_SMALL
+    if prof["kind"] == "categorical":
+        return "chisquare" if small else "jensenshannon"
+    if distinct_total <= AUTO_FEW_VALUES:
+        return "chisquare" if small else "jensenshannon"
+    return "ks" if small else "wasserstein"
+
+
+def _current_numeric(name: str, frame: Frame) -> np.ndarray:
+    col = frame[name]
+    if col.dtype.kind in "US":
+        raise FeatureError("holds text, the reference holds numbers")
+    if frame.kinds.get(name) == "datetime":
+        raise FeatureError("holds dates, the reference holds numbers")
+    return col if col.dtype == np.float64 else col.astype(float)
+
+
+def _numeric_score(
+    method: str, prof: Mapping[str, Any], x: np.ndarray, cur: _Sorted, cur_values: dict[str, int]
+) -> tuple[float, float | None]:
+    """(score, statistic) of one method on a numeric feature."""
+    sample = np.asarray(prof["sample"], dtype=float)
+    if method == "ks":
+        if prof["exact"] and cur.n <= KS_EXACT_MAX:
+            from scipy.stats import ks_2samp
+
+            res = ks_2samp(sample, cur.c)
+            return float(res.pvalue), float(res.statistic)
+        from scipy.stats import kstwo
+
+        d = _ks_statistic(sample, cur)
+        big, small = sorted([float(prof["count"]), float(cur.n)], reverse=True)
+        p = float(np.clip(kstwo.sf(d, np.round(big * small / (big + small))), 0, 1))
+        return p, d
+    if method == "wasserstein":
+        return _wasserstein(sample, cur) / max(float(prof["std"]), STD_FLOOR), None
+    if "values" in prof:  # few distinct values: compare them as categories
+        ref, now_ = _table_pair(prof["values"], cur_values, 0)
+    else:
+        edges = np.asarray(prof["edges"], dtype=float)
+        ref = np.asarray(prof["bin_counts"], dtype=float)
+        if method == "psi":  # ±inf fall in the open outer bins, NaN gets a bin of its own
+            now_ = _bin_counts(edges, x[~np.isnan(x)])
+            ref = np.append(ref, prof["nan_count"])
+            now_ = np.append(now_, np.isnan(x).sum())
+        else:  # finite values only
+            now_ = _bin_counts(edges, cur.c)
+            ref[0] -= prof["neginf_count"]
+            ref[-1] -= prof["posinf_count"]
+    if method == "psi":
+        return _psi(ref, now_), None
+    if method == "jensenshannon":
+        return _jensenshannon(ref, now_), None
+    p, stat = _chisquare(ref, now_)
+    return p, stat
+
+
+def compare_feature(
+    name: str,
+    prof: Mapping[str, Any] | None,
+    frame: Frame,
+    method: str = "auto",
+    override: Mapping[str, Any] | None = None,
+) -> FeatureDrift:
+    """One feature's drift; any problem becomes an `error` result naming the feature."""
+    chosen = method
+    try:
+        if prof is None or "kind" not in prof:
+            raise FeatureError("the reference profile does not describe it")
+        if name not in frame.columns:
+            raise FeatureError("missing from the current data")
+        if override and override.get("method") not in (None, "auto"):
+            chosen = str(override["method"])
+        if chosen != "auto" and chosen not in METHODS:
+            raise FeatureError(f'unknown method "{chosen}"')
+        if prof["kind"] == "categorical":
+            return _compare_categorical(name, prof, frame, chosen, override)
+        return _compare_numeric(name, prof, frame, chosen, override)
+    except FeatureError as exc:
+        return FeatureDrift(
+            name=name,
+            method=chosen,
+            score=None,
+            threshold=math.nan,
+            level="error",
+            error=f"{name}: {exc}",
+        )
+
+
+def _result(
+    name: str, method: str, score: float, stat: float | None, override: Mapping[str, Any] | None
+) -> FeatureDrift:
+    warn, drift = thresholds(method, override)
+    return FeatureDrift(
+        name=name,
+        method=method,
+        score=score,
+        threshold=drift,
+        level=level_of(method, score, warn, drift),
+        warn_threshold=warn,
+        p_value=score if method in P_VALUE_METHODS else None,
+        statistic=stat,
+    )
+
+
+def _compare_numeric(
+    name: str,
+    prof: Mapping[str, Any],
+    frame: Frame,
+    method: str,
+    override: Mapping[str, Any] | None,
+) -> FeatureDrift:
+    if not prof.get("count"):
+        raise FeatureError("the reference has no finite values")
+    x = _current_numeric(name, frame)
+    finite = np.isfinite(x)
+    values = np.sort(x if finite.all() else x[finite])
+    if not len(values):
+        raise FeatureError("no finite values in the current data")
+    cur = _Sorted(values)
+    cur_values: dict[str, int] = {}
+    if "values" in prof:
+        cur_values = category_counts(values)
+    if method == "auto":
+        distinct = len(set(prof["values"]) | set(cur_values)) if "values" in prof else math.inf
+        method = choose_method(prof, int(min(distinct, 2**31)))
+    score, stat = _numeric_score(method, prof, x, cur, cur_values)
+    return _result(name, method, score, stat, override)
+
+
+def _compare_categorical(
+    name: str,
+    prof: Mapping[str, Any],
+    frame: Frame,
+    method: str,
+    override: Mapping[str, Any] | None,
+) -> FeatureDrift:
+    if method in NUMERIC_ONLY:
+        raise FeatureError(f"{method} needs numbers, the feature is categorical")
+    cur_freq = category_counts(frame[name])
+    if not cur_freq:
+        raise FeatureError("no values in the current data")
+    if not prof.get("count"):
+        raise FeatureError("the reference has no values")
+    if method == "auto":
+        method = choose_method(prof, len(set(prof["freq"]) | set(cur_freq)))
+    ref, cur = _table_pair(prof["freq"], cur_freq, int(prof.get("other_count", 0)))
+    if method == "psi":
+        return _result(name, method, _psi(ref, cur), None, override)
+    if method == "jensenshannon":
+        return _result(name, method, _jensenshannon(ref, cur), None, override)
+    p, stat = _chisquare(ref, cur)
+    return _result(name, method, p, stat, override)
+
+
+def compare_profile(
+    profile: Mapping[str, Any],
+    frame: Frame,
+    features: list[str] | None = None,
+    method: str = "auto",
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[FeatureDrift]:
+    """Drift of each feature of `frame` against a reference profile (see the module docstring)."""
+    profiled = profile.get("features") or {}
+    names = list(profiled) if features is None else list(features)
+    over = overrides or {}
+
+    def one(name: str) -> FeatureDrift:
+        return compare_feature(name, profiled.get(name), frame, method, over.get(name))
+
+    if frame.rows >= PARALLEL_ROWS and len(names) > 1:
+        workers = min(len(names), os.cpu_count() or 1, 4)
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # NumPy sorts without the GIL
+            return list(pool.map(one, names))
+    return [one(n) for n in names]
+
+
+def summarize(features: list[FeatureDrift], share_threshold: float = 0.5) -> tuple[str, float]:
+    """The model's level and share of drifted features.
+
+    `drift` when the share of drifted features (among those that could be
+    compared) reaches `share_threshold`; otherwise `error` if any feature
+    could not be compared, `warn` if any feature warns or drifts, else `ok`.
+    """
+    evaluated = [f for f in features if f.level != "error"]
+    drifted = sum(f.level == "drift" for f in evaluated)
+    share = drifted / len(evaluated) if evaluated else 0.0
+    if evaluated and drifted and share >= share_threshold:
+        return "drift", share
+    if len(evaluated) < len(features) or not features:
+        return "error", share
+    if any(f.level in ("warn", "drift") for f in evaluated):
+        return "warn", share
+    return "ok", share

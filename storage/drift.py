@@ -1,69 +1,169 @@
 """Logged inference batches and drift results.
 
-A batch is stored as one row holding its columns as a compressed NumPy
-archive, so a window of a million rows is a handful of rows to read.
+A batch is ONE row whose blob holds every column back to back, so a window of
+a million rows is a handful of rows to read. The encoding needs only the
+standard library (storage never imports NumPy):
+
+- numeric columns: little-endian float64 bytes, 8-byte aligned in the blob, so
+  the drift engine reads them with `numpy.frombuffer(view, "<f8")` without a copy;
+- text columns: a zlib-compressed JSON list of strings.
+
+`columns_json` describes the layout: ``[{"name", "type": "f8"|"str", "offset",
+"size"}]``. NumPy arrays are accepted by duck typing (`.dtype`, `.astype`,
+`.tobytes`), as are plain sequences. Nothing is pickled, so reading a batch
+can never execute anything.
+
+Column names with a meaning: `prediction_id` (text, joins labels to inputs),
+`prediction`, `timestamp` (epoch seconds) and, in label batches, `label`.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import sqlite3
+import sys
+import zlib
+from array import array
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from storage.db import Store, now
-from storage.records import DriftResult, FeatureDrift
+from storage.records import Batch, DriftResult, FeatureDrift
+
+F8 = "f8"
+TEXT = "str"
+PREDICTION_ID = "prediction_id"
+PREDICTION = "prediction"
+TIMESTAMP = "timestamp"
+LABEL = "label"
+SPECIAL = (PREDICTION_ID, PREDICTION, TIMESTAMP, LABEL)
+# SQLite refuses blobs over 1e9 bytes; bigger batches are split into rows of at most this.
+MAX_BLOB = 256 << 20
 
 
-def _pack(columns: dict[str, Any]) -> bytes:
-    import numpy as np
-
-    buf = io.BytesIO()
-    arrays = {f"c{i}": np.asarray(v) for i, v in enumerate(columns.values())}
-    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
-    return buf.getvalue()
+class BatchError(ValueError):
+    """A batch that cannot be logged; the message is one line naming the column."""
 
 
-def _unpack(names: list[str], blob: bytes) -> dict[str, Any]:
-    import numpy as np
+def _is_number(v: Any) -> bool:
+    return v is None or (isinstance(v, int | float) and not isinstance(v, str))
 
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        return {n: z[f"c{i}"] for i, n in enumerate(names)}
+
+def encode_column(name: str, values: Any) -> tuple[str, bytes, int]:
+    """(type, encoded bytes, rows) for one column: float64 bytes or compressed JSON text."""
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and hasattr(values, "tobytes") and hasattr(values, "astype"):
+        if getattr(values, "ndim", 1) != 1:
+            raise BatchError(f'column "{name}" is not one-dimensional')
+        if dtype.kind in "fiub":
+            return F8, values.astype("<f8").tobytes(), len(values)
+        if dtype.kind not in "USO":
+            raise BatchError(f'column "{name}" has unsupported type {dtype}')
+        values = values.tolist()
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | array):
+        raise BatchError(f'column "{name}" is not a sequence of values')
+    items = list(values)
+    if all(_is_number(v) for v in items):
+        numbers = array("d", (math.nan if v is None else float(v) for v in items))
+        if sys.byteorder == "big":
+            numbers.byteswap()
+        return F8, numbers.tobytes(), len(items)
+    text = ["" if v is None else str(v) for v in items]
+    return TEXT, zlib.compress(json.dumps(text).encode(), 1), len(items)
+
+
+def _decode(layout: list[dict[str, Any]], blob: bytes) -> dict[str, memoryview | list[str]]:
+    view = memoryview(blob)
+    out: dict[str, memoryview | list[str]] = {}
+    for col in layout:
+        part = view[col["offset"] : col["offset"] + col["size"]]
+        out[col["name"]] = part if col["type"] == F8 else json.loads(zlib.decompress(part))
+    return out
+
+
+def _pack(columns: list[tuple[str, str, bytes]]) -> tuple[list[dict[str, Any]], bytes]:
+    """Lay columns out back to back, numeric ones first and 8-byte aligned."""
+    layout: list[dict[str, Any]] = []
+    parts: list[bytes] = []
+    offset = 0
+    for name, kind, data in sorted(columns, key=lambda c: c[1] != F8):
+        pad = -offset % 8
+        if pad:
+            parts.append(b"\0" * pad)
+            offset += pad
+        layout.append({"name": name, "type": kind, "offset": offset, "size": len(data)})
+        parts.append(data)
+        offset += len(data)
+    return layout, b"".join(parts)
+
+
+def encode_batch(columns: Mapping[str, Any]) -> tuple[dict[str, tuple[str, bytes]], int]:
+    """Encode every column, checking they all have the same number of rows (at least one)."""
+    if not columns:
+        raise BatchError("the batch has no columns")
+    out: dict[str, tuple[str, bytes]] = {}
+    rows: int | None = None
+    for name, values in columns.items():
+        kind, data, n = encode_column(name, values)
+        if rows is None:
+            rows = n
+        elif n != rows:
+            raise BatchError(f'column "{name}" has {n} rows, expected {rows}')
+        out[name] = (kind, data)
+    if not rows:
+        raise BatchError("the batch is empty (no rows)")
+    return out, rows
+
+
+Encoded = dict[str, tuple[str, bytes]]
+
+
+def _split(encoded: Encoded, rows: int) -> list[tuple[Encoded, int]]:
+    """Cut a batch bigger than MAX_BLOB into row ranges that each fit."""
+    size = sum(len(d) for _, d in encoded.values())
+    if size <= MAX_BLOB:
+        return [(encoded, rows)]
+    step = max(1, rows * MAX_BLOB // size)
+    texts = {n: json.loads(zlib.decompress(d)) for n, (k, d) in encoded.items() if k == TEXT}
+    chunks = []
+    for start in range(0, rows, step):
+        chunk: dict[str, tuple[str, bytes]] = {}
+        for name, (kind, data) in encoded.items():
+            if kind == F8:
+                chunk[name] = (F8, data[start * 8 : (start + step) * 8])
+            else:
+                part = json.dumps(texts[name][start : start + step]).encode()
+                chunk[name] = (TEXT, zlib.compress(part, 1))
+        chunks.append((chunk, min(step, rows - start)))
+    return chunks
 
 
 def append_batch(
     store: Store,
     model: str,
-    columns: dict[str, Any],
+    columns: Mapping[str, Any],
     kind: str = "inputs",
     first_ts: float | None = None,
     last_ts: float | None = None,
 ) -> int:
-    """Append one batch (column name -> 1-d array, all the same length); returns its id.
+    """Append one batch (column name -> values, all the same length); returns its id.
 
-    Arrays must be numeric or fixed-width unicode (no Python objects), so a
-    stored batch can never execute anything when it is read back.
+    A batch too big for one SQLite row becomes several consecutive rows, all
+    written in one transaction (so a reader sees all of it or none).
     """
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) != 1:
-        raise ValueError("every column of a batch must have the same number of rows")
-    rows = lengths.pop()
+    encoded, rows = encode_batch(columns)
+    first_id = 0
     with store.write() as conn:
-        cur = conn.execute(
-            "INSERT INTO inference_batches (model, kind, at, rows, first_ts, last_ts,"
-            " columns_json, data) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                model,
-                kind,
-                now(),
-                rows,
-                first_ts,
-                last_ts,
-                json.dumps(list(columns)),
-                _pack(columns),
-            ),
-        )
-        return int(cur.lastrowid or 0)
+        for chunk, n in _split(encoded, rows):
+            layout, blob = _pack([(name, k, d) for name, (k, d) in chunk.items()])
+            cur = conn.execute(
+                "INSERT INTO inference_batches (model, kind, at, rows, first_ts, last_ts,"
+                " columns_json, data) VALUES (?,?,?,?,?,?,?,?)",
+                (model, kind, now(), n, first_ts, last_ts, json.dumps(layout), blob),
+            )
+            first_id = first_id or int(cur.lastrowid or 0)
+    return first_id
 
 
 def load_window(
@@ -72,18 +172,36 @@ def load_window(
     kind: str = "inputs",
     max_rows: int | None = None,
     since: float | None = None,
-) -> list[dict[str, Any]]:
-    """The newest batches covering at least `max_rows` rows (or since a time), oldest first."""
-    sql = "SELECT rows, columns_json, data FROM inference_batches WHERE model = ? AND kind = ?"
+) -> list[Batch]:
+    """The newest batches covering at least `max_rows` rows (or logged since a time), oldest first.
+
+    `since` keeps batches whose newest row (or, without timestamps, whose
+    logging time) is at or after it; the caller trims rows inside a batch.
+    """
+    sql = (
+        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json, data"
+        " FROM inference_batches WHERE model = ? AND kind = ?"
+    )
     args: list[Any] = [model, kind]
     if since is not None:
-        sql += " AND at >= ?"
+        sql += " AND coalesce(last_ts, at) >= ?"
         args.append(since)
     sql += " ORDER BY id DESC"
-    out: list[dict[str, Any]] = []
+    out: list[Batch] = []
     total = 0
     for row in store.conn.execute(sql, args):
-        out.append(_unpack(json.loads(row["columns_json"]), row["data"]))
+        out.append(
+            Batch(
+                id=row["id"],
+                model=row["model"],
+                kind=row["kind"],
+                at=row["at"],
+                rows=row["rows"],
+                first_ts=row["first_ts"],
+                last_ts=row["last_ts"],
+                columns=_decode(json.loads(row["columns_json"]), row["data"]),
+            )
+        )
         total += row["rows"]
         if max_rows is not None and total >= max_rows:
             break
@@ -99,8 +217,63 @@ def logged_rows(store: Store, model: str, kind: str = "inputs") -> int:
     return int(row[0])
 
 
+def check_batch(
+    columns: Mapping[str, tuple[str, bytes]],
+    expected: Mapping[str, str] | None,
+    kind: str = "inputs",
+) -> list[str]:
+    """Check encoded columns against the features a model expects; returns what was ignored.
+
+    `expected` maps feature name -> "numeric" or "categorical" (None: accept
+    every column). Input batches need every feature, numeric features need
+    numbers; label batches need `prediction_id` and `label`. Raises BatchError.
+    """
+    if kind == "labels":
+        for need in (PREDICTION_ID, LABEL):
+            if need not in columns:
+                raise BatchError(f'labels need a "{need}" column')
+        return sorted(set(columns) - {PREDICTION_ID, LABEL, TIMESTAMP})
+    if expected is None:
+        return []
+    for name, feature_kind in expected.items():
+        if name not in columns:
+            raise BatchError(f'feature column "{name}" is missing')
+        if feature_kind == "numeric" and columns[name][0] != F8:
+            raise BatchError(f'feature column "{name}" should hold numbers but holds text')
+    if TIMESTAMP in columns and columns[TIMESTAMP][0] != F8:
+        raise BatchError(f'column "{TIMESTAMP}" should hold epoch seconds')
+    return sorted(set(columns) - set(expected) - set(SPECIAL))
+
+
+def expected_features(
+    store: Store, model: str, model_cfg: Mapping[str, Any] | None = None
+) -> dict[str, str] | None:
+    """What a model's logged inputs must hold: its production profile's features, else its config.
+
+    None when neither names any feature (every column is then accepted).
+    """
+    from storage import registry
+
+    production = registry.aliases(store, model).get("production")
+    profile = registry.get_profile(store, model, production) if production is not None else None
+    feats = (profile or {}).get("features") or {}
+    if feats:
+        return {
+            n: "categorical" if f.get("kind") == "categorical" else "numeric"
+            for n, f in feats.items()
+        }
+    if model_cfg and model_cfg.get("features"):
+        cats = set(model_cfg.get("categorical") or [])
+        return {n: "categorical" if n in cats else "numeric" for n in model_cfg["features"]}
+    return None
+
+
+# -- drift results ----------------------------------------------------------------
+
+
 def _feature(d: dict[str, Any]) -> FeatureDrift:
-    return FeatureDrift(**d)
+    known = FeatureDrift.__dataclass_fields__
+    return FeatureDrift(**{k: v for k, v in d.items() if k in known})
 
 
 def _drift(row: sqlite3.Row) -> DriftResult:
@@ -120,6 +293,17 @@ def _drift(row: sqlite3.Row) -> DriftResult:
     )
 
 
+def _finite(v: Any) -> Any:
+    """JSON has no NaN or infinity: store them as null (a score that could not be computed)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    return v
+
+
 def record_result(
     conn: sqlite3.Connection,
     model: str,
@@ -133,7 +317,12 @@ def record_result(
     performance: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> DriftResult:
-    """Store one drift computation (caller's transaction, so its event commits with it)."""
+    """Store one drift computation (caller's transaction, so its event commits with it).
+
+    Scores that are NaN or infinite are stored as null (JSON has neither);
+    the level still says what they meant.
+    """
+    feats = [_finite(dict(f.__dict__)) for f in features]
     cur = conn.execute(
         "INSERT INTO drift_results (model, version, at, level, share, rows, window_json,"
         " features_json, prediction_json, performance_json, error)"
@@ -145,10 +334,10 @@ def record_result(
             level,
             share,
             rows,
-            json.dumps(window),
-            json.dumps([f.__dict__ for f in features]),
-            json.dumps(prediction or {}),
-            json.dumps(performance or {}),
+            json.dumps(_finite(window)),
+            json.dumps(feats),
+            json.dumps(_finite(prediction or {})),
+            json.dumps(_finite(performance or {})),
             error,
         ),
     )
@@ -173,3 +362,13 @@ def history(store: Store, model: str, limit: int = 50) -> list[DriftResult]:
 
 def models_with_results(store: Store) -> list[str]:
     return [r[0] for r in store.conn.execute("SELECT DISTINCT model FROM drift_results ORDER BY 1")]
+
+
+def models_with_batches(store: Store) -> list[str]:
+    """Models that have logged inputs (they may have no drift result yet)."""
+    return [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT DISTINCT model FROM inference_batches WHERE kind = 'inputs' ORDER BY 1"
+        )
+    ]

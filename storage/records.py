@@ -195,6 +195,7 @@ class FeatureDrift:
     warn_threshold: float | None = None
     p_value: float | None = None
     error: str | None = None
+    statistic: float | None = None  # the test statistic when `score` is a p-value (KS)
 
 
 @dataclass(frozen=True)
@@ -315,3 +316,22 @@ class ExternalState:
     key: str
     value: dict[str, Any]
     fetched_at: float
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One logged batch of inference inputs or labels, its columns still encoded.
+
+    `columns` maps a name to either little-endian float64 bytes (a zero-copy
+    memoryview into the stored blob; `numpy.frombuffer(v, "<f8")` reads it)
+    or a list of strings. Only `storage.drift` builds these.
+    """
+
+    id: int
+    model: str
+    kind: str  # inputs | labels
+    at: float
+    rows: int
+    first_ts: float | None
+    last_ts: float | None
+    columns: dict[str, memoryview | list[str]]
