@@ -105,11 +105,14 @@ def find_reference(ws: Workspace, dataset: str) -> Reference:
 
 
 def fmt(x: float) -> str:
-    """A number for people: 6 significant digits, integers without a trailing .0."""
+    """A number for people: integers in full, others to 6 significant digits."""
+    x = float(x)
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))  # ids and counts in full, never 1.23457e+06
     return f"{x:.6g}"
 
 
@@ -157,23 +160,27 @@ def need_rows(frame: Frame) -> int:
     return frame.rows
 
 
-def show(value: Any) -> str:
-    return fmt(float(value)) if isinstance(value, float | np.floating) else str(value)
+def show(value: Any, kind: str = "") -> str:
+    if isinstance(value, float | np.floating):
+        if kind == "datetime" and math.isfinite(value):
+            return str(iso(float(value)))
+        return fmt(float(value))
+    return str(value)
 
 
-def examples(values: np.ndarray) -> tuple[str, ...]:
+def examples(values: np.ndarray, kind: str = "") -> tuple[str, ...]:
     """Up to MAX_EXAMPLES distinct values, in the order they appear (from the first 1000)."""
     out: dict[str, None] = {}
     for v in values[:1000].tolist():
-        out.setdefault(show(v), None)
+        out.setdefault(show(v, kind), None)
         if len(out) >= MAX_EXAMPLES:
             break
     return tuple(out)
 
 
-def failing_values(values: np.ndarray, bad: np.ndarray) -> tuple[str, ...]:
+def failing_values(values: np.ndarray, bad: np.ndarray, kind: str = "") -> tuple[str, ...]:
     """Examples taken from the failing mask only (the first rows that fail)."""
-    return examples(values[np.flatnonzero(bad)[:1000]])
+    return examples(values[np.flatnonzero(bad)[:1000]], kind)
 
 
 def row_numbers(bad: np.ndarray) -> tuple[str, ...]:
@@ -253,6 +260,7 @@ def check_not_null(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
 def check_range(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     """Every present value finite and within [min, max] (or the open interval)."""
     values = numeric(frame, c["column"], "a range check")
+    kind = frame.kinds[c["column"]]
     rows = need_rows(frame)
     lo, hi, inclusive = c["min"], c["max"], c["inclusive"]
     low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
@@ -273,10 +281,10 @@ def check_range(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
         if hi is not None:
             bad |= values > hi if inclusive else values >= hi
         count = int(np.count_nonzero(bad))
-        found = failing_values(values, bad)
+        found = failing_values(values, bad, kind)
     return Outcome(
         passed=count == 0,
-        observed=f"min {fmt(low)}, max {fmt(high)}; {count} outside",
+        observed=f"min {show(low, kind)}, max {show(high, kind)}; {count} outside",
         threshold=bounds_text(lo, hi, inclusive),
         rows=rows,
         failing_rows=count,
@@ -350,7 +358,7 @@ def check_unique(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     if count:
         at = np.flatnonzero(dup)[:1000] + 1
         if len(ordered) == 1:
-            found = examples(ordered[0][at])
+            found = examples(ordered[0][at], cols[0][1])
         else:
             parts = [[show(v) for v in k[at].tolist()] for k in ordered]
             found = examples(np.array([", ".join(p) for p in zip(*parts, strict=True)]))

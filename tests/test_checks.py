@@ -146,6 +146,23 @@ def test_range_fails_with_examples_and_counts_inf(make_workspace: MakeWs) -> Non
     assert r.examples == ("-1", "inf", "-2")  # distinct, in order of appearance
 
 
+def test_range_shows_ids_in_full_and_times_as_dates(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("range", "id", column="id", max=1e6) + check("range", "t", column="t", max=1e9),
+    )
+    frame = frame_from_columns(
+        {
+            "id": np.array([1234567, 5]),
+            "t": np.array(["2020-01-01T00:00:00", "2001-01-01"], dtype="datetime64[s]"),
+        }
+    )
+    out = results(ws, frame)
+    assert out["id"].examples == ("1234567",)
+    assert out["t"].examples == ("2020-01-01T00:00:00Z",)
+    assert out["t"].observed == "min 2001-01-01T00:00:00Z, max 2020-01-01T00:00:00Z; 1 outside"
+
+
 def test_range_exclusive_bounds(make_workspace: MakeWs) -> None:
     definition = check("range", column="x", min=0, max=1, inclusive=False)
     r = one(make_workspace, definition, nums(x=[0.5, 1.0]))
