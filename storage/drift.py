@@ -146,13 +146,17 @@ def append_batch(
     kind: str = "inputs",
     first_ts: float | None = None,
     last_ts: float | None = None,
+    expected: Mapping[str, str] | None = None,
 ) -> int:
     """Append one batch (column name -> values, all the same length); returns its id.
 
+    With `expected` (or for labels) the batch is checked first (`check_batch`).
     A batch too big for one SQLite row becomes several consecutive rows, all
     written in one transaction (so a reader sees all of it or none).
     """
     encoded, rows = encode_batch(columns)
+    if expected is not None or kind == "labels":
+        check_batch(encoded, expected, kind)
     first_id = 0
     with store.write() as conn:
         for chunk, n in _split(encoded, rows):

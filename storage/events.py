@@ -115,3 +115,12 @@ def count_open(store: Store) -> int:
     """Events nobody has acknowledged yet."""
     row = store.conn.execute("SELECT count(*) FROM events WHERE acked_at IS NULL").fetchone()
     return int(row[0])
+
+
+def open_event(conn: sqlite3.Connection, dedup_key: str) -> Event | None:
+    """The unresolved event with this key, if any (is a condition already on the timeline?)."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM events WHERE dedup_key = ? AND resolved_at IS NULL",
+        (dedup_key,),
+    ).fetchone()
+    return _event(row) if row else None

@@ -33,6 +33,7 @@ from typing import Any
 
 from storage import checks as checks_store
 from storage import config as config_mod
+from storage import drift as drift_store
 from storage import pipelines, registry
 from storage.db import Store
 from storage.identity import current_user
@@ -233,3 +234,98 @@ def record_run(
         finish_run(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise
     finish_run(store, run_id, "succeeded")
+
+
+# -- inference logging (for drift) ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _store_and_model_config(
+    target: Store | str | os.PathLike[str], model: str
+) -> Iterator[tuple[Store, dict[str, Any] | None]]:
+    """The store (opened here and closed after, unless given) and the model's config if known."""
+    if isinstance(target, Store):
+        yield target, None
+        return
+    p = Path(target).expanduser()
+    cfg = config_mod.load(p) if p.is_dir() else None
+    store = Store(cfg.database if cfg else p)
+    try:
+        yield store, cfg.models.get(model) if cfg else None
+    finally:
+        store.close()
+
+
+def _span(timestamps: Any) -> tuple[float | None, float | None]:
+    if timestamps is None:
+        return None, None
+    present = [float(t) for t in list(timestamps) if t is not None and float(t) == float(t)]
+    return (min(present), max(present)) if present else (None, None)
+
+
+def log_inferences(
+    target: Store | str | os.PathLike[str],
+    model: str,
+    columns: Mapping[str, Any],
+    prediction_ids: Any = None,
+    predictions: Any = None,
+    timestamps: Any = None,
+) -> int:
+    """Append one batch of a model's inputs (feature -> values) for drift; returns the batch id.
+
+    `target` is a Store, a workspace directory or a lookout.db. Columns (and
+    ids, predictions, epoch-second timestamps) are NumPy arrays or sequences,
+    all the same length. The batch must hold every
+    feature of the model's production profile (or, without one, of its
+    config), numbers for numeric features; other columns are dropped. Raises
+    `storage.drift.BatchError` (one line naming the column) and stores nothing
+    when it does not fit.
+    """
+    with _store_and_model_config(target, model) as (store, model_cfg):
+        expected = drift_store.expected_features(store, model, model_cfg)
+        return _log_inputs(store, model, columns, expected, prediction_ids, predictions, timestamps)
+
+
+def _log_inputs(
+    store: Store,
+    model: str,
+    columns: Mapping[str, Any],
+    expected: dict[str, str] | None,
+    prediction_ids: Any,
+    predictions: Any,
+    timestamps: Any,
+) -> int:
+    wanted = (
+        dict(columns) if expected is None else {n: columns[n] for n in expected if n in columns}
+    )
+    if expected is not None:
+        missing = [n for n in expected if n not in columns]
+        if missing:
+            raise drift_store.BatchError(f'feature column "{missing[0]}" is missing')
+    if prediction_ids is not None:
+        wanted[drift_store.PREDICTION_ID] = [str(i) for i in list(prediction_ids)]
+    if predictions is not None:
+        wanted[drift_store.PREDICTION] = predictions
+    if timestamps is not None:
+        wanted[drift_store.TIMESTAMP] = timestamps
+    first, last = _span(timestamps)
+    return drift_store.append_batch(store, model, wanted, "inputs", first, last, expected)
+
+
+def log_labels(
+    target: Store | str | os.PathLike[str],
+    model: str,
+    prediction_ids: Any,
+    labels: Any,
+    timestamps: Any = None,
+) -> int:
+    """Append labels that arrived for earlier predictions (joined to inputs by prediction id)."""
+    cols: dict[str, Any] = {
+        drift_store.PREDICTION_ID: [str(i) for i in list(prediction_ids)],
+        drift_store.LABEL: labels,
+    }
+    if timestamps is not None:
+        cols[drift_store.TIMESTAMP] = timestamps
+    first, last = _span(timestamps)
+    with _store_and_model_config(target, model) as (store, _):
+        return drift_store.append_batch(store, model, cols, "labels", first, last)

@@ -1,0 +1,237 @@
+"""The scheduled drift job: one model's window of logged inputs against its production profile.
+
+`run_drift(ws, model)` loads the window (`models.X.drift.window` as a time
+span when set, else the last `window_rows` rows), compares it with the
+reference profile of the version `production` points at, adds prediction
+drift (logged `prediction` vs the profiled target) and the primary metric on
+rows whose labels arrived (joined by `prediction_id`), and records the
+result. The first result at `drift` raises one timeline event (dedup key
+``drift:MODEL``) and asks for a run of every pipeline of this model with
+``triggers.drift = true``; later windows of the same episode do neither. The
+event is resolved when the model is back to `ok`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from scheduler.drift import compare_feature, compare_profile, summarize
+from scheduler.frame import Frame
+from storage import drift as drift_store
+from storage import events, registry, scheduling
+from storage.db import now
+from storage.records import Batch, DriftResult, FeatureDrift
+from storage.workspace import Workspace
+
+DEFAULTS: dict[str, Any] = {
+    "window_rows": 5000,
+    "window": None,
+    "method": "auto",
+    "share_threshold": 0.5,
+    "features": {},
+}
+REQUESTED_BY = "drift-monitor"
+
+
+def _column(batches: list[Batch], name: str) -> np.ndarray | None:
+    """One column over the window: a zero-copy view for one batch, else one concatenation."""
+    parts: list[np.ndarray] = []
+    for b in batches:
+        raw = b.columns.get(name)
+        if raw is None:
+            return None
+        if isinstance(raw, memoryview):
+            parts.append(np.frombuffer(raw, dtype="<f8"))
+        else:
+            parts.append(np.array(raw, dtype=str))
+    if len({p.dtype.kind for p in parts}) > 1:
+        parts = [p.astype(str) for p in parts]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def window_frame(
+    batches: list[Batch], names: list[str], max_rows: int | None, since: float | None
+) -> Frame:
+    """The window as a Frame of the named columns (those every batch holds), newest rows kept."""
+    total = sum(b.rows for b in batches)
+    keep = slice(max(0, total - max_rows), total) if max_rows is not None else slice(0, total)
+    mask: np.ndarray | None = None
+    if since is not None:
+        ts = _column(batches, drift_store.TIMESTAMP)
+        if ts is not None and ts.dtype.kind == "f":
+            mask = ~(ts < since)  # rows without a timestamp stay (their batch is recent)
+    cols: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for name in names:
+        col = _column(batches, name)
+        if col is None:
+            continue
+        col = col[keep] if mask is None else col[mask]
+        cols[name] = col
+        kinds[name] = "string" if col.dtype.kind in "US" else "number"
+    return Frame(cols, kinds)
+
+
+def _metrics(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    if task == "regression":
+        yf, pf = y.astype(float), pred.astype(float)
+        out = {
+            "rmse": float(np.sqrt(m.mean_squared_error(yf, pf))),
+            "mae": float(m.mean_absolute_error(yf, pf)),
+        }
+        if len(yf) > 1:
+            out["r2"] = float(m.r2_score(yf, pf))
+        return out
+    if y.dtype.kind == "f" and pred.dtype.kind == "f":
+        ys, ps = y, pred
+    else:
+        from scheduler.drift import category_key
+
+        ys = np.array([category_key(v) if isinstance(v, float) else str(v) for v in y.tolist()])
+        ps = np.array([category_key(v) if isinstance(v, float) else str(v) for v in pred.tolist()])
+    labels = np.unique(np.concatenate([ys, ps]))
+    out = {"accuracy": float(m.accuracy_score(ys, ps))}
+    if len(labels) == 2:
+        out["f1"] = float(m.f1_score(ys, ps, pos_label=labels[1]))
+    else:
+        out["f1"] = float(m.f1_score(ys, ps, average="macro"))
+    return out
+
+
+def performance(
+    ws: Workspace, model: str, batches: list[Batch], frame: Frame, task: str, metric: str
+) -> dict[str, Any]:
+    """The primary metric on window rows whose labels arrived (joined by prediction id)."""
+    ids = frame.columns.get(drift_store.PREDICTION_ID)
+    pred = frame.columns.get(drift_store.PREDICTION)
+    if ids is None or pred is None or not batches:
+        return {}
+    labels = drift_store.load_window(ws.store, model, "labels", since=batches[0].at)
+    if not labels:
+        return {"metric": metric, "value": None, "labelled_rows": 0}
+    label_ids = _column(labels, drift_store.PREDICTION_ID)
+    label_values = _column(labels, drift_store.LABEL)
+    if label_ids is None or label_values is None:
+        return {"metric": metric, "value": None, "labelled_rows": 0}
+    # the newest label wins when one prediction was labelled twice
+    rev_ids = label_ids[::-1]
+    uniq, first = np.unique(rev_ids, return_index=True)
+    _, in_window, in_labels = np.intersect1d(ids, uniq, return_indices=True)
+    if not len(in_window):
+        return {"metric": metric, "value": None, "labelled_rows": 0}
+    y = label_values[::-1][first[in_labels]]
+    computed = _metrics(task, y, pred[in_window])
+    return {
+        "metric": metric,
+        "value": computed.get(metric),
+        "labelled_rows": len(in_window),
+        "metrics": computed,
+        "at": now(),
+    }
+
+
+def _error_features(names: list[str], message: str) -> list[FeatureDrift]:
+    return [
+        FeatureDrift(
+            name=n, method="auto", score=None, threshold=math.nan, level="error", error=message
+        )
+        for n in names
+    ]
+
+
+def run_drift(ws: Workspace, model: str) -> DriftResult | None:
+    """Compare the model's current window with its production profile; None if nothing is logged."""
+    store = ws.store
+    mcfg = ws.config.models.get(model) or {}
+    dcfg = {**DEFAULTS, **{k: v for k, v in (mcfg.get("drift") or {}).items() if v is not None}}
+    since = now() - float(dcfg["window"]) if dcfg["window"] else None
+    max_rows = None if since is not None else int(dcfg["window_rows"])
+    batches = drift_store.load_window(store, model, "inputs", max_rows=max_rows, since=since)
+    if not batches:
+        return None
+    production = registry.aliases(store, model).get("production")
+    profile = registry.get_profile(store, model, production) if production is not None else None
+    names = list((profile or {}).get("features") or mcfg.get("features") or [])
+    special = [drift_store.PREDICTION_ID, drift_store.PREDICTION, drift_store.TIMESTAMP]
+    frame = window_frame(batches, names + special, max_rows, since)
+    window = {
+        "rows": frame.rows,
+        "batches": len(batches),
+        "kind": "time" if since is not None else "rows",
+        "size": dcfg["window"] if since is not None else dcfg["window_rows"],
+        "from": batches[0].first_ts or batches[0].at,
+        "to": batches[-1].last_ts or batches[-1].at,
+    }
+    error = None
+    prediction: dict[str, Any] = {}
+    perf: dict[str, Any] = {}
+    if production is None:
+        error = f"{model}: no production version to compare with"
+        features = _error_features(names, error)
+    elif not (profile or {}).get("features"):
+        error = f"{model} v{production}: no reference profile"
+        features = _error_features(names, error)
+    else:
+        assert profile is not None
+        features = compare_profile(
+            profile, frame, names, method=dcfg["method"], overrides=dcfg["features"]
+        )
+        if "target" in profile and drift_store.PREDICTION in frame.columns:
+            p = compare_feature(drift_store.PREDICTION, profile["target"], frame)
+            prediction = {k: v for k, v in p.__dict__.items() if k != "name"}
+        info = registry.get_model(store, model)
+        task = info.task if info else mcfg.get("task", "classification")
+        metric = (info.primary_metric if info else "") or mcfg.get("primary_metric") or ""
+        perf = performance(ws, model, batches, frame, task, metric or _default_metric(task))
+    level, share = summarize(features, float(dcfg["share_threshold"]))
+    if error is None and level == "error":
+        error = next(f.error for f in features if f.level == "error")
+    return _record(
+        ws, model, production, level, share, frame.rows, window, features, prediction, perf, error
+    )
+
+
+def _default_metric(task: str) -> str:
+    return "rmse" if task == "regression" else "f1"
+
+
+def _record(
+    ws: Workspace,
+    model: str,
+    version: int | None,
+    level: str,
+    share: float,
+    rows: int,
+    window: dict[str, Any],
+    features: list[FeatureDrift],
+    prediction: dict[str, Any],
+    perf: dict[str, Any],
+    error: str | None,
+) -> DriftResult:
+    """Store the result; open the episode (event + retraining requests) or close it, atomically."""
+    store = ws.store
+    key = f"drift:{model}"
+    with store.write() as conn:
+        result = drift_store.record_result(
+            conn, model, version, level, share, rows, window, features, prediction, perf, error
+        )
+        if level == "drift" and events.open_event(conn, key) is None:
+            drifted = [f.name for f in features if f.level == "drift"]
+            message = (
+                f"{model}: {len(drifted)} of {len(features)} features drifted"
+                f" ({', '.join(drifted[:5])}{', …' if len(drifted) > 5 else ''})"
+            )
+            events.raise_event(conn, "drift", model, message, "warn", key)
+            for name, p in sorted(ws.config.pipelines.items()):
+                if p.get("model") == model and (p.get("triggers") or {}).get("drift"):
+                    scheduling.submit_request(
+                        store, "run_pipeline", name, REQUESTED_BY, {"trigger": "drift"}
+                    )
+        elif level == "ok":
+            events.resolve(conn, key)
+    return result
