@@ -1,0 +1,622 @@
+"""The MLflow connector: mirror an MLflow model registry into the store and move its aliases.
+
+It speaks MLflow's REST API over httpx (no `mlflow` import), so Lookout needs
+nothing from MLflow but a URL. `sync()` copies registered models, versions and
+aliases into the store as models with source "mlflow"; alias moves made in
+MLflow by someone else are recorded as `external` transitions with an audit
+entry and a timeline event. `set_alias()` / `delete_alias()` are what
+promotion and rollback call for MLflow-backed models.
+
+MLflow's alias for production is configurable (`[mlflow] production_alias`,
+e.g. "champion"); inside Lookout it is always `production` (and
+`candidate_alias` is `candidate`).
+
+When MLflow is down or slow every call fails after its timeout and a few
+retries with one clear `MlflowError` line; `sync()` then keeps the mirror as
+it was and records the error, and `last_sync()` tells panes how stale it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+import sqlite3
+import stat
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from storage import audit, events, external, registry
+from storage.db import Store, now
+from storage.identity import current_user
+from storage.records import Model
+from storage.text import sanitize
+from storage.workspace import Workspace
+
+SOURCE = "mlflow"
+API = "/api/2.0/mlflow/"
+ENV_URI = "MLFLOW_TRACKING_URI"
+RETRIES = 2  # extra attempts after a timeout, a refused connection, 429 or 5xx
+BACKOFF = 0.25  # seconds before the first retry; doubles each time
+PAGE = 200
+ACTOR = "mlflow"
+
+
+class MlflowError(Exception):
+    """MLflow could not be reached or refused a request; the message is one line for the user.
+
+    `error_code` is MLflow's own code when it answered (e.g. RESOURCE_DOES_NOT_EXIST).
+    """
+
+    def __init__(self, message: str, error_code: str | None = None):
+        super().__init__(message)
+        self.error_code = error_code
+
+    @property
+    def missing(self) -> bool:
+        return self.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one sync did. On failure `ok` is false and the mirror is left as it was."""
+
+    ok: bool
+    models: int = 0
+    versions_added: int = 0
+    external_changes: int = 0
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """The outcome of the last sync attempt, for panes that show how fresh the mirror is."""
+
+    fetched_at: float | None  # the last successful sync (None: never)
+    attempted_at: float | None
+    error: str | None  # why the last attempt failed (None: it worked)
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+    def age(self, at: float | None = None) -> float | None:
+        """Seconds since the mirror was last refreshed."""
+        if self.fetched_at is None:
+            return None
+        return (now() if at is None else at) - self.fetched_at
+
+
+@dataclass(frozen=True)
+class _RemoteVersion:
+    version: int
+    run_id: str | None
+    source: str | None
+    status: str | None
+    tags: dict[str, str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _RemoteModel:
+    name: str
+    aliases: dict[str, int]  # Lookout alias name -> version
+    versions: tuple[_RemoteVersion, ...]
+
+
+# -- configuration and auth -----------------------------------------------------------
+
+
+def tracking_uri(ws: Workspace) -> str | None:
+    """`[mlflow] tracking_uri`, else $MLFLOW_TRACKING_URI (as MLflow's own tools do)."""
+    uri = ws.config.mlflow.get("tracking_uri") or os.environ.get(ENV_URI, "").strip()
+    return uri or None
+
+
+def enabled(ws: Workspace) -> bool:
+    """Is an MLflow server configured? The scheduler only syncs when it is."""
+    return tracking_uri(ws) is not None
+
+
+def to_mlflow_alias(ws: Workspace, alias: str) -> str:
+    """Lookout's alias name as MLflow spells it (production -> champion by default)."""
+    cfg = ws.config.mlflow
+    return {"production": cfg["production_alias"], "candidate": cfg["candidate_alias"]}.get(
+        alias, alias
+    )
+
+
+def from_mlflow_alias(ws: Workspace, alias: str) -> str | None:
+    """MLflow's alias name as Lookout spells it; None for one that would be ambiguous."""
+    cfg = ws.config.mlflow
+    if alias == cfg["production_alias"]:
+        return "production"
+    if alias == cfg["candidate_alias"]:
+        return "candidate"
+    if alias in ("production", "candidate"):
+        return None  # a literal "production" in MLflow that is not the configured one
+    return alias
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise MlflowError(f"environment variable {name} (named in [mlflow]) is not set")
+    return value
+
+
+def _read_token_file(path: Path) -> str:
+    """A token from a file only its owner can read; refuse a file others can read."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise MlflowError(
+                f"{path}: token file is readable by others (mode {mode:04o}); run chmod 600 {path}"
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise MlflowError(f"{path}: cannot read the token file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise MlflowError(f"{path}: the token file is not text") from None
+    if not token:
+        raise MlflowError(f"{path}: the token file is empty")
+    return token
+
+
+def _credentials(ws: Workspace) -> tuple[dict[str, str], list[str]]:
+    """The Authorization header and the secrets it holds (to keep them out of messages)."""
+    cfg = ws.config.mlflow
+    token: str | None = None
+    if cfg.get("token_env"):
+        token = _env(cfg["token_env"])
+    elif cfg.get("token_file"):
+        token = _read_token_file(ws.config.resolve(cfg["token_file"]))
+    elif not cfg.get("username_env"):
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN") or None
+    if token:
+        return {"Authorization": f"Bearer {token}"}, [token]
+    if cfg.get("username_env"):
+        user, password = _env(cfg["username_env"]), _env(cfg["password_env"] or "")
+    else:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+        if not (user and password):
+            return {}, []
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {basic}"}, [password, basic]
+
+
+def _shown(uri: str) -> str:
+    """The URI without any user:password part, for messages."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+# -- the HTTP client ------------------------------------------------------------------
+
+
+class _Client:
+    """One MLflow server: REST calls with a timeout, retries and one-line errors."""
+
+    def __init__(self, ws: Workspace):
+        uri = tracking_uri(ws)
+        if uri is None:
+            raise MlflowError(f"MLflow is not configured: set [mlflow] tracking_uri or ${ENV_URI}")
+        if not re.match(r"^https?://[^\s/]+", uri):
+            raise MlflowError(
+                "MLflow tracking URI must start with http:// or https://, got "
+                + sanitize(uri, 100, single_line=True)
+            )
+        self.base = uri.rstrip("/") + API
+        self.shown = sanitize(_shown(uri), 100, single_line=True)
+        self.timeout = float(ws.config.mlflow["timeout"])
+        headers, self._secrets = _credentials(ws)
+        self.http = httpx.Client(timeout=self.timeout, headers=headers, follow_redirects=False)
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def _clean(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return sanitize(text, 300, single_line=True)
+
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One REST call; retried on timeouts, refused connections, 429 and 5xx."""
+        problem = ""
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                threading.Event().wait(BACKOFF * 2 ** (attempt - 1))
+            try:
+                response = self.http.request(method, self.base + endpoint, params=params, json=body)
+            except httpx.TimeoutException:
+                problem = f"MLflow at {self.shown} did not answer within {self.timeout:g}s"
+                continue
+            except httpx.TransportError as exc:
+                problem = self._clean(f"MLflow at {self.shown} is unreachable ({exc})")
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                problem = str(self._refused(response))
+                continue
+            if response.status_code >= 400:
+                raise self._refused(response)
+            try:
+                data = response.json()
+            except ValueError:
+                raise MlflowError(
+                    f"MLflow at {self.shown} sent an answer that is not JSON"
+                ) from None
+            if not isinstance(data, dict):
+                raise MlflowError(f"MLflow at {self.shown} sent an unexpected answer")
+            return data
+        raise MlflowError(f"{problem} (tried {RETRIES + 1} times)")
+
+    def _refused(self, response: httpx.Response) -> MlflowError:
+        """HTTP status plus MLflow's own error code and message, sanitized."""
+        detail = ""
+        code: str | None = None
+        try:
+            data = response.json()
+            if isinstance(data, dict):
+                code = str(data.get("error_code") or "") or None
+                detail = f"{code or ''}: {data.get('message', '')}".strip(": ")
+        except ValueError:
+            detail = response.text[:200]
+        text = f"MLflow at {self.shown} answered HTTP {response.status_code}"
+        if response.status_code in (401, 403):
+            text += " (check the [mlflow] credentials)"
+        return MlflowError(self._clean(f"{text}: {detail}" if detail else text), code)
+
+    def pages(self, endpoint: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a paged search endpoint."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = dict(params, max_results=PAGE)
+            if token:
+                page["page_token"] = token
+            data = self.call("GET", endpoint, params=page)
+            items.extend(x for x in data.get(key, []) if isinstance(x, dict))
+            token = data.get("next_page_token")
+            if not token:
+                return items
+
+
+# -- reading MLflow -------------------------------------------------------------------
+
+
+def _pairs(items: Any) -> dict[str, str]:
+    """MLflow's [{"key": k, "value": v}] lists as a dict of sanitized strings."""
+    out: dict[str, str] = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and "key" in item:
+            out[sanitize(item["key"], 100, single_line=True)] = sanitize(
+                item.get("value", ""), 500, single_line=True
+            )
+    return out
+
+
+def _metrics(items: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            value = float(item["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value):  # NaN and inf cannot be compared or shown as JSON
+            out[sanitize(item.get("key", ""), 100, single_line=True)] = value
+    return out
+
+
+def _filter_name(name: str) -> str:
+    quote = '"' if "'" in name else "'"
+    return f"name = {quote}{name}{quote}"
+
+
+def _model_names(ws: Workspace, client: _Client) -> list[str]:
+    """`[mlflow] models` (every registered model when empty) plus models configured as mlflow."""
+    names = list(ws.config.mlflow["models"])
+    if not names:
+        found = client.pages("registered-models/search", "registered_models", {})
+        names = [str(m["name"]) for m in found if m.get("name")]
+    configured = [n for n, m in ws.config.models.items() if m["source"] == SOURCE]
+    return names + [n for n in configured if n not in names]
+
+
+def _run_details(client: _Client, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
+    """A version's training run metrics and params (none when the run is gone)."""
+    try:
+        data = client.call("GET", "runs/get", params={"run_id": run_id})
+    except MlflowError as exc:
+        if exc.missing:
+            return {}, {}
+        raise
+    run_data = data.get("run", {}).get("data", {}) if isinstance(data.get("run"), dict) else {}
+    return _metrics(run_data.get("metrics")), _pairs(run_data.get("params"))
+
+
+def _fetch_model(
+    ws: Workspace, client: _Client, name: str, known_versions: set[int]
+) -> _RemoteModel | None:
+    """One registered model with its aliases (from `get`) and versions; None if it is gone."""
+    try:
+        data = client.call("GET", "registered-models/get", params={"name": name})
+    except MlflowError as exc:
+        if exc.missing:
+            return None
+        raise
+    model = data.get("registered_model", {})
+    aliases: dict[str, int] = {}
+    for item in model.get("aliases", []) if isinstance(model, dict) else []:
+        alias = from_mlflow_alias(ws, str(item.get("alias", "")))
+        try:
+            version = int(item["version"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if alias:
+            aliases[sanitize(alias, 64, single_line=True)] = version
+    versions = []
+    for v in client.pages(
+        "model-versions/search", "model_versions", {"filter": _filter_name(name)}
+    ):
+        try:
+            number = int(v["version"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        run_id = v.get("run_id") or None
+        metrics: dict[str, float] = {}
+        params: dict[str, str] = {}
+        if number not in known_versions and run_id:
+            metrics, params = _run_details(client, str(run_id))
+        versions.append(
+            _RemoteVersion(
+                version=number,
+                run_id=run_id,
+                source=v.get("source"),
+                status=v.get("status"),
+                tags=_pairs(v.get("tags")),
+                metrics=metrics,
+                params=params,
+            )
+        )
+    versions.sort(key=lambda rv: rv.version)
+    return _RemoteModel(name, aliases, tuple(versions))
+
+
+# -- sync -----------------------------------------------------------------------------
+
+
+def _record_failure(store: Store, started: float, error: str) -> None:
+    with store.write() as conn:
+        previous = external.read(conn, SOURCE, "sync")
+        ok_at = previous.value.get("ok_at") if previous else None
+        external.put(
+            conn, SOURCE, "sync", {"error": error, "attempted_at": started, "ok_at": ok_at}, started
+        )
+
+
+def last_sync(store: Store) -> SyncStatus:
+    """When the MLflow mirror was last refreshed, and why the last attempt failed if it did."""
+    state = external.get(store, SOURCE, "sync")
+    if state is None:
+        return SyncStatus(None, None, None)
+    return SyncStatus(
+        state.value.get("ok_at"), state.value.get("attempted_at"), state.value.get("error")
+    )
+
+
+def sync(ws: Workspace) -> SyncReport:
+    """Mirror MLflow's registry into the store; never raises for MLflow trouble.
+
+    Reads everything first (outside any transaction), then applies it in one
+    write transaction. On failure the mirror stays as it was and the error is
+    recorded for `last_sync()`.
+    """
+    store = ws.store
+    started = now()
+    remote: list[_RemoteModel] = []
+    notes: list[str] = []
+    try:
+        with _Client(ws) as client:
+            for name in _model_names(ws, client):
+                have = {v.version for v in registry.list_versions(store, name)}
+                fetched = _fetch_model(ws, client, name, have)
+                if fetched is None:
+                    notes.append(f"{sanitize(name, 64, single_line=True)}: not in MLflow")
+                else:
+                    remote.append(fetched)
+    except MlflowError as exc:
+        if enabled(ws):
+            _record_failure(store, started, str(exc))
+        return SyncReport(False, error=str(exc))
+    added = changes = 0
+    with store.write() as conn:
+        for model in remote:
+            existing = registry.get_model(store, model.name)
+            if existing is not None and existing.source != SOURCE:
+                notes.append(f"{sanitize(model.name, 64)}: a local model has this name; skipped")
+                continue
+            a, c = _apply(ws, conn, model, existing, started)
+            added += a
+            changes += c
+        external.put(conn, SOURCE, "sync", {"error": None, "attempted_at": started, "ok_at": now()})
+    return SyncReport(True, len(remote), added, changes, None, tuple(notes))
+
+
+def _apply(
+    ws: Workspace,
+    conn: sqlite3.Connection,
+    model: _RemoteModel,
+    current: Model | None,
+    started: float,
+) -> tuple[int, int]:
+    """Mirror one model inside the sync transaction; returns (versions added, external moves)."""
+    store = ws.store
+    configured = ws.config.models.get(model.name)
+    task = configured["task"] if configured else (current.task if current else "classification")
+    metric = (
+        configured["primary_metric"] if configured else (current.primary_metric if current else "")
+    )
+    registry.ensure_model(store, model.name, task, metric, source=SOURCE)
+    have = {v.version for v in registry.list_versions(store, model.name)}
+    added = 0
+    for v in model.versions:
+        if v.version in have:
+            continue
+        lineage = {"mlflow_run_id": v.run_id, "mlflow_source": v.source, "mlflow_status": v.status}
+        registry.register_version(
+            store,
+            model.name,
+            version=v.version,
+            metrics=v.metrics,
+            params=v.params,
+            tags=v.tags,
+            lineage={k: val for k, val in lineage.items() if val},
+        )
+        have.add(v.version)
+        added += 1
+    known = external.read(conn, SOURCE, f"model:{model.name}")
+    touched: dict[str, float] = dict(known.value.get("touched", {})) if known else {}
+    local = registry.aliases(store, model.name)
+    changes = 0
+    for alias in sorted(set(model.aliases) | set(local)):
+        if touched.get(alias, 0.0) >= started:
+            continue  # Lookout moved it while we were reading; what we read is older
+        theirs, ours = model.aliases.get(alias), local.get(alias)
+        if theirs == ours or (theirs is not None and theirs not in have):
+            continue
+        if current is None or known is None:
+            registry.move_alias(
+                conn,
+                model.name,
+                alias,
+                theirs,
+                kind="external",
+                actor=ACTOR,
+                reason="imported from MLflow",
+            )
+            continue
+        _external_move(ws, conn, model.name, alias, ours, theirs)
+        changes += 1
+    external.put(
+        conn,
+        SOURCE,
+        f"model:{model.name}",
+        {"aliases": model.aliases, "versions": sorted(have), "touched": touched},
+    )
+    return added, changes
+
+
+def _external_move(
+    ws: Workspace,
+    conn: sqlite3.Connection,
+    model: str,
+    alias: str,
+    ours: int | None,
+    theirs: int | None,
+) -> None:
+    """Follow an alias move made in MLflow, and say so in the audit and on the timeline."""
+    name = to_mlflow_alias(ws, alias)
+    before = "unset" if ours is None else f"v{ours}"
+    after = "removed" if theirs is None else f"v{theirs}"
+    reason = f"{alias} ({name} in MLflow) moved from {before} to {after} outside Lookout"
+    registry.move_alias(conn, model, alias, theirs, kind="external", actor=ACTOR, reason=reason)
+    audit.append(
+        conn,
+        ACTOR,
+        "alias.external",
+        model,
+        reason,
+        {
+            "alias": alias,
+            "mlflow_alias": name,
+            "from_version": ours,
+            "to_version": theirs,
+            "observed_by": current_user(),
+        },
+    )
+    events.raise_event(conn, "external_change", model, f"{model}: {reason}", severity="warn")
+
+
+# -- changing aliases (promotion and rollback) ------------------------------------------
+
+
+def _touch(ws: Workspace, model: str, alias: str, version: int | None) -> None:
+    """Remember that Lookout itself just moved this alias, so sync does not call it external."""
+    with ws.store.write() as conn:
+        known = external.read(conn, SOURCE, f"model:{model}")
+        value: dict[str, Any] = dict(known.value) if known else {"aliases": {}, "versions": []}
+        aliases = dict(value.get("aliases", {}))
+        if version is None:
+            aliases.pop(alias, None)
+        else:
+            aliases[alias] = version
+        value["aliases"] = aliases
+        value["touched"] = {**value.get("touched", {}), alias: now()}
+        external.put(conn, SOURCE, f"model:{model}", value, known.fetched_at if known else None)
+
+
+def set_alias(ws: Workspace, model: str, alias: str, version: int) -> None:
+    """Point a Lookout alias (e.g. `production`) at a version in MLflow; raises MlflowError.
+
+    Joins the caller's store transaction if it has one, so the note that
+    Lookout made this move commits (or rolls back) with the promotion.
+    """
+    with _Client(ws) as client:
+        client.call(
+            "POST",
+            "registered-models/alias",
+            body={"name": model, "alias": to_mlflow_alias(ws, alias), "version": str(version)},
+        )
+    _touch(ws, model, alias, version)
+
+
+def delete_alias(ws: Workspace, model: str, alias: str) -> None:
+    """Remove a Lookout alias from a model in MLflow (already absent is fine); raises MlflowError."""
+    params = {"name": model, "alias": to_mlflow_alias(ws, alias)}
+    with _Client(ws) as client:
+        try:
+            client.call("DELETE", "registered-models/alias", params=params, body=params)
+        except MlflowError as exc:
+            if not exc.missing:
+                raise
+    _touch(ws, model, alias, None)
+
+
+def get_alias(ws: Workspace, model: str, alias: str) -> int | None:
+    """The version an alias points to in MLflow right now (None when unset); raises MlflowError."""
+    with _Client(ws) as client:
+        try:
+            data = client.call("GET", "registered-models/get", params={"name": model})
+        except MlflowError as exc:
+            if exc.missing:
+                return None
+            raise
+    name = to_mlflow_alias(ws, alias)
+    for item in data.get("registered_model", {}).get("aliases", []):
+        if item.get("alias") == name:
+            return int(item["version"])
+    return None
