@@ -472,13 +472,10 @@ def check_drift(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
             raise Unevaluable(
                 f"the reference ({ref.model} v{ref.version}) has no profile of {name}"
             )
-    compare = getattr(drift, "compare_profile", None)  # the drift engine is landing in parallel
-    if compare is None:
-        raise Unevaluable("the drift engine is not available in this build")
-    features = compare(ref.profile, frame, names, method=c["method"])
+    features = drift.compare_profile(ref.profile, frame, names, method=c["method"])
     broken = [f for f in features if f.level == "error"]
     if broken:
-        raise Unevaluable(f"drift of {broken[0].name}: {broken[0].error or 'not computable'}")
+        raise Unevaluable(broken[0].error or f"{broken[0].name}: drift not computable")
     drifted = [f for f in features if f.level == "drift"]
     share = len(drifted) / len(features)
     return Outcome(
@@ -487,9 +484,7 @@ def check_drift(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
         threshold=f"share ≤ {fmt(c['max_share'])} vs {ref.model} v{ref.version}",
         rows=frame.rows,
         failing_rows=0,
-        examples=tuple(f"{f.name} {f.method} {fmt(f.score or math.nan)}" for f in drifted)[
-            :MAX_EXAMPLES
-        ],
+        examples=tuple(f"{f.name}: {f.method} {show(f.score)}" for f in drifted[:MAX_EXAMPLES]),
     )
 
 

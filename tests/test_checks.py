@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scheduler import drift
 from scheduler.checks import blocking, run_checks, run_dataset
 from scheduler.frame import Frame, frame_from_columns
 from storage import checks as stored
@@ -382,6 +383,36 @@ def test_drift_without_reference_is_an_error(make_workspace: MakeWs) -> None:
     ws = setup(make_workspace, check("drift", columns=["x"]), PIPELINE)
     r = results(ws, nums(x=[1.0, 2.0]))["c"]
     assert r.result == "error" and "no production version" in r.message
+
+
+def test_drift_against_the_production_profile(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("drift", "all", method="psi") + check("drift", "x_only", columns=["x"]),
+        PIPELINE,
+    )
+    rng = np.random.default_rng(0)
+    reference = frame_from_columns(
+        {"x": rng.normal(0, 1, 5000), "s": rng.choice(np.array(["a", "b", "c"]), 5000)}
+    )
+    _production(ws, drift.build_profile(reference, ["x", "s"]))
+    same = frame_from_columns(
+        {"x": rng.normal(0, 1, 3000), "s": rng.choice(np.array(["a", "b", "c"]), 3000)}
+    )
+    out = results(ws, same)
+    assert out["all"].result == "pass" and out["x_only"].result == "pass"
+    assert out["all"].observed == "0 of features drifted (0 of 2)"
+    shifted = frame_from_columns(
+        {"x": rng.normal(3, 1, 3000), "s": rng.choice(np.array(["a", "b", "c"]), 3000)}
+    )
+    out = results(ws, shifted)
+    assert out["all"].result == "pass"  # one of two drifted: a share of 0.5 is allowed
+    assert out["all"].examples[0].startswith("x: psi ")
+    assert out["x_only"].result == "fail" and out["x_only"].threshold == "share ≤ 0.5 vs m v1"
+    words = frame_from_columns({"x": np.array(["p", "q"]), "s": np.array(["a", "b"])})
+    broken = results(ws, words)["x_only"]
+    assert broken.result == "error" and "x" in broken.message
+    assert results(ws, nums(s=[1.0]))["x_only"].result == "error"  # x missing
 
 
 # -- severity, blocking, events -----------------------------------------------------
