@@ -1,0 +1,164 @@
+"""`lookout run PIPELINE [--wait] [--json]`: ask for a pipeline run, or run it here and wait.
+
+Without a live scheduler, `--wait` runs the pipeline in this process while
+holding the scheduler lease (like `airflow dags test`), so scripts and CI
+work without a daemon. Exit 0 when the run succeeded (or was requested),
+1 when it failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import threading
+from typing import Any
+
+from console.output import UsageError, print_json, workspace
+from scheduler import pipeline
+from scheduler.service import Scheduler
+from storage import pipelines, scheduling
+from storage.db import now
+from storage.identity import current_user
+from storage.records import Run, iso
+from storage.text import sanitize
+from storage.workspace import Workspace
+
+TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "status": run.status,
+        "trigger": run.trigger,
+        "attempt": run.attempt,
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at),
+        "error": run.error,
+        "stages": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "seconds": s.seconds,
+                "error": s.error,
+                "metrics": s.metrics,
+            }
+            for s in run.stages
+        ],
+    }
+
+
+def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str) -> tuple[Run | None, int]:
+    """Run the pipeline here under the lease; a heartbeat thread keeps the lease alive."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(sched.heartbeat):
+            scheduling.renew_lease(ws.store, sched.holder, sched.ttl)
+
+    beater = threading.Thread(target=beat, name="lookout-run-heartbeat", daemon=True)
+    beater.start()
+    try:
+        sched.prepare()
+        req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
+        scheduling.claim_request(ws.store, req.id)
+        queued = pipeline.queue_run(ws, name, "manual", user)
+        scheduling.finish_request(ws.store, req.id, True, f"run {queued.id}")
+        try:
+            return sched.runner.execute(queued.id), req.id
+        except KeyboardInterrupt:
+            sched.stop_event.set()
+            pipelines.interrupt_running(ws.store, [queued.id])
+            raise
+    finally:
+        done.set()
+        sched.release()
+
+
+def _through_scheduler(ws: Workspace, name: str, user: str) -> tuple[Run | None, int, str]:
+    """Hand the run to the live scheduler and wait for it to end."""
+    req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
+    tick = threading.Event()
+    while True:
+        current = scheduling.get_request(ws.store, req.id)
+        if current is not None and current.status in ("done", "failed"):
+            break
+        tick.wait(0.2)
+    assert current is not None
+    m = re.match(r"run (\d+)", current.result or "")
+    if current.status == "failed" or m is None:
+        return None, req.id, current.result or "the scheduler refused the request"
+    run_id = int(m.group(1))
+    while True:
+        got = pipelines.get_run(ws.store, run_id)
+        if got is not None and got.status in TERMINAL:
+            return got, req.id, ""
+        tick.wait(0.2)
+
+
+def run(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    try:
+        return _run(ws, args)
+    finally:
+        ws.close()
+
+
+def _run(ws: Workspace, args: argparse.Namespace) -> int:
+    name = args.pipeline
+    cfg = ws.config.pipelines.get(name)
+    if cfg is None:
+        known = ", ".join(sorted(ws.config.pipelines)) or "none"
+        raise UsageError(f"no pipeline named {name!r} in {ws.config.path} (known: {known})")
+    if not cfg["triggers"]["manual"]:
+        raise UsageError(f"manual runs of {name} are turned off (triggers.manual = false)")
+    user = current_user()
+    if not args.wait:
+        req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
+        lease = scheduling.get_lease(ws.store)
+        message = f"requested a run of {name} (request {req.id})"
+        if lease is None or not lease.alive(now()):
+            message += "; no scheduler is running: start `lookout scheduler` or use --wait"
+        return _report(args, True, message, None, req.id)
+    sched = Scheduler(ws, holder=None)
+    won, _ = sched.acquire()
+    if won:
+        result, req_id = _in_process(ws, sched, name, user)
+        refused = "" if result is not None else "the run did not start"
+    else:
+        result, req_id, refused = _through_scheduler(ws, name, user)
+    if result is None:
+        return _report(args, False, f"run of {name} not started: {refused}", None, req_id)
+    ok = result.status == "succeeded"
+    took = (
+        f" in {result.ended_at - result.started_at:.1f}s"
+        if result.ended_at and result.started_at
+        else ""
+    )
+    message = f"run {result.id} of {name} {result.status}{took}"
+    if not ok and result.error:
+        message += f": {result.error}"
+    return _report(args, ok, message, result, req_id)
+
+
+def _report(
+    args: argparse.Namespace, ok: bool, message: str, result: Run | None, req_id: int
+) -> int:
+    if args.json:
+        print_json(
+            {
+                "ok": ok,
+                "message": message,
+                "run": None if result is None else run_json(result),
+                "request": {"id": req_id},
+            }
+        )
+    else:
+        print(sanitize(message, single_line=True))
+        for s in result.stages if result is not None else ():
+            secs = f"{s.seconds:.2f}s" if s.seconds is not None else ""
+            err = f"  {s.error}" if s.error else ""
+            print(sanitize(f"  {s.name:<12} {s.status:<11} {secs:>8}{err}", single_line=False))
+    return 0 if ok else 1

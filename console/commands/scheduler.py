@@ -1,0 +1,58 @@
+"""`lookout scheduler [--once] [--wait]`: the background scheduler as a foreground daemon."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from console.output import fail, workspace
+from scheduler.service import Scheduler
+from storage.records import Lease, iso
+
+
+def _holder(lease: Lease) -> str:
+    return f"{lease.host} pid {lease.pid} since {iso(lease.since)}"
+
+
+def run(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    sched = Scheduler(ws)
+    stop = sched.stop_event
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    won, lease = sched.acquire()
+    if not won and not args.wait:
+        return fail(f"another scheduler holds the lease: {_holder(lease)}", 1)
+    if not won:
+        print(f"waiting for the lease held by {_holder(lease)}", flush=True)
+        while not won:
+            if stop.wait(min(sched.heartbeat, 1.0)):
+                return 0
+            won, lease = sched.acquire()
+    if args.once:
+        try:
+            sched.run_once()
+        finally:
+            sched.release()
+        print("ran what was due or queued")
+        return 0
+    if not sched.start():
+        return fail(f"another scheduler holds the lease: {_holder(sched.lease or lease)}", 1)
+    print(f"scheduler running as {sched.holder} with {len(sched.jobs)} jobs", flush=True)
+    sched.serve()
+    print("scheduler stopped", flush=True)
+    return 0

@@ -1,0 +1,659 @@
+"""Running one pipeline run: its stages in order, each recorded as it happens.
+
+A tabular pipeline has the stages ingest → validate → train → evaluate →
+register. A `[[pipelines.X.stages]]` entry named like one of them replaces it;
+other entries run after `register`, in order. A custom pipeline runs only its
+listed stages. A custom stage is a `module:function` taking a `StageContext`
+(modules beside lookout.toml are importable).
+
+Each stage runs in its own thread so it can be timed out; its stdout, stderr
+and log records go to the stage's log tail. A failed stage fails the run and
+puts the error on the timeline; cancel stops a run between stages and sets
+`ctx.cancelled` for a callable that is running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from scheduler import training
+from scheduler.frame import DataError, Frame
+from scheduler.loading import load_dataset, resolve_callable
+from storage import checks as checks_store
+from storage import events, pipelines, registry, scheduling
+from storage.records import Run
+from storage.workspace import Workspace
+
+BUILTIN = ("ingest", "validate", "train", "evaluate", "register")
+MAX_RECOVERY_ATTEMPTS = 3
+CANCEL_POLL = 0.5  # seconds between looks at the store's cancel flag while a stage runs
+log = logging.getLogger("lookout.pipeline")
+
+
+class StageFailed(Exception):
+    """A stage's failure; the message is the one line stored and shown."""
+
+
+@dataclass
+class StageContext:
+    """What a stage callable gets: the data so far, the run, a logger, a cancellation flag.
+
+    `data` carries results between stages (`frame`, `snapshot`, `trained`,
+    `split`, `metrics`, `version` for the built-in ones; a custom stage's
+    return value is stored under its name). Put numbers in `metrics` to
+    record them on the stage. Long work should look at `cancelled.is_set()`.
+    """
+
+    ws: Workspace
+    pipeline: str
+    run_id: int
+    stage: str
+    config: dict[str, Any]
+    data: dict[str, Any]
+    log: logging.Logger
+    cancelled: threading.Event
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+StageFn = Callable[[StageContext], Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    fn: StageFn
+    timeout: float
+    custom: bool
+
+
+def plan(ws: Workspace, name: str) -> list[Stage]:
+    """The stages of a configured pipeline, in order."""
+    cfg = ws.config.pipelines[name]
+    default_timeout = float(cfg["stage_timeout"])
+    custom = {s["name"]: s for s in cfg["stages"]}
+
+    def make(entry: dict[str, Any]) -> Stage:
+        return Stage(
+            entry["name"], _custom(entry["call"]), entry["timeout"] or default_timeout, True
+        )
+
+    stages: list[Stage] = []
+    if cfg["kind"] == "tabular":
+        for b in BUILTIN:
+            stages.append(
+                make(custom[b]) if b in custom else Stage(b, _BUILTINS[b], default_timeout, False)
+            )
+        stages.extend(make(s) for s in cfg["stages"] if s["name"] not in BUILTIN)
+    else:
+        stages.extend(make(s) for s in cfg["stages"])
+    return stages
+
+
+def stage_names(ws: Workspace, name: str) -> list[str]:
+    return [s.name for s in plan(ws, name)]
+
+
+# -- capturing a stage's output -------------------------------------------------------
+
+
+class _Tail:
+    """The last `limit` characters written, cheaply."""
+
+    def __init__(self, limit: int = pipelines.LOG_TAIL_CHARS):
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self.lock:
+            self.parts.append(text)
+            self.size += len(text)
+            if self.size > 2 * self.limit:
+                joined = "".join(self.parts)[-self.limit :]
+                self.parts, self.size = [joined], len(joined)
+
+    def text(self) -> str:
+        with self.lock:
+            return "".join(self.parts)[-self.limit :]
+
+
+_captures: dict[int, _Tail] = {}
+_capture_lock = threading.Lock()
+_saved: list[tuple[TextIO, TextIO]] = []
+
+
+class _Router(io.TextIOBase):
+    """Sends a captured thread's writes to its stage tail, everyone else's to the real stream."""
+
+    def __init__(self, real: TextIO):
+        self.real = real
+
+    def write(self, text: str) -> int:
+        tail = _captures.get(threading.get_ident())
+        if tail is None:
+            return self.real.write(text)
+        tail.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if threading.get_ident() not in _captures:
+            self.real.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _TailHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        tail = _captures.get(record.thread or 0)
+        if tail is not None:
+            tail.write(self.format(record) + "\n")
+
+
+_handler = _TailHandler()
+_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
+@contextlib.contextmanager
+def _capture(tail: _Tail) -> Iterator[None]:
+    """Route this thread's stdout, stderr and log records to `tail`."""
+    ident = threading.get_ident()
+    with _capture_lock:
+        if not _captures:
+            _saved.append((sys.stdout, sys.stderr))
+            sys.stdout = _Router(sys.stdout)
+            sys.stderr = _Router(sys.stderr)
+            logging.getLogger().addHandler(_handler)
+        _captures[ident] = tail
+    try:
+        yield
+    finally:
+        with _capture_lock:
+            del _captures[ident]
+            if not _captures:
+                out, err = _saved.pop()
+                if isinstance(sys.stdout, _Router):
+                    sys.stdout = out
+                if isinstance(sys.stderr, _Router):
+                    sys.stderr = err
+                logging.getLogger().removeHandler(_handler)
+
+
+# -- the built-in stages ----------------------------------------------------------------
+
+
+def _ingest(ctx: StageContext) -> None:
+    dataset = ctx.config["dataset"]
+    try:
+        loaded = load_dataset(ctx.ws.config, dataset)
+    except DataError as exc:
+        raise StageFailed(str(exc)) from None
+    frame = loaded.frame
+    snap = checks_store.record_snapshot(
+        ctx.ws.store,
+        dataset,
+        loaded.source,
+        frame.rows,
+        dict(frame.kinds),
+        frame.fingerprint(),
+        ctx.run_id,
+    )
+    ctx.data.update(frame=frame, snapshot=snap, loaded=loaded)
+    ctx.metrics.update(rows=frame.rows, columns=len(frame.names), snapshot=snap.id)
+    ctx.log.info("read %d rows × %d columns from %s", frame.rows, len(frame.names), loaded.source)
+    if frame.rows == 0:
+        raise StageFailed(f"dataset {dataset}: no rows in {loaded.source}")
+
+
+def _validate(ctx: StageContext) -> None:
+    from scheduler import checks
+
+    loaded = ctx.data["loaded"]
+    results = checks.run_checks(
+        ctx.ws,
+        ctx.config["dataset"],
+        ctx.data["frame"],
+        snapshot_id=ctx.data["snapshot"].id,
+        run_id=ctx.run_id,
+        modified_at=loaded.modified_at,
+    )
+    for outcome in ("pass", "warn", "fail", "error"):
+        ctx.metrics[outcome] = sum(1 for r in results if r.result == outcome)
+    for r in results:
+        detail = f" ({r.observed})" if r.observed else ""
+        ctx.log.info("check %s: %s%s %s", r.name, r.result, detail, r.message)
+    stop = checks.blocking(results)
+    if stop:
+        named = ", ".join(f"{r.name} ({r.result})" for r in stop)
+        raise StageFailed(f"blocking checks failed: {named}")
+
+
+def _model_cfg(ctx: StageContext) -> dict[str, Any]:
+    return dict(ctx.ws.config.models[ctx.config["model"]])
+
+
+def _train(ctx: StageContext) -> None:
+    model = ctx.config["model"]
+    frame: Frame = ctx.data["frame"]
+    ts = ctx.ws.config.datasets[ctx.config["dataset"]].get("timestamp_column")
+    artifact = ctx.ws.config.artifacts / model / f"run-{ctx.run_id}.joblib"
+    try:
+        trained, sp = training.train(
+            frame,
+            model_cfg=_model_cfg(ctx),
+            estimator_path=ctx.config["estimator"],
+            params=dict(ctx.config["params"]),
+            test_size=float(ctx.config["test_size"]),
+            seed=int(ctx.config["seed"]),
+            artifact=artifact,
+            exclude=(ts,) if ts else (),
+        )
+    except training.TrainingError as exc:
+        raise StageFailed(str(exc)) from None
+    ctx.data.update(trained=trained, split=sp)
+    ctx.metrics.update(
+        train_rows=len(sp.train), test_rows=len(sp.test), features=len(trained.bundle["features"])
+    )
+    ctx.log.info("fitted %s on %d rows; saved %s", ctx.config["estimator"], len(sp.train), artifact)
+
+
+def _evaluate(ctx: StageContext) -> None:
+    trained: training.Trained = ctx.data["trained"]
+    sp: training.Split = ctx.data["split"]
+    frame: Frame = ctx.data["frame"]
+    try:
+        scores = training.metrics(trained.bundle, frame, sp.test)
+    except training.TrainingError as exc:
+        raise StageFailed(str(exc)) from None
+    ctx.data["metrics"] = scores
+    ctx.metrics.update(scores)
+    ctx.log.info("candidate: %s", _fmt(scores))
+    model = ctx.config["model"]
+    production = registry.aliases(ctx.ws.store, model).get("production")
+    version = registry.get_version(ctx.ws.store, model, production) if production else None
+    if version is None or not version.artifact_path:
+        return
+    try:
+        bundle = training.load(ctx.ws.config.resolve(version.artifact_path))
+        baseline = training.metrics(bundle, frame, sp.test)
+    except (training.TrainingError, KeyError) as exc:
+        ctx.log.warning("production version %d cannot be scored: %s", version.version, exc)
+        return
+    ctx.data["baseline"] = {"version": version.version, "metrics": baseline}
+    ctx.metrics["production_version"] = version.version
+    ctx.metrics.update({f"production_{k}": v for k, v in baseline.items()})
+    ctx.log.info("production v%d on the same rows: %s", version.version, _fmt(baseline))
+
+
+def _fmt(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4f}" for k, v in scores.items())
+
+
+def _register(ctx: StageContext) -> None:
+    store = ctx.ws.store
+    model = ctx.config["model"]
+    earlier = pipelines.registered_version(store, pipelines.retry_chain(store, ctx.run_id))
+    if earlier is not None:
+        ctx.data["version"] = earlier[1]
+        ctx.metrics["version"] = earlier[1]
+        ctx.log.info("version %d was already registered by this run's first attempt", earlier[1])
+        return
+    from scheduler import drift, promotion
+
+    mcfg = _model_cfg(ctx)
+    trained: training.Trained = ctx.data["trained"]
+    sp: training.Split = ctx.data["split"]
+    features = trained.bundle["features"]
+    categorical = [c for c in mcfg.get("categorical") or [] if c in features]
+    profile = drift.build_profile(ctx.data["frame"].take(sp.train), features, categorical)
+    snap = ctx.data["snapshot"]
+    lineage = {
+        "pipeline": ctx.pipeline,
+        "run_id": ctx.run_id,
+        "dataset": ctx.config["dataset"],
+        "snapshot_id": snap.id,
+        "fingerprint": snap.fingerprint,
+        "code_version": code_version(ctx.ws),
+        "estimator": ctx.config["estimator"],
+        "seed": ctx.config["seed"],
+        "test_size": ctx.config["test_size"],
+        "train_rows": len(sp.train),
+        "test_rows": len(sp.test),
+    }
+    if "baseline" in ctx.data:
+        lineage["baseline"] = ctx.data["baseline"]
+    registry.ensure_model(store, model, mcfg["task"], mcfg["primary_metric"], "local")
+    version = registry.register_version(
+        store,
+        model,
+        metrics=ctx.data["metrics"],
+        params={"estimator": ctx.config["estimator"], **ctx.config["params"]},
+        lineage=lineage,
+        artifact_path=str(trained.path),
+        artifact_sha256=trained.sha256,
+        snapshot_id=snap.id,
+        run_id=ctx.run_id,
+        profile=profile,
+    )
+    ctx.data["version"] = version.version
+    ctx.metrics["version"] = version.version
+    ctx.log.info("registered %s version %d", model, version.version)
+    try:
+        req = promotion.on_version_registered(
+            ctx.ws,
+            model,
+            version.version,
+            requested_by=f"pipeline:{ctx.pipeline}",
+            request=bool(ctx.config["request_promotion"]),
+        )
+    except Exception as exc:  # the version stands; the promotion can be requested by hand
+        ctx.log.warning("promotion request failed: %s: %s", type(exc).__name__, exc)
+        return
+    if req is not None:
+        ctx.metrics["promotion_request"] = req.id
+        ctx.log.info("promotion request %d opened", req.id)
+
+
+_BUILTINS: dict[str, StageFn] = {
+    "ingest": _ingest,
+    "validate": _validate,
+    "train": _train,
+    "evaluate": _evaluate,
+    "register": _register,
+}
+
+
+def _custom(spec: str) -> StageFn:
+    def call(ctx: StageContext) -> Any:
+        try:
+            fn = resolve_callable(spec)
+        except DataError as exc:
+            raise StageFailed(str(exc)) from None
+        if not callable(fn):
+            raise StageFailed(f"{spec}: is not callable")
+        result = fn(ctx)
+        if isinstance(result, dict):
+            ctx.metrics.update(
+                {k: v for k, v in result.items() if isinstance(v, int | float | str | bool)}
+            )
+        ctx.data[ctx.stage] = result
+        return result
+
+    return call
+
+
+_code_versions: dict[str, str | None] = {}
+
+
+def code_version(ws: Workspace) -> str | None:
+    """The git commit of the workspace, when it is in a repository."""
+    key = str(ws.root)
+    if key not in _code_versions:
+        try:
+            out = subprocess.run(
+                ["git", "-C", key, "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+            _code_versions[key] = out.stdout.strip() if out.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            _code_versions[key] = None
+    return _code_versions[key]
+
+
+# -- running a run --------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, StageFailed):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@dataclass
+class Runner:
+    """Executes runs for one workspace; `stop` makes running runs end as `interrupted`."""
+
+    ws: Workspace
+    holder: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    cancels: dict[int, threading.Event] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        root = str(self.ws.root)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+
+    def cancel(self, run_id: int) -> bool:
+        """Flag a run (in the store, and at once if it runs here); False if it already ended."""
+        if pipelines.cancel_queued(self.ws.store, run_id):
+            return True
+        flagged = pipelines.request_cancel(self.ws.store, run_id)
+        event = self.cancels.get(run_id)
+        if event is not None:
+            event.set()
+        return flagged
+
+    def execute(self, run_id: int, scheduled_for: float | None = None) -> Run | None:
+        """Run a queued run to its end; None if it was not queued (taken or cancelled).
+
+        The ledger key is the pipeline job and its scheduled time (the run's
+        creation for requested runs), so one schedule slot never runs twice.
+        """
+        store = self.ws.store
+        with store.write():
+            run = pipelines.get_run(store, run_id)
+            if run is None or run.status != "queued":
+                return None
+            if run.cancel_requested:
+                pipelines.cancel_queued(store, run_id)
+                return pipelines.get_run(store, run_id)
+            if run.pipeline not in self.ws.config.pipelines:
+                pipelines.finish_run(store, run_id, "failed", "pipeline is no longer in the config")
+                return pipelines.get_run(store, run_id)
+            job = scheduling.start_job_run(
+                store,
+                f"pipeline:{run.pipeline}",
+                scheduled_for or run.created_at,
+                self.holder,
+                run.attempt,
+            )
+            if job is None:
+                pipelines.cancel_queued(store, run_id)
+                return pipelines.get_run(store, run_id)
+            pipelines.claim_run(store, run_id, job.id)
+        cancel = self.cancels.setdefault(run_id, threading.Event())
+        try:
+            self._stages(run, job.id, cancel)
+        finally:
+            self.cancels.pop(run_id, None)
+        return pipelines.get_run(store, run_id)
+
+    def _stages(self, run: Run, job_id: int, cancel: threading.Event) -> None:
+        store = self.ws.store
+        cfg = self.ws.config.pipelines[run.pipeline]
+        try:
+            stages = plan(self.ws, run.pipeline)
+        except Exception as exc:
+            self._end(run.id, job_id, "failed", f"cannot plan the run: {_one_line(exc)}")
+            return
+        data: dict[str, Any] = {}
+        for stage in stages:
+            if cancel.is_set() or pipelines.cancel_requested(store, run.id):
+                self._end(run.id, job_id, "cancelled", "cancelled by request")
+                return
+            if self.stop.is_set():
+                self._interrupt(run, job_id, "the scheduler stopped")
+                return
+            pipelines.start_stage(store, run.id, stage.name)
+            ok, tail, metrics, error = self._attempts(run, stage, cfg, data, cancel)
+            if ok and not cancel.is_set():
+                pipelines.finish_stage(store, run.id, stage.name, "succeeded", tail, metrics)
+                continue
+            with store.write():
+                if cancel.is_set():
+                    pipelines.finish_stage(
+                        store, run.id, stage.name, "interrupted", tail, metrics, "cancelled"
+                    )
+                    self._end(run.id, job_id, "cancelled", "cancelled by request")
+                else:
+                    pipelines.finish_stage(
+                        store, run.id, stage.name, "failed", tail, metrics, error
+                    )
+                    self._end(run.id, job_id, "failed", f"stage {stage.name}: {error}")
+            return
+        self._end(run.id, job_id, "succeeded")
+
+    def _end(self, run_id: int, job_id: int, status: str, error: str | None = None) -> None:
+        """The run's and its ledger entry's final status, in one transaction."""
+        with self.ws.store.write():
+            pipelines.finish_run(self.ws.store, run_id, status, error)
+            scheduling.finish_job_run(self.ws.store, job_id, status, error)
+
+    def _interrupt(self, run: Run, job_id: int, reason: str) -> None:
+        with self.ws.store.write():
+            scheduling.finish_job_run(self.ws.store, job_id, "requeued", reason)
+            interrupt_and_requeue(self.ws, run, reason)
+
+    def _attempts(
+        self,
+        run: Run,
+        stage: Stage,
+        cfg: dict[str, Any],
+        data: dict[str, Any],
+        cancel: threading.Event,
+    ) -> tuple[bool, str, dict[str, Any], str | None]:
+        """Run a stage, retrying with exponential backoff; (ok, log tail, metrics, error)."""
+        tail = _Tail()
+        retries, backoff = int(cfg["retries"]), float(cfg["retry_backoff"])
+        error: str | None = None
+        metrics: dict[str, Any] = {}
+        for attempt in range(retries + 1):
+            ctx = StageContext(
+                self.ws,
+                run.pipeline,
+                run.id,
+                stage.name,
+                cfg,
+                data,
+                _stage_logger(run.pipeline, stage.name),
+                threading.Event(),
+            )
+            ok, error, timed_out = self._call(stage, ctx, tail, run.id, cancel)
+            metrics = ctx.metrics
+            if ok or timed_out or cancel.is_set() or attempt == retries:
+                return ok, tail.text(), metrics, error
+            wait = backoff * 2**attempt
+            tail.write(f"attempt {attempt + 1} failed: {error}; retrying in {wait:g}s\n")
+            if _wait_any(wait, cancel, self.stop):
+                return False, tail.text(), metrics, error
+        return False, tail.text(), metrics, error
+
+    def _call(
+        self, stage: Stage, ctx: StageContext, tail: _Tail, run_id: int, cancel: threading.Event
+    ) -> tuple[bool, str | None, bool]:
+        """One attempt in its own thread under the stage timeout; (ok, error, timed out)."""
+        outcome: dict[str, BaseException] = {}
+
+        def work() -> None:
+            with _capture(tail):
+                try:
+                    stage.fn(ctx)
+                except BaseException as exc:
+                    outcome["error"] = exc
+
+        thread = threading.Thread(
+            target=work, name=f"lookout-stage-{run_id}-{stage.name}", daemon=True
+        )
+        deadline = time.monotonic() + stage.timeout
+        next_look = time.monotonic() + CANCEL_POLL
+        thread.start()
+        while True:
+            thread.join(min(0.1, max(deadline - time.monotonic(), 0)))
+            if not thread.is_alive():
+                break
+            t = time.monotonic()
+            if t >= deadline:
+                ctx.cancelled.set()
+                return False, f"timed out after {stage.timeout:g}s", True
+            if t >= next_look:
+                next_look = t + CANCEL_POLL
+                if pipelines.cancel_requested(self.ws.store, run_id):
+                    cancel.set()
+            if cancel.is_set():
+                ctx.cancelled.set()
+        if "error" in outcome:
+            err = outcome["error"]
+            if not isinstance(err, StageFailed):
+                tail.write("".join(traceback.format_exception(err)))
+            return False, _one_line(err), False
+        return True, None, False
+
+
+def _stage_logger(pipeline: str, stage: str) -> logging.Logger:
+    logger = logging.getLogger(f"lookout.pipeline.{pipeline}.{stage}")
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def _wait_any(seconds: float, *flags: threading.Event) -> bool:
+    """Sleep up to `seconds`; True as soon as any flag is set."""
+    end = time.monotonic() + seconds
+    while not any(f.is_set() for f in flags):
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        flags[0].wait(min(left, 0.2))
+    return True
+
+
+def interrupt_and_requeue(ws: Workspace, run: Run, reason: str) -> Run | None:
+    """Mark a run `interrupted` (no stage left `running`) and queue it again when safe.
+
+    Re-running is safe because `register` will not register a second version
+    for the same logical run; a run interrupted MAX_RECOVERY_ATTEMPTS times
+    is left alone so a crash loop cannot go on forever.
+    """
+    store = ws.store
+    with store.write() as conn:
+        pipelines.interrupt_running(store, [run.id])
+        again = run.pipeline in ws.config.pipelines and run.attempt < MAX_RECOVERY_ATTEMPTS
+        new = None
+        if again:
+            new = pipelines.create_run(
+                store,
+                run.pipeline,
+                stage_names(ws, run.pipeline),
+                run.trigger,
+                run.triggered_by,
+                attempt=run.attempt + 1,
+                retry_of=run.id,
+            )
+        follow = f"; re-queued as run {new.id}" if new else "; not re-queued"
+        events.raise_event(
+            conn,
+            "interrupted",
+            run.pipeline,
+            f"run {run.id} interrupted ({reason}){follow}",
+            "warn",
+        )
+    return new
+
+
+def queue_run(ws: Workspace, name: str, trigger: str, triggered_by: str) -> Run:
+    """A queued run of a configured pipeline with its stages pending."""
+    return pipelines.create_run(ws.store, name, stage_names(ws, name), trigger, triggered_by)

@@ -1,0 +1,594 @@
+"""The scheduler service: one lease holder runs pipelines, checks, drift and connector jobs.
+
+Jobs are rebuilt from the config at every start into APScheduler's memory job
+store (never shared between processes). When each job fires next is kept in
+the store (`schedule_state`), so a restart applies the misfire policy to
+slots missed while no scheduler ran:
+
+- coalesce: however many slots were missed, the job runs once;
+- grace: it runs only if the latest missed slot is at most
+  `[scheduler] misfire_grace` old (default 5 minutes), otherwise it waits
+  for its next slot.
+
+A job that never ran starts at once when its schedule is an interval and at
+its first slot when it is a cron expression. Requests from consoles are
+polled every `[scheduler] poll` (at most 1 s); every execution is written to
+the job-run ledger before it starts.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import glob
+import importlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler import pipeline
+from storage import pipelines, scheduling
+from storage.config import DURATION_RE, duration
+from storage.db import now
+from storage.records import Lease, Request
+from storage.workspace import Workspace
+
+log = logging.getLogger("lookout.scheduler")
+FILE_SCAN = 2.0  # seconds between looks at trigger globs
+WEBHOOK_EVERY = 5.0
+STOP_TIMEOUT = 10.0
+
+
+def make_trigger(schedule: str) -> BaseTrigger:
+    """An interval ("10m") or a five-field cron expression, in UTC."""
+    if DURATION_RE.match(schedule):
+        return IntervalTrigger(seconds=duration("schedule", schedule), timezone=dt.UTC)
+    return CronTrigger.from_crontab(schedule, timezone=dt.UTC)
+
+
+def _at(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+def first_fire(trigger: BaseTrigger, stored: float | None, t: float) -> dt.datetime | None:
+    """When a job fires first after a start: as stored, else now (interval) or its next slot."""
+    if stored is not None:
+        return _at(stored)
+    if isinstance(trigger, IntervalTrigger):
+        return _at(t)
+    return trigger.get_next_fire_time(None, _at(t))
+
+
+def due(
+    trigger: BaseTrigger, first: dt.datetime | None, t: float, grace: float
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(slot to run now or None, next slot after now): coalesce, then the grace period.
+
+    The same rule APScheduler applies with `coalesce=True` and
+    `misfire_grace_time=grace`, for `--once` where no scheduler loop runs.
+    """
+    current = _at(t)
+    slots: list[dt.datetime] = []
+    nxt = first
+    while nxt is not None and nxt <= current:
+        slots.append(nxt)
+        nxt = trigger.get_next_fire_time(nxt, current)
+    if not slots:
+        return None, nxt
+    latest = slots[-1]
+    return (latest if (current - latest).total_seconds() <= grace else None), nxt
+
+
+def _optional(module: str, attr: str) -> Callable[..., Any] | None:
+    """A function another part of Lookout provides, or None while it does not exist yet."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    fn = getattr(mod, attr, None)
+    return fn if callable(fn) else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str  # pipeline:NAME | checks:DATASET | drift:MODEL | mlflow | webhooks
+    trigger: BaseTrigger
+    action: Callable[[float], None]  # gets the scheduled time
+
+
+class _SlotExecutor(ThreadPoolExecutor):
+    """Remembers each submission's scheduled time so the job can key its ledger entry on it.
+
+    APScheduler 3 does not pass the scheduled time to the job function; with
+    `max_instances=1` one slot per job is in flight, so a dict by job id suffices.
+    """
+
+    def __init__(self, slots: dict[str, float], max_workers: int = 8):
+        super().__init__(max_workers)
+        self.slots = slots
+
+    def _do_submit_job(self, job: Any, run_times: list[dt.datetime]) -> Any:
+        self.slots[job.id] = run_times[-1].timestamp()
+        return super()._do_submit_job(job, run_times)
+
+
+class Scheduler:
+    """The service for one workspace: `start()` in a thread, `serve()` in the foreground,
+    or `run_once()` for what is due or queued."""
+
+    def __init__(self, ws: Workspace, holder: str | None = None):
+        self.ws = ws
+        self.store = ws.store
+        cfg = ws.config.scheduler
+        self.ttl = float(cfg["lease"])
+        self.heartbeat = min(float(cfg["heartbeat"]), self.ttl / 2)
+        self.poll = min(float(cfg["poll"]), 1.0)
+        self.grace = float(cfg["misfire_grace"])
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.holder = holder or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.stop_event = threading.Event()
+        self.runner = pipeline.Runner(ws, self.holder, self.stop_event)
+        self.missed: list[str] = []  # jobs whose slot was skipped by the grace period
+        self.lease: Lease | None = None
+        self._slots: dict[str, float] = {}
+        self._aps: BackgroundScheduler | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._files: dict[str, dict[str, tuple[int, int]]] = {}
+        self._active: set[concurrent.futures.Future[Any]] = set()
+        self._holding = False
+        self._begun = False
+        self.jobs = self._build_jobs()
+
+    # -- the lease ------------------------------------------------------------------
+
+    def acquire(self) -> tuple[bool, Lease]:
+        """Take the lease; a holder on this host whose process is gone is taken over at once."""
+        won, lease = scheduling.acquire_lease(
+            self.store, self.holder, self.host, self.pid, self.ttl
+        )
+        if not won and lease.host == self.host and not _pid_alive(lease.pid):
+            scheduling.expire_lease(self.store, lease.holder)
+            won, lease = scheduling.acquire_lease(
+                self.store, self.holder, self.host, self.pid, self.ttl
+            )
+        self.lease = lease
+        self._holding = won
+        return won, lease
+
+    def release(self) -> None:
+        if self._holding:
+            scheduling.release_lease(self.store, self.holder)
+            self._holding = False
+
+    # -- starting and stopping ------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Run in background threads; False (and nothing started) if a live scheduler holds the lease."""
+        won, _ = self.acquire()
+        if not won:
+            return False
+        self.prepare()
+        self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="lookout-run")
+        aps = BackgroundScheduler(
+            executors={"default": _SlotExecutor(self._slots)},
+            job_defaults={
+                "coalesce": True,
+                "misfire_grace_time": max(int(self.grace), 1),
+                "max_instances": 1,
+            },
+            timezone=dt.UTC,
+        )
+        stored = scheduling.next_runs(self.store)
+        t = now()
+        for job in self.jobs:
+            first = first_fire(job.trigger, stored.get(job.id), t)
+            aps.add_job(
+                self._fire,
+                job.trigger,
+                args=[job.id],
+                id=job.id,
+                name=job.id,
+                next_run_time=first,
+            )
+            self._persist_next(job.id, first)
+        aps.add_listener(
+            self._on_job_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        self._aps = aps
+        aps.start()
+        self._dispatch_queued()
+        self._loop_thread = threading.Thread(
+            target=self._loop, name="lookout-scheduler", daemon=True
+        )
+        self._loop_thread.start()
+        log.info("scheduler %s started with %d jobs", self.holder, len(self.jobs))
+        return True
+
+    def serve(self) -> None:
+        """Block until `stop()` (e.g. from a signal handler), then stop cleanly."""
+        while not self.stop_event.wait(0.5):
+            pass
+        self.stop()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop timers, let running stages reach a boundary, re-queue what could not finish."""
+        self.stop_event.set()
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        if self._loop_thread is not None and self._loop_thread is not threading.current_thread():
+            self._loop_thread.join(timeout)
+        if self._pool is not None:
+            done = concurrent.futures.wait(list(self._active), timeout=timeout)
+            if done.not_done:
+                self._requeue_own()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.release()
+
+    def _requeue_own(self) -> None:
+        """Runs of ours still going when we must exit: interrupted now and queued again."""
+        for jr in scheduling.list_job_runs(self.store, limit=200):
+            if jr.status != "running" or jr.lease_holder != self.holder:
+                continue
+            self._recover_job_run(jr.id, jr.job, "the scheduler stopped")
+
+    def run_once(self) -> bool:
+        """Do what is due or queued, in this thread, then return; False if the lease is held."""
+        own = not self._holding
+        if own:
+            won, _ = self.acquire()
+            if not won:
+                return False
+        try:
+            self.prepare()
+            self._take_requests()
+            stored = scheduling.next_runs(self.store)
+            t = now()
+            for job in self.jobs:
+                before = stored.get(job.id)
+                slot, nxt = due(job.trigger, first_fire(job.trigger, before, t), t, self.grace)
+                if slot is None and before is not None and before <= t:
+                    self.missed.append(job.id)
+                    log.warning("job %s missed its slot by more than the grace period", job.id)
+                self._persist_next(job.id, nxt)
+                if slot is not None:
+                    job.action(slot.timestamp())
+            self._dispatch_queued()
+        finally:
+            if own:
+                self.release()
+        return True
+
+    # -- recovery ------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Once per lease: recover a dead holder's work and publish the configured pipelines."""
+        if self._begun:
+            return
+        self._begun = True
+        self.recover()
+        for name, p in self.ws.config.pipelines.items():
+            pipelines.upsert_pipeline(self.store, name, p["kind"], p["model"], p["dataset"], p)
+        for name, p in self.ws.config.pipelines.items():
+            if p["triggers"]["files"]:
+                self._files[name] = self._stat_files(p["triggers"]["files"])
+
+    def recover(self) -> None:
+        """Executions a dead holder left `running` become `interrupted`; pipeline runs re-queue."""
+        for jr in scheduling.orphaned_job_runs(self.store, self.holder):
+            self._recover_job_run(jr.id, jr.job, f"scheduler {jr.lease_holder} died")
+        scheduling.requeue_taken_requests(self.store)
+
+    def _recover_job_run(self, job_run_id: int, job: str, reason: str) -> None:
+        from storage import events
+
+        with self.store.write() as conn:
+            runs = [
+                r
+                for r in pipelines.runs_of_job_runs(self.store, [job_run_id])
+                if r.status == "running"
+            ]
+            if runs:
+                scheduling.finish_job_run(self.store, job_run_id, "requeued", reason)
+                for run in runs:
+                    pipeline.interrupt_and_requeue(self.ws, run, reason)
+            else:
+                scheduling.finish_job_run(self.store, job_run_id, "interrupted", reason)
+                events.raise_event(
+                    conn, "interrupted", job, f"{job} interrupted ({reason})", "warn"
+                )
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def _build_jobs(self) -> list[Job]:
+        cfg = self.ws.config
+        jobs: list[Job] = []
+        for name, p in cfg.pipelines.items():
+            if p["schedule"]:
+                jobs.append(
+                    Job(f"pipeline:{name}", make_trigger(p["schedule"]), self._scheduled_run(name))
+                )
+        for name, d in cfg.datasets.items():
+            if d["check_schedule"]:
+                jobs.append(
+                    Job(
+                        f"checks:{name}",
+                        make_trigger(d["check_schedule"]),
+                        self._ledgered_job(
+                            f"checks:{name}", "scheduler.checks", "run_dataset", name
+                        ),
+                    )
+                )
+        for name, m in cfg.models.items():
+            if m["source"] == "local" and m["drift"]["schedule"]:
+                jobs.append(
+                    Job(
+                        f"drift:{name}",
+                        make_trigger(m["drift"]["schedule"]),
+                        self._ledgered_job(
+                            f"drift:{name}", "scheduler.drift_job", "run_drift", name
+                        ),
+                    )
+                )
+        if cfg.mlflow.get("tracking_uri"):
+            jobs.append(
+                Job(
+                    "mlflow",
+                    IntervalTrigger(seconds=float(cfg.mlflow["poll"]), timezone=dt.UTC),
+                    self._ledgered_job("mlflow", "scheduler.connectors.mlflow", "sync"),
+                )
+            )
+        if cfg.notifications:
+            jobs.append(
+                Job(
+                    "webhooks",
+                    IntervalTrigger(seconds=WEBHOOK_EVERY, timezone=dt.UTC),
+                    self._ledgered_job(
+                        "webhooks", "scheduler.connectors.webhooks", "deliver_pending"
+                    ),
+                )
+            )
+        return jobs
+
+    def _scheduled_run(self, name: str) -> Callable[[float], None]:
+        def action(slot: float) -> None:
+            run = pipeline.queue_run(self.ws, name, "schedule", "scheduler")
+            self._dispatch(run.id, slot)
+
+        return action
+
+    def _ledgered_job(
+        self, job: str, module: str, attr: str, *args: str
+    ) -> Callable[[float], None]:
+        def action(slot: float) -> None:
+            fn = _optional(module, attr)
+            if fn is None:
+                log.debug("%s.%s is not available; skipping %s", module, attr, job)
+                return
+            self._ledgered(job, slot, lambda: fn(self.ws, *args))
+
+        return action
+
+    def _ledgered(self, job: str, slot: float, work: Callable[[], Any]) -> bool:
+        """Write the execution, do the work, write its outcome; False if this slot already ran."""
+        entry = scheduling.start_job_run(self.store, job, slot, self.holder)
+        if entry is None:
+            return False
+        try:
+            work()
+        except Exception as exc:
+            error = pipeline._one_line(exc)
+            log.warning("%s failed: %s", job, error)
+            scheduling.finish_job_run(self.store, entry.id, "failed", error)
+            return True
+        scheduling.finish_job_run(self.store, entry.id, "succeeded")
+        return True
+
+    def _fire(self, job_id: str) -> None:
+        """APScheduler calls this for a due slot."""
+        slot = self._slots.pop(job_id, now())
+        job = next((j for j in self.jobs if j.id == job_id), None)
+        if job is None or self.stop_event.is_set():
+            return
+        try:
+            job.action(slot)
+        except Exception:
+            log.exception("job %s failed to start", job_id)
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            self.missed.append(event.job_id)
+            log.warning("job %s missed its slot by more than the grace period", event.job_id)
+        aps = self._aps
+        job = aps.get_job(event.job_id) if aps is not None else None
+        if job is not None:
+            self._persist_next(event.job_id, job.next_run_time)
+
+    def _persist_next(self, job_id: str, when: dt.datetime | None) -> None:
+        ts = None if when is None else when.timestamp()
+        scheduling.set_next_run(self.store, job_id, ts)
+        if job_id.startswith("pipeline:"):
+            pipelines.set_next_run(self.store, job_id.split(":", 1)[1], ts)
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def _dispatch(self, run_id: int, slot: float | None = None) -> None:
+        """Execute a queued run: on the run pool in the service, right here in `run_once`."""
+        if self._pool is None:
+            self._execute(run_id, slot)
+            return
+        if self.stop_event.is_set():
+            return
+        future = self._pool.submit(self._execute, run_id, slot)
+        self._active.add(future)
+        future.add_done_callback(self._active.discard)
+
+    def _dispatch_queued(self) -> None:
+        for run in pipelines.runs_with_status(self.store, "queued"):
+            self._dispatch(run.id)
+
+    def _execute(self, run_id: int, slot: float | None) -> None:
+        run = pipelines.get_run(self.store, run_id)
+        if run is None:
+            return
+        lock = self._locks.setdefault(run.pipeline, threading.Lock())
+        with lock:  # one run of a pipeline at a time; the next stays queued
+            try:
+                self.runner.execute(run_id, slot)
+            except Exception:
+                log.exception("run %d crashed", run_id)
+
+    # -- the polling loop: heartbeat, requests, file triggers -------------------------------
+
+    def _loop(self) -> None:
+        seen = -1
+        next_beat = next_scan = 0.0
+        while not self.stop_event.wait(self.poll):
+            try:
+                t = time.monotonic()
+                if t >= next_beat:
+                    next_beat = t + self.heartbeat
+                    if not scheduling.renew_lease(self.store, self.holder, self.ttl):
+                        log.error("lost the scheduler lease; stopping")
+                        self._holding = False
+                        self.stop_event.set()
+                        if self._aps is not None:
+                            self._aps.shutdown(wait=False)
+                        return
+                version = self.store.data_version()
+                if version != seen:
+                    seen = version
+                    self._take_requests()
+                if t >= next_scan:
+                    next_scan = t + FILE_SCAN
+                    self._scan_files()
+            except Exception:
+                log.exception("scheduler loop error")
+
+    def _take_requests(self) -> None:
+        for req in scheduling.take_requests(self.store):
+            try:
+                outcome = self._handle(req)
+            except Exception as exc:
+                outcome = (False, pipeline._one_line(exc))
+            if outcome is not None:
+                scheduling.finish_request(self.store, req.id, *outcome)
+
+    def _handle(self, req: Request) -> tuple[bool, str] | None:
+        """Act on a request; None when its work continues elsewhere and finishes it there."""
+        cfg = self.ws.config
+        if req.kind == "run_pipeline":
+            p = cfg.pipelines.get(req.target)
+            if p is None:
+                return False, f"no pipeline named {req.target}"
+            trigger = str(req.args.get("trigger", "manual"))
+            if trigger in ("manual", "drift") and not p["triggers"][trigger]:
+                return False, f"{trigger} runs of {req.target} are turned off"
+            run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by)
+            self._dispatch(run.id)
+            return True, f"run {run.id}"
+        if req.kind == "cancel_run":
+            try:
+                run_id = int(req.target)
+            except ValueError:
+                return False, f"not a run id: {req.target}"
+            if self.runner.cancel(run_id):
+                return True, f"run {run_id} cancelling"
+            return False, f"run {run_id} is not queued or running"
+        if req.kind in ("run_checks", "run_drift"):
+            known = cfg.datasets if req.kind == "run_checks" else cfg.models
+            if req.target not in known:
+                return (
+                    False,
+                    f"no {'dataset' if req.kind == 'run_checks' else 'model'} named {req.target}",
+                )
+            module, attr, job = (
+                ("scheduler.checks", "run_dataset", f"checks:{req.target}")
+                if req.kind == "run_checks"
+                else ("scheduler.drift_job", "run_drift", f"drift:{req.target}")
+            )
+            fn = _optional(module, attr)
+            if fn is None:
+                return False, f"{module}.{attr} is not available"
+            self._spawn(lambda: self._request_work(req, job, fn))
+            return None
+        return False, f"unknown request kind {req.kind}"
+
+    def _request_work(self, req: Request, job: str, fn: Callable[..., Any]) -> None:
+        outcome: list[tuple[bool, str]] = []
+
+        def work() -> None:
+            try:
+                fn(self.ws, req.target)
+            except Exception as exc:
+                outcome.append((False, pipeline._one_line(exc)))
+                raise
+            outcome.append((True, "done"))
+
+        self._ledgered(f"{job}#request{req.id}", req.at, work)
+        scheduling.finish_request(
+            self.store, req.id, *(outcome[0] if outcome else (False, "already ran"))
+        )
+
+    def _spawn(self, work: Callable[[], None]) -> None:
+        if self._pool is None:
+            work()
+            return
+        future = self._pool.submit(work)
+        self._active.add(future)
+        future.add_done_callback(self._active.discard)
+
+    def _stat_files(self, pattern: str) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for p in glob.glob(str(self.ws.config.resolve(pattern))):
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            if os.path.isfile(p):
+                out[p] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def _scan_files(self) -> None:
+        """New or changed files matching a pipeline's `triggers.files` start one run."""
+        for name, before in list(self._files.items()):
+            pattern = self.ws.config.pipelines[name]["triggers"]["files"]
+            current = self._stat_files(pattern)
+            changed = sorted(p for p, sig in current.items() if before.get(p) != sig)
+            self._files[name] = current
+            if changed:
+                who = f"file:{Path(changed[0]).name}"
+                run = pipeline.queue_run(self.ws, name, "file", who)
+                log.info("%s changed: run %d of %s", changed[0], run.id, name)
+                self._dispatch(run.id)
