@@ -442,6 +442,12 @@ def sync(ws: Workspace) -> SyncReport:
     try:
         with _Client(ws) as client:
             for name in _model_names(ws, client):
+                if name != sanitize(name, 200, single_line=True):
+                    # A name that cannot be shown as it is could not be acted on safely either.
+                    notes.append(
+                        f"{sanitize(name, 64, single_line=True)!r}: unprintable name; skipped"
+                    )
+                    continue
                 have = {v.version for v in registry.list_versions(store, name)}
                 fetched = _fetch_model(ws, client, name, have)
                 if fetched is None:
