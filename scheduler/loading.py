@@ -53,7 +53,11 @@ def load_dataset(cfg: Config, dataset: str) -> Loaded:
             result = fn()
         except Exception as exc:
             raise DataError(f"{source}: raised {type(exc).__name__}: {exc}") from None
-        frame = result if isinstance(result, Frame) else frame_from_columns(dict(result))
+        try:
+            frame = result if isinstance(result, Frame) else frame_from_columns(dict(result))
+        except (TypeError, ValueError):
+            kind = type(result).__name__
+            raise DataError(f"{source}: returned {kind}, expected a Frame or a mapping") from None
         return Loaded(frame, source, (), None)
     files = matching_files(cfg, source)
     if not files:

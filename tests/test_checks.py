@@ -344,6 +344,9 @@ def broken(frame):
 
 def odd(frame):
     return 42
+
+def not_a_table():
+    return 42
 """
 
 
@@ -505,6 +508,17 @@ def test_unreadable_data_gives_errors_not_a_crash(make_workspace: MakeWs) -> Non
     (ws.root / "data.csv").write_text("x,y\n1\n")
     out = run_dataset(ws, "d")
     assert out[0].result == "error" and "line 2 has 1 fields" in out[0].message
+
+
+def test_a_source_function_returning_no_table_gives_errors(
+    make_workspace: MakeWs, custom_module: str
+) -> None:
+    ws = make_workspace(
+        f'[datasets.d]\nsource = "{custom_module}:not_a_table"\n' + check("row_count", min=1)
+    )
+    out = run_dataset(ws, "d")
+    assert out[0].result == "error"
+    assert out[0].message.endswith(":not_a_table: returned int, expected a Frame or a mapping")
 
 
 # -- config -------------------------------------------------------------------------
