@@ -188,6 +188,7 @@ def frame_from_columns(columns: Mapping[str, Any], infer: bool = False) -> Frame
             cols[name], kinds[name] = arr.astype(float), "number"
         elif arr.dtype.kind == "M":
             secs = arr.astype("datetime64[ns]").astype("int64") / 1e9
+            secs[np.isnat(arr)] = np.nan  # NaT is the smallest int64, not a date
             cols[name], kinds[name] = secs.astype(float), "datetime"
         else:
             raise DataError(f'column "{name}" has unsupported type {arr.dtype}')

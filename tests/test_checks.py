@@ -263,6 +263,17 @@ def test_freshness_from_a_timestamp_column(make_workspace: MakeWs) -> None:
     assert r.result == "fail" and "2h old" in (r.observed or "")
 
 
+def test_missing_datetimes_are_missing_not_ancient(make_workspace: MakeWs) -> None:
+    ws = setup(
+        make_workspace,
+        check("not_null", "nn", column="t") + check("range", "r", column="t", min=0),
+    )
+    frame = frame_from_columns({"t": np.array(["2020-01-01", "NaT"], dtype="datetime64[s]")})
+    out = results(ws, frame)
+    assert out["nn"].result == "fail" and out["nn"].failing_rows == 1
+    assert out["r"].result == "pass"
+
+
 def test_freshness_from_file_time(make_workspace: MakeWs) -> None:
     ws = setup(make_workspace, check("freshness", max_age="10m"))
     frame = nums(x=[1.0])
