@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -429,7 +430,9 @@ def _numeric_score(
         if prof["exact"] and cur.n <= KS_EXACT_MAX:
             from scipy.stats import ks_2samp
 
-            res = ks_2samp(sample, cur.c)
+            with warnings.catch_warnings():  # scipy falls back to asymp itself when exact fails
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = ks_2samp(sample, cur.c)
             return float(res.pvalue), float(res.statistic)
         from scipy.stats import kstwo
 

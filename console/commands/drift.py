@@ -1,0 +1,96 @@
+"""`lookout drift [MODEL] [--json]`: each model's latest drift, per feature; exit 1 at `drift`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from console.output import UsageError, print_json, table, workspace
+from storage import drift, registry
+from storage.records import DriftResult, FeatureDrift, iso
+
+
+def _number(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def feature_json(f: FeatureDrift) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "method": f.method,
+        "score": _number(f.score),
+        "threshold": _number(f.threshold),
+        "level": f.level,
+        "warn_threshold": _number(f.warn_threshold),
+        "statistic": _number(f.statistic),
+        "error": f.error,
+    }
+
+
+def model_json(name: str, r: DriftResult | None) -> dict[str, Any]:
+    if r is None:
+        return {"name": name, "level": None, "share": None, "window": None, "features": []}
+    return {
+        "name": name,
+        "level": r.level,
+        "share": r.share,
+        "window": r.window,
+        "features": [feature_json(f) for f in r.features],
+        "version": r.version,
+        "rows": r.rows,
+        "at": iso(r.at),
+        "prediction": r.prediction,
+        "performance": r.performance,
+        "error": r.error,
+    }
+
+
+def _score(f: FeatureDrift) -> str:
+    if f.score is None:
+        return "-"
+    return f"p={f.score:.3g}" if f.p_value is not None else f"{f.score:.3g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    ws = workspace(args, readonly=True)
+    store = ws.store
+    known = (
+        set(ws.config.models)
+        | {m.name for m in registry.list_models(store)}
+        | set(drift.models_with_results(store))
+    )
+    if args.model is not None and args.model not in known:
+        raise UsageError(f'no model named "{args.model}"')
+    names = [args.model] if args.model is not None else sorted(known)
+    results = {n: drift.latest(store, n) for n in names}
+    unhealthy = any(r is not None and r.level == "drift" for r in results.values())
+    if args.json:
+        print_json({"models": [model_json(n, results[n]) for n in names]})
+        return 1 if unhealthy else 0
+    if not names:
+        print("no models")
+    for n in names:
+        r = results[n]
+        if r is None:
+            print(f"{n}: no drift result yet (log inputs with `lookout log {n} FILE`)")
+            continue
+        version = f"v{r.version}" if r.version is not None else "no production version"
+        print(
+            f"{n} ({version}): {r.level}, {r.share:.0%} of features drifted,"
+            f" {r.rows} rows, at {iso(r.at)}"
+        )
+        if r.error:
+            print(f"  error: {r.error}")
+        rows = [
+            [f.name, f.method, _score(f), "-" if f.score is None else f"{f.threshold:.3g}", f.level]
+            for f in r.features
+        ]
+        if rows:
+            print(table(rows, ["FEATURE", "METHOD", "SCORE", "THRESHOLD", "LEVEL"]))
+        perf = r.performance or {}
+        if perf.get("value") is not None:
+            print(
+                f"  {perf['metric']}: {perf['value']:.4g} on {perf['labelled_rows']} labelled rows"
+            )
+    return 1 if unhealthy else 0

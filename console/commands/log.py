@@ -1,0 +1,112 @@
+"""`lookout log MODEL FILE [--labels] [--json]`: append a batch of inference inputs (or labels).
+
+FILE is CSV, or Parquet when pyarrow is installed. Input files hold the
+model's feature columns and optionally `prediction_id`, `prediction` and
+`timestamp` (ISO dates or epoch seconds); other columns are ignored with a
+note. Label files hold `prediction_id` and `label` (or the model's target
+column). A file that does not fit stores nothing and exits 2 naming the column.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from console.output import UsageError, print_json, workspace
+from scheduler.drift import category_key
+from scheduler.frame import DataError, Frame, read_table
+from storage import drift, registry
+from storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
+
+
+def _ids(frame: Frame, name: str) -> list[str]:
+    col = frame[name]
+    if col.dtype.kind in "US":
+        return col.tolist()
+    return ["" if np.isnan(v) else category_key(v) for v in col.tolist()]
+
+
+def _inputs(frame: Frame, expected: dict[str, str] | None) -> tuple[dict[str, Any], list[str]]:
+    wanted = (
+        list(expected)
+        if expected is not None
+        else [n for n in frame.names if n not in (PREDICTION_ID, PREDICTION, TIMESTAMP)]
+    )
+    cols: dict[str, Any] = {}
+    for name in wanted:
+        if name not in frame.columns:
+            raise BatchError(f'feature column "{name}" is missing')
+        kind = frame.kinds[name]
+        if expected is not None and expected[name] == "numeric" and kind in ("string", "datetime"):
+            what = "text" if kind == "string" else "dates"
+            raise BatchError(f'feature column "{name}" should hold numbers but holds {what}')
+        cols[name] = frame[name]
+    if PREDICTION_ID in frame.columns:
+        cols[PREDICTION_ID] = _ids(frame, PREDICTION_ID)
+    if PREDICTION in frame.columns:
+        cols[PREDICTION] = frame[PREDICTION]
+    if TIMESTAMP in frame.columns:
+        if frame.kinds[TIMESTAMP] not in ("datetime", "number", "integer"):
+            raise BatchError(f'column "{TIMESTAMP}" should hold dates or epoch seconds')
+        cols[TIMESTAMP] = frame[TIMESTAMP]
+    ignored = sorted(set(frame.names) - set(cols))
+    return cols, ignored
+
+
+def _labels(frame: Frame, target: str | None) -> tuple[dict[str, Any], list[str]]:
+    if PREDICTION_ID not in frame.columns:
+        raise BatchError(f'labels need a "{PREDICTION_ID}" column')
+    source = LABEL if LABEL in frame.columns else target
+    if source is None or source not in frame.columns:
+        raise BatchError(f'labels need a "{LABEL}" column')
+    cols: dict[str, Any] = {PREDICTION_ID: _ids(frame, PREDICTION_ID), LABEL: frame[source]}
+    if TIMESTAMP in frame.columns:
+        cols[TIMESTAMP] = frame[TIMESTAMP]
+    return cols, sorted(set(frame.names) - {PREDICTION_ID, source, TIMESTAMP})
+
+
+def _span(cols: dict[str, Any]) -> tuple[float | None, float | None]:
+    ts = cols.get(TIMESTAMP)
+    if ts is None:
+        return None, None
+    finite = ts[np.isfinite(ts)]
+    return (float(finite.min()), float(finite.max())) if len(finite) else (None, None)
+
+
+def run(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    model = args.model
+    mcfg = ws.config.models.get(model)
+    if mcfg is None and registry.get_model(ws.store, model) is None:
+        raise UsageError(f'no model named "{model}"')
+    try:
+        frame = read_table(args.file)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    if frame.rows == 0:
+        raise UsageError(f"{args.file}: no rows")
+    kind = "labels" if args.labels else "inputs"
+    expected = drift.expected_features(ws.store, model, mcfg)
+    try:
+        if args.labels:
+            cols, ignored = _labels(frame, (mcfg or {}).get("target"))
+        else:
+            cols, ignored = _inputs(frame, expected)
+        first, last = _span(cols)
+        batch = drift.append_batch(
+            ws.store, model, cols, kind, first, last, None if args.labels else expected
+        )
+    except BatchError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    message = f"logged {frame.rows} rows of {kind} for {model} (batch {batch})"
+    if args.json:
+        print_json(
+            {"ok": True, "message": message, "batch": batch, "rows": frame.rows, "ignored": ignored}
+        )
+    else:
+        print(message)
+        if ignored:
+            print(f"note: ignored columns not used by {model}: {', '.join(ignored)}")
+    return 0
