@@ -128,6 +128,10 @@ def age(seconds: float) -> str:
     return text if seconds >= 0 else f"{text} in the future"
 
 
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
 def column(frame: Frame, name: str) -> tuple[np.ndarray, str]:
     if name not in frame.columns:
         shown = ", ".join(frame.names[:10]) + (", …" if len(frame.names) > 10 else "")
@@ -249,7 +253,7 @@ def check_not_null(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     where = f" in {worst_name}" if len(names) > 1 else ""
     return Outcome(
         passed=worst <= limit,
-        observed=f"{worst:.4g} null{where} ({worst_count} of {rows} rows)",
+        observed=f"{worst:.4g} null{where} ({worst_count} of {rows} {plural(rows, 'row')})",
         threshold="no nulls" if limit == 0 else f"null share ≤ {fmt(limit)}",
         rows=rows,
         failing_rows=0 if any_bad is None else int(np.count_nonzero(any_bad)),
@@ -323,7 +327,7 @@ def check_allowed_values(frame: Frame, c: dict[str, Any], ctx: Context) -> Outco
     listed = ", ".join(show(a) for a in allowed[:20]) + (", …" if len(allowed) > 20 else "")
     return Outcome(
         passed=count == 0,
-        observed=f"{count} rows with other values",
+        observed=f"{count} {plural(count, 'row')} with other values",
         threshold=f"one of {listed}" if len(allowed) else "no numeric values listed",
         rows=rows,
         failing_rows=count,
@@ -364,7 +368,7 @@ def check_unique(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
             found = examples(np.array([", ".join(p) for p in zip(*parts, strict=True)]))
     return Outcome(
         passed=count == 0,
-        observed=f"{count} duplicate rows",
+        observed=f"{count} duplicate {plural(count, 'row')}",
         threshold=f"unique ({', '.join(names)})",
         rows=n,
         failing_rows=count,
@@ -377,7 +381,7 @@ def check_row_count(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     lo, hi = c["min"], c["max"]
     return Outcome(
         passed=within(rows, lo, hi),
-        observed=f"{rows} rows",
+        observed=f"{rows} {plural(rows, 'row')}",
         threshold=bounds_text(lo, hi),
         rows=rows,
     )

@@ -120,6 +120,8 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
                 severity = "error" if result.result == "fail" else "warn"
                 what = "could not be evaluated" if result.result == "error" else result.result
                 detail = f" (observed {result.observed})" if result.observed is not None else ""
+                if result.result == "error" and result.message:
+                    detail = f": {result.message}"
                 events.raise_event(
                     conn,
                     "check_failed",

@@ -480,6 +480,13 @@ def test_a_failing_check_pages_once_until_it_passes(make_workspace: MakeWs) -> N
     ]
 
 
+def test_an_unevaluable_check_pages_with_its_reason(make_workspace: MakeWs) -> None:
+    ws = setup(make_workspace, check("range", column="x", max=1))
+    results(ws, nums(y=[5.0]))
+    (event,) = events.list_events(ws.store, kind="check_failed")
+    assert event.message.startswith('check c on d: could not be evaluated: column "x" not found')
+
+
 def test_examples_are_sanitized_and_limited(make_workspace: MakeWs) -> None:
     values = np.array(["ok"] + [f"\x1b]0;evil\x07bad{i}" + "y" * 200 for i in range(30)])
     r = one(
