@@ -1,0 +1,241 @@
+"""The drift job over logged windows, its events and retraining requests, and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scheduler import drift
+from scheduler.drift_job import run_drift
+from scheduler.frame import Frame
+from storage import drift as drift_store
+from storage import events, registry, scheduling, sdk
+from storage.drift import BatchError
+
+CONFIG = """
+[workspace]
+name = "t"
+
+[datasets.shop]
+source = "shop.csv"
+
+[models.churn]
+task = "classification"
+target = "churned"
+features = ["tenure", "charges", "plan"]
+categorical = ["plan"]
+
+[models.churn.drift]
+window_rows = 2000
+
+[models.churn.drift.features.tenure]
+warn = 0.15
+
+[models.churn.drift.features.charges]
+warn = 0.15
+
+[pipelines.retrain]
+dataset = "shop"
+model = "churn"
+estimator = "sklearn.linear_model:LogisticRegression"
+
+[pipelines.retrain.triggers]
+drift = true
+
+[pipelines.other]
+dataset = "shop"
+model = "churn"
+estimator = "sklearn.linear_model:LogisticRegression"
+"""
+
+rng = np.random.default_rng(11)
+
+
+def reference(rows: int = 3000) -> Frame:
+    return Frame(
+        {
+            "tenure": rng.normal(30, 10, rows),
+            "charges": rng.normal(70, 15, rows),
+            "plan": rng.choice(np.array(["basic", "pro"]), rows),
+            "churned": rng.integers(0, 2, rows).astype(float),
+        },
+        {"tenure": "number", "charges": "number", "plan": "string", "churned": "integer"},
+    )
+
+
+@pytest.fixture
+def ws(make_workspace):
+    w = make_workspace(CONFIG)
+    registry.ensure_model(w.store, "churn", "classification", "f1")
+    profile = drift.build_profile(
+        reference(), ["tenure", "charges", "plan"], ["plan"], target="churned"
+    )
+    registry.register_version(w.store, "churn", profile=profile)
+    with w.store.write() as conn:
+        registry.move_alias(conn, "churn", "production", 1, kind="promotion", actor="t")
+    return w
+
+
+def log(ws, rows: int = 2000, shift: float = 0.0, ids: list[str] | None = None) -> None:
+    sdk.log_inferences(
+        ws.store,
+        "churn",
+        {
+            "tenure": rng.normal(30 + shift * 10, 10, rows),
+            "charges": rng.normal(70 + shift * 15, 15, rows),
+            "plan": rng.choice(np.array(["basic", "pro"]), rows),
+            "ignored": np.zeros(rows),
+        },
+        prediction_ids=ids,
+        predictions=rng.integers(0, 2, rows) if ids else None,
+    )
+
+
+def drift_requests(ws) -> list:
+    reqs = [scheduling.get_request(ws.store, i) for i in range(1, 50)]
+    return [r for r in reqs if r is not None and r.kind == "run_pipeline"]
+
+
+def test_nothing_logged_gives_no_result(ws) -> None:
+    assert run_drift(ws, "churn") is None
+
+
+def test_a_drift_episode_raises_one_event_and_one_retraining_request(ws) -> None:
+    log(ws)
+    ok = run_drift(ws, "churn")
+    assert ok is not None and ok.level == "ok" and ok.rows == 2000 and ok.version == 1
+    assert [f.method for f in ok.features] == ["wasserstein", "wasserstein", "jensenshannon"]
+    for _ in range(3):  # drift for three windows: one event, one request
+        log(ws, shift=1.0)
+        r = run_drift(ws, "churn")
+        assert r is not None and r.level == "drift" and r.share == pytest.approx(2 / 3)
+    opened = events.list_events(ws.store, kind="drift")
+    assert len(opened) == 1 and opened[0].subject == "churn" and opened[0].resolved_at is None
+    reqs = drift_requests(ws)
+    assert [(r.target, r.requested_by, r.args) for r in reqs] == [
+        ("retrain", "drift-monitor", {"trigger": "drift"})
+    ]
+    log(ws)  # back to normal: the episode closes
+    assert run_drift(ws, "churn").level == "ok"
+    assert events.list_events(ws.store, kind="drift")[0].resolved_at is not None
+    log(ws, shift=1.0)  # a new episode pages and retrains again
+    assert run_drift(ws, "churn").level == "drift"
+    assert len(events.list_events(ws.store, kind="drift")) == 2
+    assert len(drift_requests(ws)) == 2
+    assert len(drift_store.history(ws.store, "churn")) == 6
+
+
+def test_window_takes_the_newest_rows(ws) -> None:
+    log(ws, shift=1.0)
+    log(ws, rows=1500)
+    log(ws, rows=500)
+    r = run_drift(ws, "churn")
+    assert r.rows == 2000 and r.window["batches"] == 2
+    assert r.share == 0.0 and r.level in ("ok", "warn")
+
+
+def test_labels_join_by_prediction_id_for_the_primary_metric(ws) -> None:
+    ids = [f"p{i}" for i in range(2000)]
+    log(ws, ids=ids)
+    (batch,) = drift_store.load_window(ws.store, "churn")
+    predictions = np.frombuffer(batch.columns["prediction"], dtype="<f8")
+    truth = predictions.copy()
+    truth[:100] = 1 - truth[:100]  # 100 of the 1000 labelled rows wrong
+    sdk.log_labels(ws.store, "churn", ids[:1000], truth[:1000])
+    r = run_drift(ws, "churn")
+    assert r.performance["labelled_rows"] == 1000
+    assert r.performance["metrics"]["accuracy"] == pytest.approx(0.9)
+    assert r.performance["metric"] == "f1" and 0 < r.performance["value"] < 1
+    assert r.prediction["method"] in ("chisquare", "jensenshannon")
+
+
+def test_no_profile_or_no_production_is_an_error_result(ws, make_workspace) -> None:
+    other = make_workspace(CONFIG, name="bare")
+    registry.ensure_model(other.store, "churn", "classification", "f1")
+    log(other)
+    r = run_drift(other, "churn")
+    assert r.level == "error" and "no production version" in r.error
+    registry.register_version(other.store, "churn")
+    with other.store.write() as conn:
+        registry.move_alias(conn, "churn", "production", 1, kind="promotion", actor="t")
+    r = run_drift(other, "churn")
+    assert r.level == "error" and "no reference profile" in r.error
+    assert drift_store.logged_rows(other.store, "churn") == 2000
+
+
+def test_sdk_refuses_batches_missing_features_and_keeps_what_was_logged(ws) -> None:
+    log(ws)
+    with pytest.raises(BatchError, match='"plan" is missing'):
+        sdk.log_inferences(ws.store, "churn", {"tenure": [1.0], "charges": [2.0]})
+    with pytest.raises(BatchError, match='"tenure" should hold numbers'):
+        sdk.log_inferences(ws.store, "churn", {"tenure": ["x"], "charges": [2.0], "plan": ["a"]})
+    assert drift_store.logged_rows(ws.store, "churn") == 2000
+
+
+def test_sdk_accepts_a_workspace_directory(ws) -> None:
+    sdk.log_inferences(ws.root, "churn", {"tenure": [1.0], "charges": [2.0], "plan": ["pro"]})
+    assert drift_store.logged_rows(ws.store, "churn") == 1
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_lookout_log_and_drift(ws, cli, tmp_path: Path) -> None:
+    body = "".join(
+        f"{30 + i % 7},{70 + i % 5},{'pro' if i % 2 else 'basic'},x,p{i}\n" for i in range(50)
+    )
+    f = write(tmp_path / "in.csv", "tenure,charges,plan,extra,prediction_id\n" + body)
+    res = cli("log", "churn", f, "--workspace", str(ws.root))
+    assert res.code == 0 and "logged 50 rows" in res.out and "extra" in res.out
+    run_drift(ws, "churn")
+    res = cli("drift", "--json", "--workspace", str(ws.root))
+    doc = res.json()
+    (m,) = doc["models"]
+    assert set(m) >= {"name", "level", "share", "window", "features"}
+    assert m["name"] == "churn" and m["window"]["rows"] == 50
+    assert [f["name"] for f in m["features"]] == ["tenure", "charges", "plan"]
+    assert set(m["features"][0]) >= {"name", "method", "score", "threshold", "level"}
+    assert res.code == (1 if m["level"] == "drift" else 0)
+    text = cli("drift", "churn", "--workspace", str(ws.root))
+    assert "tenure" in text.out and "FEATURE" in text.out
+
+
+def test_lookout_drift_exits_1_at_drift(ws, cli) -> None:
+    log(ws, shift=2.0)
+    run_drift(ws, "churn")
+    res = cli("drift", "churn", "--workspace", str(ws.root))
+    assert res.code == 1 and "drift" in res.out
+    assert cli("drift", "nope", "--workspace", str(ws.root)).code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tenure,charges\n1,2\n", 'feature column "plan" is missing'),
+        ("tenure,charges,plan\nabc,2,pro\n", 'feature column "tenure" should hold numbers'),
+        ("tenure,charges,plan\n", "no rows"),
+        ("", "empty file"),
+    ],
+)
+def test_lookout_log_rejects_bad_files_in_one_line(ws, cli, tmp_path, text, message) -> None:
+    log(ws)
+    res = cli("log", "churn", write(tmp_path / "bad.csv", text), "--workspace", str(ws.root))
+    assert res.code == 2 and message in res.err and len(res.err.strip().splitlines()) == 1
+    assert drift_store.logged_rows(ws.store, "churn") == 2000
+
+
+def test_lookout_log_labels(ws, cli, tmp_path) -> None:
+    f = write(tmp_path / "labels.csv", "prediction_id,churned\np1,1\np2,0\n")
+    res = cli("log", "churn", f, "--labels", "--json", "--workspace", str(ws.root))
+    assert res.code == 0 and res.json()["rows"] == 2
+    assert drift_store.logged_rows(ws.store, "churn", "labels") == 2
+    bad = write(tmp_path / "nolabel.csv", "prediction_id\np1\n")
+    res = cli("log", "churn", bad, "--labels", "--workspace", str(ws.root))
+    assert res.code == 2 and '"label"' in res.err
