@@ -67,7 +67,7 @@ class Context:
     dataset: str
     at: float
     modified_at: float | None
-    _reference: Reference | Unevaluable | None = field(default=None, repr=False)
+    _reference: Reference | str | None = field(default=None, repr=False)  # str: why there is none
 
     def reference(self) -> Reference:
         """Looked up once per pass; raises Unevaluable when there is none yet."""
@@ -75,9 +75,9 @@ class Context:
             try:
                 self._reference = find_reference(self.ws, self.dataset)
             except Unevaluable as exc:
-                self._reference = exc
-        if isinstance(self._reference, Unevaluable):
-            raise self._reference
+                self._reference = str(exc)
+        if isinstance(self._reference, str):
+            raise Unevaluable(self._reference)
         return self._reference
 
 
@@ -98,7 +98,7 @@ def find_reference(ws: Workspace, dataset: str) -> Reference:
         if profile is None:
             raise Unevaluable(f"{model} v{version} (production) has no stored reference profile")
         return Reference(model, version, profile)
-    raise Unevaluable(f"no reference yet: {', '.join(models)} has no production version")
+    raise Unevaluable(f"no reference yet: no production version of {', '.join(models)}")
 
 
 # -- small helpers ------------------------------------------------------------------
@@ -146,16 +146,16 @@ def numeric(frame: Frame, name: str, needs: str) -> np.ndarray:
     return values
 
 
-def missing(values: np.ndarray, kind: str) -> np.ndarray:
-    """The missing-value mask: "" for strings, NaN for everything else."""
-    return values == "" if kind == "string" else np.isnan(values)
+def missing(values: np.ndarray, kind: str) -> np.ndarray | None:
+    """The missing-value mask ("" for strings, NaN otherwise), or None when nothing is missing.
 
-
-def has_missing(values: np.ndarray, kind: str) -> bool:
-    """Cheaper than the mask when the answer is no: any NaN makes the sum NaN."""
+    For numbers the sum decides first (any NaN makes it NaN): one cheap pass
+    for the common, clean column.
+    """
     if kind != "string" and not math.isnan(float(np.sum(values))):
-        return False
-    return bool(missing(values, kind).any())
+        return None
+    mask = values == "" if kind == "string" else np.isnan(values)
+    return mask if mask.any() else None
 
 
 def need_rows(frame: Frame) -> int:
@@ -241,14 +241,13 @@ def check_not_null(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     worst, worst_name, worst_count = 0.0, names[0], 0
     any_bad: np.ndarray | None = None
     for name, (values, kind) in zip(names, cols, strict=True):
-        if not has_missing(values, kind):
-            continue
         bad = missing(values, kind)
+        if bad is None:
+            continue
         count = int(np.count_nonzero(bad))
         if count / rows > worst:
             worst, worst_name, worst_count = count / rows, name, count
-        if count:
-            any_bad = bad if any_bad is None else any_bad | bad
+        any_bad = bad if any_bad is None else any_bad | bad
     limit = c["max_null_share"]
     where = f" in {worst_name}" if len(names) > 1 else ""
     return Outcome(
@@ -314,14 +313,14 @@ def check_allowed_values(frame: Frame, c: dict[str, Any], ctx: Context) -> Outco
     rows = need_rows(frame)
     allowed = _allowed_array(c["values"], kind)
     absent = missing(values, kind)
-    if bool(absent.all()):
+    if absent is not None and bool(absent.all()):
         raise Unevaluable(f'column "{c["column"]}" has no values (all missing)')
+    ok = np.zeros(rows, dtype=bool) if absent is None else absent.copy()
     if len(allowed) <= SMALL_ALLOWED:
-        ok = absent.copy()
         for a in allowed:
             ok |= values == a
     else:
-        ok = absent | np.isin(values, allowed)
+        ok |= np.isin(values, allowed)
     bad = ~ok
     count = int(np.count_nonzero(bad))
     listed = ", ".join(show(a) for a in allowed[:20]) + (", …" if len(allowed) > 20 else "")
@@ -342,8 +341,8 @@ def check_unique(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     cols = [column(frame, n) for n in names]
     present: np.ndarray | None = None
     for values, kind in cols:
-        if has_missing(values, kind):
-            gap = missing(values, kind)
+        gap = missing(values, kind)
+        if gap is not None:
             present = ~gap if present is None else present & ~gap
     keys = [v if present is None else v[present] for v, _ in cols]
     n = len(keys[0])
