@@ -32,9 +32,11 @@ window_rows = 2000
 
 [models.churn.drift.features.tenure]
 warn = 0.15
+drift = 0.3
 
 [models.churn.drift.features.charges]
 warn = 0.15
+drift = 0.3
 
 [pipelines.retrain]
 dataset = "shop"
