@@ -501,10 +501,13 @@ class Runner:
                 return
             pipelines.start_stage(store, run.id, stage.name)
             ok, tail, metrics, error = self._attempts(run, stage, cfg, data, cancel)
-            if ok and not cancel.is_set():
-                pipelines.finish_stage(store, run.id, stage.name, "succeeded", tail, metrics)
-                continue
             with store.write():
+                current = pipelines.get_run(store, run.id)
+                if current is None or current.status != "running":
+                    return  # interrupted meanwhile; recovery owns it now
+                if ok and not cancel.is_set():
+                    pipelines.finish_stage(store, run.id, stage.name, "succeeded", tail, metrics)
+                    continue
                 if cancel.is_set():
                     pipelines.finish_stage(
                         store, run.id, stage.name, "interrupted", tail, metrics, "cancelled"
@@ -519,8 +522,15 @@ class Runner:
         self._end(run.id, job_id, "succeeded")
 
     def _end(self, run_id: int, job_id: int, status: str, error: str | None = None) -> None:
-        """The run's and its ledger entry's final status, in one transaction."""
+        """The run's and its ledger entry's final status, in one transaction.
+
+        A run already interrupted (the scheduler gave up waiting for this
+        stage at shutdown) keeps that status.
+        """
         with self.ws.store.write():
+            current = pipelines.get_run(self.ws.store, run_id)
+            if current is None or current.status != "running":
+                return
             pipelines.finish_run(self.ws.store, run_id, status, error)
             scheduling.finish_job_run(self.ws.store, job_id, status, error)
 
@@ -630,6 +640,9 @@ def interrupt_and_requeue(ws: Workspace, run: Run, reason: str) -> Run | None:
     """
     store = ws.store
     with store.write() as conn:
+        current = pipelines.get_run(store, run.id)
+        if current is None or current.status != "running":
+            return None
         pipelines.interrupt_running(store, [run.id])
         again = run.pipeline in ws.config.pipelines and run.attempt < MAX_RECOVERY_ATTEMPTS
         new = None

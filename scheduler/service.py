@@ -383,6 +383,10 @@ class Scheduler:
 
     def _scheduled_run(self, name: str) -> Callable[[float], None]:
         def action(slot: float) -> None:
+            waiting = pipelines.runs_with_status(self.store, "queued")
+            if any(r.pipeline == name and r.trigger == "schedule" for r in waiting):
+                log.info("%s: a scheduled run is still queued; not queueing another", name)
+                return
             run = pipeline.queue_run(self.ws, name, "schedule", "scheduler")
             self._dispatch(run.id, slot)
 
