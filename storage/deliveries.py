@@ -74,15 +74,19 @@ def recently_delivered(
     return row is not None
 
 
-def claim(store: Store, event_id: int, target: str) -> Delivery:
-    """Record that `event_id` is about to be sent to `target`."""
+def claim(store: Store, target: str, event_ids: list[int]) -> list[Delivery]:
+    """Record, in one transaction, that these events are about to be sent to `target`."""
+    out = []
     with store.write() as conn:
-        cur = conn.execute(
-            "INSERT INTO deliveries (event_id, target, status, attempts, at) VALUES (?,?,?,0,?)",
-            (event_id, target, "pending", now()),
-        )
-        row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (cur.lastrowid,)).fetchone()
-    return _delivery(row)
+        for event_id in event_ids:
+            cur = conn.execute(
+                "INSERT INTO deliveries (event_id, target, status, attempts, at)"
+                " VALUES (?,?,'pending',0,?)",
+                (event_id, target, now()),
+            )
+            row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (cur.lastrowid,)).fetchone()
+            out.append(_delivery(row))
+    return out
 
 
 def finish(

@@ -241,7 +241,7 @@ def test_a_delivery_interrupted_mid_way_is_sent_on_the_next_pass(make_workspace,
     rec = receiver(ok)
     ws = make_workspace(config(rec.url))
     event = events.record(ws.store, "interrupted", "wine", "run 3 interrupted")
-    claimed = deliveries.claim(ws.store, event.id, "ops")  # as if the sender stopped here
+    [claimed] = deliveries.claim(ws.store, "ops", [event.id])  # as if the sender stopped here
 
     assert webhooks.deliver_pending(ws, backoff=0.01) == 1
 
