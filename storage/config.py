@@ -324,6 +324,10 @@ def check_definition(path: str, v: Any) -> dict[str, Any]:
         lo, hi = out.get("min"), out.get("max")
         if lo is not None and hi is not None and lo > hi:
             raise _Invalid(label, f"min ({lo:g}) is greater than max ({hi:g})")
+        if kind == "range" and not out["inclusive"] and lo is not None and lo == hi:
+            raise _Invalid(
+                label, f"min and max are both {lo:g} and inclusive = false: no value fits"
+            )
     no_bounds = out.get("min") is None and out.get("max") is None
     if kind in ("mean", "std") and no_bounds and out["sigmas"] is None:
         raise _Invalid(label, f'a {kind} check needs "min"/"max" or "sigmas"')

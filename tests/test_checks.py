@@ -549,6 +549,10 @@ def test_a_source_function_returning_no_table_gives_errors(
         ('name = "c"\ntype = "range"\ncolumn = "x"', 'checks[0](c): a range check needs "min"'),
         ('name = "c"\ntype = "range"\ncolumn = "x"\nmin = 2\nmax = 1', "min (2) is greater"),
         ('name = "c"\ntype = "range"\nmax = 1', "checks[0](c).column: missing required key"),
+        (
+            'name = "c"\ntype = "range"\ncolumn = "x"\nmin = 1\nmax = 1\ninclusive = false',
+            "no value fits",
+        ),
         ('name = "c"\ntype = "not_null"', 'needs "column" or "columns"'),
         ('name = "c"\ntype = "unique"\ncolumn = "a"\ncolumns = ["b"]', "not both"),
         ('name = "c"\ntype = "allowed_values"\ncolumn = "a"\nvalues = []', "values: expected at"),
