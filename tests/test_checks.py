@@ -57,13 +57,14 @@ def check(kind: str, name: str = "c", **keys: object) -> str:
     return "[[datasets.d.checks]]\n" + "\n".join(lines) + "\n"
 
 
-def results(ws: Workspace, frame: Frame, **kw: object) -> dict[str, CheckResult]:
-    return {r.name: r for r in run_checks(ws, "d", frame, **kw)}  # type: ignore[arg-type]
+def results(
+    ws: Workspace, frame: Frame, modified_at: float | None = None
+) -> dict[str, CheckResult]:
+    return {r.name: r for r in run_checks(ws, "d", frame, modified_at=modified_at)}
 
 
-def one(make_workspace: MakeWs, definition: str, frame: Frame, **kw: object) -> CheckResult:
-    ws = setup(make_workspace, definition)
-    return results(ws, frame, **kw)["c"]
+def one(make_workspace: MakeWs, definition: str, frame: Frame) -> CheckResult:
+    return results(setup(make_workspace, definition), frame)["c"]
 
 
 def nums(**cols: list[float]) -> Frame:
