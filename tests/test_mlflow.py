@@ -160,6 +160,27 @@ def test_alias_moved_directly_in_mlflow_is_an_external_change(make_workspace, ml
 
 
 @pytest.mark.slow
+def test_every_registered_model_is_mirrored_unless_a_local_model_has_its_name(
+    make_workspace, mlflow_url
+) -> None:
+    register(mlflow_url, "reviews", {"f1": 0.5})
+    register(mlflow_url, "housing", {"rmse": 3.2})
+    ws = make_workspace(
+        config(mlflow_url, []) + '[models.ghost]\ntask = "regression"\nsource = "mlflow"\n'
+    )
+    registry.ensure_model(ws.store, "housing", "regression", "rmse")  # trained by Lookout
+
+    report = connector.sync(ws)
+
+    assert report.ok
+    assert registry.get_model(ws.store, "reviews").source == "mlflow"
+    assert registry.get_model(ws.store, "housing").source == "local"
+    assert registry.list_versions(ws.store, "housing") == []
+    assert "housing: a local model has this name; skipped" in report.notes
+    assert "ghost: not in MLflow" in report.notes
+
+
+@pytest.mark.slow
 def test_unreachable_mlflow_keeps_the_last_state_marked_stale(
     make_workspace, mlflow_url, monkeypatch, quick_retries
 ) -> None:

@@ -184,7 +184,9 @@ def _credentials(ws: Workspace) -> tuple[dict[str, str], list[str]]:
     if token:
         return {"Authorization": f"Bearer {token}"}, [token]
     if cfg.get("username_env"):
-        user, password = _env(cfg["username_env"]), _env(cfg["password_env"] or "")
+        if not cfg.get("password_env"):
+            raise MlflowError("[mlflow] username_env needs password_env too")
+        user, password = _env(cfg["username_env"]), _env(cfg["password_env"])
     else:
         user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
         password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
@@ -222,6 +224,7 @@ class _Client:
         self.shown = sanitize(_shown(uri), 100, single_line=True)
         self.timeout = float(ws.config.mlflow["timeout"])
         headers, self._secrets = _credentials(ws)
+        self._secrets.append(urlsplit(uri).password or "")
         self.http = httpx.Client(timeout=self.timeout, headers=headers, follow_redirects=False)
 
     def __enter__(self) -> _Client:
