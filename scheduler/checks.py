@@ -152,8 +152,10 @@ def missing(values: np.ndarray, kind: str) -> np.ndarray | None:
     For numbers the sum decides first (any NaN makes it NaN): one cheap pass
     for the common, clean column.
     """
-    if kind != "string" and not math.isnan(float(np.sum(values))):
-        return None
+    if kind != "string":
+        with np.errstate(invalid="ignore"):  # inf + -inf is NaN too; the mask settles it
+            if not math.isnan(float(np.sum(values))):
+                return None
     mask = values == "" if kind == "string" else np.isnan(values)
     return mask if mask.any() else None
 

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from scheduler import drift
-from scheduler.checks import blocking, run_checks, run_dataset
+from scheduler.checks import (
+    Context,
+    blocking,
+    check_not_null,
+    check_range,
+    check_unique,
+    run_checks,
+    run_dataset,
+)
 from scheduler.frame import Frame, frame_from_columns
 from storage import checks as stored
 from storage import events, registry
 from storage.config import ConfigError, parse
 from storage.db import now
 from storage.records import CheckResult
-from storage.workspace import Workspace
+from storage.workspace import Workspace, open_workspace
 
 MakeWs = Callable[..., Workspace]
 
@@ -636,3 +646,76 @@ def test_cli_run_evaluates_now(make_workspace: MakeWs, cli) -> None:
     )
     ro = cli("--readonly", "checks", "--run", "d", "--workspace", root)
     assert ro.code == 2 and "read-only" in ro.err
+
+
+# -- agreement with a plain-Python reading of each rule -----------------------------
+
+VALUES = st.lists(
+    st.one_of(
+        st.floats(-5, 5, allow_nan=False).map(lambda x: round(x, 1)),
+        st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+    root = tmp_path_factory.mktemp("props")
+    (root / "lookout.toml").write_text('[datasets.d]\nsource = "data.csv"\n')
+    ws = open_workspace(root)
+    yield Context(ws, "d", now(), None)
+    ws.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    VALUES,
+    st.one_of(st.none(), st.floats(-3, 3)),
+    st.one_of(st.none(), st.floats(-3, 3)),
+    st.booleans(),
+)
+def test_range_agrees_with_a_row_by_row_reading(
+    context: Context, xs: list[float], lo: float | None, hi: float | None, inclusive: bool
+) -> None:
+    assume(lo is not None or hi is not None)
+    assume(any(not math.isnan(x) for x in xs))
+
+    def outside(x: float) -> bool:
+        if math.isnan(x):
+            return False
+        if math.isinf(x):
+            return True
+        below = lo is not None and (x < lo if inclusive else x <= lo)
+        above = hi is not None and (x > hi if inclusive else x >= hi)
+        return below or above
+
+    c = {"column": "x", "min": lo, "max": hi, "inclusive": inclusive}
+    out = check_range(nums(x=xs), c, context)
+    assert out.failing_rows == sum(outside(x) for x in xs)
+    assert out.passed == (out.failing_rows == 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(VALUES, VALUES)
+def test_unique_and_not_null_agree_with_a_row_by_row_reading(
+    context: Context, xs: list[float], ys: list[float]
+) -> None:
+    ys = (ys * len(xs))[: len(xs)]
+    frame = nums(x=xs, y=ys)
+    keys = [(x + 0.0, y + 0.0) for x, y in zip(xs, ys, strict=True)]
+    present = [k for k in keys if not any(math.isnan(v) for v in k)]
+    assume(present)
+    single = [x + 0.0 for x in xs if not math.isnan(x)]
+    unique_one = {"column": "x", "columns": None}
+    if single:
+        assert check_unique(frame, unique_one, context).failing_rows == len(single) - len(
+            set(single)
+        )
+    composite = {"column": None, "columns": ["x", "y"]}
+    assert check_unique(frame, composite, context).failing_rows == len(present) - len(set(present))
+    nulls = check_not_null(
+        frame, {"column": None, "columns": ["x", "y"], "max_null_share": 0.0}, context
+    )
+    assert nulls.failing_rows == len(keys) - len(present)
