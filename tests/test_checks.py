@@ -646,6 +646,8 @@ def test_cli_run_evaluates_now(make_workspace: MakeWs, cli) -> None:
     )
     ro = cli("--readonly", "checks", "--run", "d", "--workspace", root)
     assert ro.code == 2 and "read-only" in ro.err
+    listed = cli("--readonly", "checks", "--json", "--workspace", root)
+    assert listed.code == 1 and listed.json()["checks"][0]["name"] == "c"
 
 
 # -- agreement with a plain-Python reading of each rule -----------------------------
