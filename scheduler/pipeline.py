@@ -508,6 +508,13 @@ class Runner:
                 if ok and not cancel.is_set():
                     pipelines.finish_stage(store, run.id, stage.name, "succeeded", tail, metrics)
                     continue
+                if self.stop.is_set() and not cancel.is_set():
+                    reason = "the scheduler stopped"
+                    pipelines.finish_stage(
+                        store, run.id, stage.name, "interrupted", tail, metrics, reason
+                    )
+                    self._interrupt(run, job_id, reason)
+                    return
                 if cancel.is_set():
                     pipelines.finish_stage(
                         store, run.id, stage.name, "interrupted", tail, metrics, "cancelled"
@@ -604,7 +611,7 @@ class Runner:
                 next_look = t + CANCEL_POLL
                 if pipelines.cancel_requested(self.ws.store, run_id):
                     cancel.set()
-            if cancel.is_set():
+            if cancel.is_set() or self.stop.is_set():
                 ctx.cancelled.set()
         if "error" in outcome:
             err = outcome["error"]

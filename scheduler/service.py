@@ -298,8 +298,17 @@ class Scheduler:
             return
         self._begun = True
         self.recover()
+        stored = scheduling.next_runs(self.store)
         for name, p in self.ws.config.pipelines.items():
-            pipelines.upsert_pipeline(self.store, name, p["kind"], p["model"], p["dataset"], p)
+            pipelines.upsert_pipeline(
+                self.store,
+                name,
+                p["kind"],
+                p["model"],
+                p["dataset"],
+                p,
+                stored.get(f"pipeline:{name}") if p["schedule"] else None,
+            )
         for name, p in self.ws.config.pipelines.items():
             if p["triggers"]["files"]:
                 self._files[name] = self._stat_files(p["triggers"]["files"])

@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.service import Scheduler, due
+from storage import checks as checks_store
 from storage import events, pipelines, registry, scheduling
 from storage.db import now
 from storage.records import Run
@@ -215,6 +216,27 @@ def test_a_bad_pipeline_fails_and_the_scheduler_keeps_serving(
     assert [r.status for r in finished(ws, 2)] == ["failed", "failed"]
 
 
+def test_checks_run_on_their_schedule_and_on_request_through_the_ledger(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    checks = (
+        'check_schedule = "1m"\n[[datasets.table.checks]]\nname = "labels"\n'
+        'type = "allowed_values"\ncolumn = "y"\nvalues = [0, 1]\n'
+    )
+    ws = make(make_workspace, config(checks=checks))
+    req = scheduling.submit_request(ws.store, "run_checks", "table", "alice")
+    unknown = scheduling.submit_request(ws.store, "run_checks", "nope", "alice")
+    assert Scheduler(ws).run_once()
+    done = scheduling.get_request(ws.store, req.id)
+    assert done is not None and done.status == "done"
+    refused = scheduling.get_request(ws.store, unknown.id)
+    assert refused is not None and refused.result == "no dataset named nope"
+    ledger = {j.job: j.status for j in scheduling.list_job_runs(ws.store)}
+    assert ledger["checks:table"] == "succeeded"
+    assert ledger[f"checks:table#request{req.id}"] == "succeeded"
+    assert len(checks_store.history(ws.store, "table", "labels")) == 2
+
+
 # -- lease and recovery ---------------------------------------------------------------
 
 
@@ -258,6 +280,25 @@ def test_work_left_running_by_a_dead_scheduler_is_interrupted_and_requeued(
     ledger = {j.id: j.status for j in scheduling.list_job_runs(ws.store)}
     assert ledger[job.id] == "requeued" and ledger[checks_job.id] == "interrupted"
     assert len(events.list_events(ws.store, kind="interrupted")) == 2
+
+
+def test_a_clean_stop_interrupts_the_running_stage_and_queues_the_run_again(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make(make_workspace, config(HOLD))
+    sched = Scheduler(ws)
+    assert sched.start()
+    scheduling.submit_request(ws.store, "run_pipeline", "p", "alice")
+    victim = wait_for(lambda: [r for r in runs(ws) if r.stages[-1].status == "running"])[0]
+    sched.stop()
+    after = pipelines.get_run(ws.store, victim.id)
+    assert after is not None and after.status == "interrupted"
+    assert after.stages[-1].status == "interrupted"
+    (ws.root / "release").write_text("go")
+    assert Scheduler(ws).run_once()
+    rerun = runs(ws)[-1]
+    assert (rerun.retry_of, rerun.status) == (victim.id, "succeeded")
+    assert [v.version for v in registry.list_versions(ws.store, "m")] == [1]
 
 
 # -- the command line -----------------------------------------------------------------

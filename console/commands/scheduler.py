@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per job execution
     sched = Scheduler(ws)
     stop = sched.stop_event
 
