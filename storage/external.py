@@ -49,11 +49,3 @@ def read(conn: sqlite3.Connection, source: str, key: str) -> ExternalState | Non
 
 def get(store: Store, source: str, key: str) -> ExternalState | None:
     return read(store.conn, source, key)
-
-
-def list_state(store: Store, source: str) -> list[ExternalState]:
-    """Every entry of one source, by key."""
-    rows = store.conn.execute(
-        "SELECT * FROM external_state WHERE source = ? ORDER BY key", (source,)
-    )
-    return [_state(r) for r in rows]

@@ -123,6 +123,11 @@ def test_promote_and_roll_back_through_lookout_move_the_mlflow_alias(
     kinds = [t.kind for t in registry.transitions(ws.store, "churn", "production")]
     assert kinds[:2] == ["rollback", "promotion"]
 
+    # What promotion's undo uses when an alias had no version before.
+    connector.delete_alias(ws, "churn", "candidate")
+    assert mlflow_alias(mlflow_url, "churn", "challenger") is None
+    connector.delete_alias(ws, "churn", "candidate")  # already gone is fine
+
 
 @pytest.mark.slow
 def test_alias_moved_directly_in_mlflow_is_an_external_change(make_workspace, mlflow_url) -> None:

@@ -613,19 +613,3 @@ def delete_alias(ws: Workspace, model: str, alias: str) -> None:
             if not exc.missing:
                 raise
     _touch(ws, model, alias, None)
-
-
-def get_alias(ws: Workspace, model: str, alias: str) -> int | None:
-    """The version an alias points to in MLflow right now (None when unset); raises MlflowError."""
-    with _Client(ws) as client:
-        try:
-            data = client.call("GET", "registered-models/get", params={"name": model})
-        except MlflowError as exc:
-            if exc.missing:
-                return None
-            raise
-    name = to_mlflow_alias(ws, alias)
-    for item in data.get("registered_model", {}).get("aliases", []):
-        if item.get("alias") == name:
-            return int(item["version"])
-    return None
