@@ -1,8 +1,8 @@
 """Promotion benchmark: request + approve round trip on a store with 10k versions.
 
 Goal (issue 6): p95 ≤ 50 ms for `request_promotion` (gates evaluated against
-production: checks on the training snapshot, metric, drift of two 30-feature
-profiles) followed by the `approve` that moves production, verifies the
+production: checks on the training snapshot, metric, and drift of the
+candidate's 30-feature training profile against production's, 5000 rows each) followed by the `approve` that moves production, verifies the
 artifact's sha256 and switches the serving pointer, with audit and events.
 
     .venv/bin/python bench/promotion.py [--versions N] [--rounds N] [--runs N]
@@ -21,6 +21,8 @@ import joblib
 import numpy as np
 
 from scheduler import promotion, serving
+from scheduler.drift import build_profile
+from scheduler.frame import frame_from_columns
 from storage import checks, registry
 from storage.identity import current_user
 from storage.records import CheckResult
@@ -30,17 +32,18 @@ FEATURES = 30
 OPERATOR = "bench-operator"
 
 
-def profile(rng: np.random.Generator) -> dict[str, Any]:
-    return {
-        "rows": 10_000,
-        "features": {
-            f"f{i}": {"mean": float(rng.normal(0, 0.1)), "std": 1.0} for i in range(FEATURES)
-        },
-    }
+def profile(rng: np.random.Generator, rows: int = 5000) -> dict[str, Any]:
+    """A real drift-engine profile of a training set (30 numeric features)."""
+    frame = frame_from_columns({f"f{i}": rng.normal(0, 1, rows) for i in range(FEATURES)})
+    return build_profile(frame, [f"f{i}" for i in range(FEATURES)])
 
 
-def build(root: Path, versions: int) -> Workspace:
-    """A workspace whose model already has `versions` versions, each with a real artifact."""
+def build(root: Path, versions: int, profiled: range) -> Workspace:
+    """A workspace whose model already has `versions` versions, each with a real artifact.
+
+    Versions in `profiled` (the ones the benchmark promotes) also get a training
+    profile; profiling all 10k would only make the file bigger.
+    """
     me = current_user()
     (root / "lookout.toml").write_text(
         f'[workspace]\nname = "bench"\n[policy]\nmetric_tolerance = 0.5\n[policy.roles]\n'
@@ -71,14 +74,24 @@ def build(root: Path, versions: int) -> Workspace:
                 artifact_path=str(path),
                 artifact_sha256=serving.sha256_of(path),
                 snapshot_id=snap.id,
-                profile=profile(rng),
             )
+    with ws.store.write():
+        for n in profiled:
+            registry.set_profile(ws.store, "m", n, profile(rng))
     return ws
 
 
-def round_trip(ws: Workspace, version: int) -> float:
-    """Seconds for request + approve of a version that is already the candidate."""
+def round_trip(ws: Workspace, version: int, cold: bool) -> float:
+    """Seconds for request + approve of a version a pipeline has just made the candidate.
+
+    Warm: the registration (untimed, the pipeline's work) already compared the
+    drift profiles in this process. Cold: the promotion compares them itself,
+    as a fresh `lookout promote` process does.
+    """
     me = current_user()
+    promotion.on_version_registered(ws, "m", version, "pipeline:bench", request=False)
+    if cold:
+        promotion.forget_cached_gates()
     t0 = time.perf_counter()
     out = promotion.request_promotion(ws, "m", version, OPERATOR, "bench")
     assert out.request is not None
@@ -88,41 +101,49 @@ def round_trip(ws: Workspace, version: int) -> float:
     return elapsed
 
 
+def p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--versions", type=int, default=10_000)
-    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        ws = build(Path(tmp), args.versions)
+        first = args.versions // 2
+        ws = build(Path(tmp), args.versions, range(first, first + 2 * args.runs * args.rounds + 1))
         print(f"built a store with {args.versions} versions in {time.perf_counter() - t0:.1f}s")
-        # Promote versions from the middle of the history so every run has fresh candidates.
-        next_version = args.versions // 2
-        medians, p95s = [], []
-        for run in range(args.runs):
-            times = []
-            for _ in range(args.rounds):
-                promotion.on_version_registered(
-                    ws, "m", next_version, "pipeline:bench", request=False
-                )
-                times.append(round_trip(ws, next_version))
-                next_version += 1
-            times.sort()
-            med = statistics.median(times) * 1000
-            p95 = times[max(0, int(round(0.95 * len(times))) - 1)] * 1000
-            medians.append(med)
-            p95s.append(p95)
-            print(
-                f"run {run + 1}: {args.rounds} round trips, median {med:.1f} ms, p95 {p95:.1f} ms"
+        # Promote versions from the middle of the history so every round has a fresh candidate.
+        next_version = first
+        for cold in (False, True):
+            label = (
+                "cold (drift compared in the promote)"
+                if cold
+                else "warm (compared at registration)"
             )
-        p95 = statistics.median(p95s)
-        verdict = "meets" if p95 <= 50 else "MISSES"
-        print(
-            f"promote + approve on {args.versions} versions: median {statistics.median(medians):.1f} ms,"
-            f" p95 {p95:.1f} ms (median of {args.runs} runs) — {verdict} the 50 ms p95 goal"
-        )
+            medians, p95s = [], []
+            for run in range(args.runs):
+                times = []
+                for _ in range(args.rounds):
+                    times.append(round_trip(ws, next_version, cold))
+                    next_version += 1
+                medians.append(statistics.median(times) * 1000)
+                p95s.append(p95(times) * 1000)
+                print(
+                    f"  {label} run {run + 1}: {args.rounds} round trips, median"
+                    f" {medians[-1]:.1f} ms, p95 {p95s[-1]:.1f} ms"
+                )
+            worst = statistics.median(p95s)
+            verdict = "meets" if worst <= 50 else "MISSES"
+            print(
+                f"promote + approve, {label}, {args.versions} versions: median"
+                f" {statistics.median(medians):.1f} ms, p95 {worst:.1f} ms (median of {args.runs}"
+                f" runs) — {verdict} the 50 ms p95 goal"
+            )
         ws.close()
 
 

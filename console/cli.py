@@ -145,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.readonly and args.command in MUTATING:
-            raise UsageError(f"{args.command}: refused in read-only mode")
+            from scheduler.policy import NEEDS
+
+            role = NEEDS.get(args.command)
+            needs = f" ({args.command} needs the {role} role and a writable store)" if role else ""
+            raise UsageError(f"{args.command}: refused in read-only mode{needs}")
         module_name = COMMANDS[args.command]
         try:
             module = importlib.import_module(f"console.commands.{module_name}")

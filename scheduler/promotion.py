@@ -18,13 +18,20 @@ the metric gate: it cannot show it is no worse.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler import policy, serving
+import numpy as np
+
+from scheduler import drift, policy, serving
+from scheduler.drift import sketch_ranks
+from scheduler.frame import Frame
 from scheduler.policy import ROLES, PermissionDenied, can, role_of
 from storage import audit, checks, events, registry
 from storage.records import Gate, PromotionRequest, Version
@@ -49,11 +56,16 @@ PRODUCTION = "production"
 CANDIDATE = "candidate"
 # Metrics where a smaller value is better; anything ending in "error" or "loss" too.
 LOWER_IS_BETTER = {"rmse", "mse", "mae", "mape", "log_loss", "logloss", "brier", "brier_score"}
-# Without per-feature drift scores from the drift engine, a feature counts as drifted
-# when its mean moved this many production standard deviations, or (categorical) when
-# this share of the probability mass moved.
-MEAN_SHIFT_DRIFT = 0.5
-CATEGORY_SHIFT_DRIFT = 0.2
+# A categorical training profile is compared as at most this many values, and a
+# numeric one as at most this many quantiles of its sample (the KS statistic is then
+# within 1/(2·GATE_POINTS) of the full sample's).
+CATEGORY_ROWS = 10_000
+GATE_POINTS = 500
+PROFILE_CACHE_SIZE = 8
+_profiles: OrderedDict[tuple[str, str, int, int], dict[str, Any]] = OrderedDict()
+_profiles_lock = threading.Lock()
+GATE_CACHE_SIZE = 64
+_drift_gates: OrderedDict[tuple[str, int, int | None, str], Gate] = OrderedDict()
 
 
 class PromotionError(Exception):
@@ -131,75 +143,118 @@ def _metric_gate(ws: Workspace, candidate: Version, production: Version | None) 
     )
 
 
-def _feature_shift(name: str, cand: dict[str, Any], prod: dict[str, Any]) -> float | None:
-    """A drift score of one feature from two stored profiles, or None when not comparable.
+def _profile_column(prof: dict[str, Any]) -> tuple[np.ndarray, str] | None:
+    """A stored feature profile turned back into data the drift engine can compare.
 
-    Numeric: how far the mean moved, in production standard deviations.
-    Categorical: total variation distance between the category frequencies.
+    Numeric: the profile's sorted sample (exact, or a quantile sketch equally
+    weighted). Categorical: the kept categories repeated by their counts,
+    scaled down to at most CATEGORY_ROWS values.
     """
-    for key in ("frequencies", "counts"):
-        if isinstance(cand.get(key), dict) and isinstance(prod.get(key), dict):
-            a, b = cand[key], prod[key]
-            ta = sum(float(v) for v in a.values()) or 1.0
-            tb = sum(float(v) for v in b.values()) or 1.0
-            cats = set(a) | set(b)
-            return 0.5 * sum(abs(float(a.get(c, 0)) / ta - float(b.get(c, 0)) / tb) for c in cats)
-    try:
-        m_new, m_old, s_old = float(cand["mean"]), float(prod["mean"]), float(prod["std"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not all(math.isfinite(x) for x in (m_new, m_old, s_old)):
-        return None
-    if s_old <= 0:
-        return 0.0 if m_new == m_old else math.inf
-    return abs(m_new - m_old) / s_old
+    if prof.get("kind") == "numeric" and prof.get("sample"):
+        sample = np.asarray(prof["sample"], dtype=float)
+        if len(sample) > GATE_POINTS:
+            sample = sample[sketch_ranks(len(sample), GATE_POINTS)]
+        return sample, "number"
+    if prof.get("kind") == "categorical" and prof.get("freq"):
+        freq = {str(k): int(c) for k, c in prof["freq"].items()}
+        scale = min(1.0, CATEGORY_ROWS / max(sum(freq.values()), 1))
+        counts = [max(1, round(c * scale)) for c in freq.values()]
+        return np.repeat(np.array(list(freq), dtype=str), counts), "string"
+    return None
 
 
-def _profile_features(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    feats = profile.get("features")
-    if not isinstance(feats, dict):
-        return {}
-    return {str(k): v for k, v in feats.items() if isinstance(v, dict)}
+def _profile(ws: Workspace, version: Version) -> dict[str, Any] | None:
+    """A version's training profile, parsed once per process.
+
+    Profiles are large JSON (a sample per feature) and production's is compared
+    with every new candidate, so re-parsing it would dominate a promotion. A
+    profile is written with its version and not changed afterwards; the key
+    holds the version's row id, so a store rebuilt at the same path misses.
+    """
+    key = (str(ws.store.path), version.model, version.version, version.id)
+    with _profiles_lock:
+        if key in _profiles:
+            _profiles.move_to_end(key)
+            return _profiles[key]
+    profile = registry.get_profile(ws.store, version.model, version.version)
+    if profile is None:
+        return None
+    with _profiles_lock:
+        _profiles[key] = profile
+        while len(_profiles) > PROFILE_CACHE_SIZE:
+            _profiles.popitem(last=False)
+    return profile
 
 
 def _drift_gate(ws: Workspace, candidate: Version, production: Version | None) -> Gate:
+    """The candidate's training profile against production's, remembered per pair.
+
+    Comparing two profiles costs tens of milliseconds; the pipeline's
+    registration computes it once and a promotion in the same process reuses it
+    while production and the drift settings are unchanged.
+    """
+    settings = (ws.config.models.get(candidate.model) or {}).get("drift") or {}
+    key = (
+        str(ws.store.path),
+        candidate.id,
+        None if production is None else production.id,
+        json.dumps(settings, sort_keys=True, default=str),
+    )
+    with _profiles_lock:
+        if key in _drift_gates:
+            return _drift_gates[key]
+    gate = _compare_profiles(ws, candidate, production, settings)
+    with _profiles_lock:
+        _drift_gates[key] = gate
+        while len(_drift_gates) > GATE_CACHE_SIZE:
+            _drift_gates.popitem(last=False)
+    return gate
+
+
+def forget_cached_gates() -> None:
+    """Drop remembered profiles and drift gates (a benchmark's cold start)."""
+    with _profiles_lock:
+        _profiles.clear()
+        _drift_gates.clear()
+
+
+def _compare_profiles(
+    ws: Workspace, candidate: Version, production: Version | None, settings: dict[str, Any]
+) -> Gate:
+    """The candidate's training profile against production's, through the drift engine."""
     if production is None:
         return Gate("drift", True, "no production version to compare with")
     if production.version == candidate.version:
         return Gate("drift", True, "candidate is the production version")
-    cand = registry.get_profile(ws.store, candidate.model, candidate.version)
-    prod = registry.get_profile(ws.store, production.model, production.version)
+    cand = _profile(ws, candidate)
+    prod = _profile(ws, production)
     if cand is None or prod is None:
         which = f"v{candidate.version}" if cand is None else f"v{production.version}"
         return Gate("drift", True, f"no stored training profile for {which}; drift not compared")
-    cf, pf = _profile_features(cand), _profile_features(prod)
-    scores: dict[str, float] = {}
-    for name in sorted(set(cf) & set(pf)):
-        score = _feature_shift(name, cf[name], pf[name])
-        if score is not None:
-            scores[name] = score
-    if not scores:
-        return Gate("drift", True, "the training profiles share no comparable features")
-    drifted = sorted(
-        n
-        for n, s in scores.items()
-        if s
-        > (
-            CATEGORY_SHIFT_DRIFT
-            if "frequencies" in cf[n] or "counts" in cf[n]
-            else MEAN_SHIFT_DRIFT
+    overrides = settings.get("features") or {}
+    method = str(settings.get("method", "auto"))
+    prod_features = prod.get("features") or {}
+    results = []
+    for name, prof in sorted((cand.get("features") or {}).items()):
+        column = _profile_column(prof) if isinstance(prof, dict) else None
+        if column is None or name not in prod_features:
+            continue
+        frame = Frame({name: column[0]}, {name: column[1]})
+        results.append(
+            drift.compare_feature(name, prod_features[name], frame, method, overrides.get(name))
         )
-    )
-    share = len(drifted) / len(scores)
-    model_cfg = ws.config.models.get(candidate.model) or {}
-    limit = float((model_cfg.get("drift") or {}).get("share_threshold", 0.5))
-    passed = share < limit
+    compared = [f for f in results if f.level != "error"]
+    if not compared:
+        return Gate("drift", True, "the training profiles share no comparable features")
+    limit = float(settings.get("share_threshold", 0.5))
+    level, share = drift.summarize(compared, limit)
+    drifted = [f.name for f in compared if f.level == "drift"]
     listed = f": {', '.join(drifted[:5])}" if drifted else ""
     return Gate(
         "drift",
-        passed,
-        f"{len(drifted)} of {len(scores)} features shifted against production v{production.version}"
-        f" ({share:.0%}, limit {limit:.0%}){listed}",
+        level != "drift",
+        f"{len(drifted)} of {len(compared)} features drifted against production"
+        f" v{production.version} ({share:.0%}, limit {limit:.0%}){listed}",
     )
 
 
@@ -245,7 +300,7 @@ def _apply_alias(
         source = stored.source if stored else "local"
     if source == "mlflow":
         try:
-            from scheduler.connectors import mlflow as connector  # type: ignore[attr-defined]
+            from scheduler.connectors import mlflow as connector
         except ImportError:
             raise PromotionError(
                 f"{model} is an MLflow model and the MLflow connector is not available"
@@ -260,7 +315,7 @@ def _apply_alias(
         def undo() -> None:
             if previous is not None:
                 connector.set_alias(ws, model, alias, previous)
-            elif hasattr(connector, "delete_alias"):
+            else:
                 connector.delete_alias(ws, model, alias)
 
         return undo
@@ -502,8 +557,10 @@ def on_version_registered(
     when `request` is true, open a promotion request to `production` with its gates.
 
     A newer candidate supersedes pending production requests for older versions.
+    The gates are evaluated even without a request, so a later promotion in this
+    process finds the costly drift comparison done.
     """
-    gates = evaluate_gates(ws, model, version) if request else []
+    gates = evaluate_gates(ws, model, version)
     with ws.store.write() as conn:
         if registry.read_version(conn, model, version) is None:
             raise PromotionError(f"model {model} has no version {version}")

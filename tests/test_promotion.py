@@ -317,25 +317,39 @@ def test_failing_check_on_training_data_fails_the_gate(
 def test_drift_gate_compares_the_training_profiles(
     make_workspace: Callable[..., Workspace],
 ) -> None:
-    ws = make_workspace(toml())
+    from scheduler.drift import build_profile
+    from scheduler.frame import frame_from_columns
 
-    def profile(mean_a: float, mean_b: float) -> dict[str, Any]:
-        return {
-            "rows": 100,
-            "features": {
-                "a": {"mean": mean_a, "std": 1.0},
-                "b": {"mean": mean_b, "std": 1.0},
-                "c": {"frequencies": {"x": 0.5, "y": 0.5}},
-            },
-        }
+    ws = make_workspace(toml())
+    rng = np.random.default_rng(7)
+
+    def profile(shift_a: float, shift_b: float) -> dict[str, Any]:
+        frame = frame_from_columns(
+            {
+                "a": rng.normal(shift_a, 1.0, 3000),
+                "b": rng.normal(shift_b, 1.0, 3000),
+                "c": rng.choice(np.array(["x", "y", "z"]), 3000),
+            }
+        )
+        return build_profile(frame, ["a", "b", "c"], categorical=["c"])
 
     promote_new(ws, profile=profile(0.0, 0.0))
-    similar = add_version(ws, profile=profile(0.1, -0.1))
-    shifted = add_version(ws, profile=profile(3.0, 2.0))
+    similar = add_version(ws, profile=profile(0.0, 0.0))
+    shifted = add_version(ws, profile=profile(2.0, 1.5))
     ok = next(g for g in promotion.evaluate_gates(ws, "m", similar.version) if g.name == "drift")
     bad = next(g for g in promotion.evaluate_gates(ws, "m", shifted.version) if g.name == "drift")
-    assert ok.passed and "0 of 3" in ok.detail
-    assert not bad.passed and "2 of 3" in bad.detail and "a, b" in bad.detail
+    assert ok.passed and "0 of 3 features drifted" in ok.detail
+    assert not bad.passed and "2 of 3 features drifted" in bad.detail and ": a, b" in bad.detail
+
+
+def test_drift_gate_without_profiles_passes_and_says_why(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml())
+    promote_new(ws)
+    v2 = add_version(ws)
+    gate = next(g for g in promotion.evaluate_gates(ws, "m", v2.version) if g.name == "drift")
+    assert gate.passed and "no stored training profile" in gate.detail
 
 
 def test_gates_can_be_switched_off(make_workspace: Callable[..., Workspace]) -> None:
@@ -678,7 +692,7 @@ def test_cli_readonly_refuses(make_workspace: Callable[..., Workspace], cli: Any
     req = promotion.on_version_registered(ws, "m", v.version, "pipeline:train")
     assert req is not None
     r = cli("--readonly", "approve", str(req.id), "--reason", "x", "--workspace", root)
-    assert r.code == 2 and "read-only" in r.err
+    assert r.code == 2 and "read-only" in r.err and "needs the approver role" in r.err
     assert registry.aliases(ws.store, "m").get("production") is None
 
 
