@@ -37,6 +37,7 @@ from storage.workspace import Workspace
 BUILTIN = ("ingest", "validate", "train", "evaluate", "register")
 MAX_RECOVERY_ATTEMPTS = 3
 CANCEL_POLL = 0.5  # seconds between looks at the store's cancel flag while a stage runs
+LOG_PUBLISH = 2.0  # seconds between writes of a running stage's log so far
 log = logging.getLogger("lookout.pipeline")
 
 
@@ -113,12 +114,14 @@ class _Tail:
         self.limit = limit
         self.parts: list[str] = []
         self.size = 0
+        self.writes = 0
         self.lock = threading.Lock()
 
     def write(self, text: str) -> None:
         with self.lock:
             self.parts.append(text)
             self.size += len(text)
+            self.writes += 1
             if self.size > 2 * self.limit:
                 joined = "".join(self.parts)[-self.limit :]
                 self.parts, self.size = [joined], len(joined)
@@ -598,6 +601,8 @@ class Runner:
         )
         deadline = time.monotonic() + stage.timeout
         next_look = time.monotonic() + CANCEL_POLL
+        next_publish = time.monotonic() + LOG_PUBLISH
+        published = 0
         thread.start()
         while True:
             thread.join(min(0.1, max(deadline - time.monotonic(), 0)))
@@ -611,6 +616,9 @@ class Runner:
                 next_look = t + CANCEL_POLL
                 if pipelines.cancel_requested(self.ws.store, run_id):
                     cancel.set()
+            if t >= next_publish and tail.writes != published:
+                next_publish, published = t + LOG_PUBLISH, tail.writes
+                pipelines.set_stage_log(self.ws.store, run_id, stage.name, tail.text())
             if cancel.is_set() or self.stop.is_set():
                 ctx.cancelled.set()
         if "error" in outcome:

@@ -380,3 +380,12 @@ def registered_version(store: Store, run_ids: list[int]) -> tuple[str, int] | No
         run_ids,
     ).fetchone()
     return None if row is None else (row["model"], int(row["version"]))
+
+
+def set_stage_log(store: Store, run_id: int, name: str, log_tail: str) -> None:
+    """Publish a running stage's log so far (consoles show it live)."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE stage_runs SET log_tail = ? WHERE run_id = ? AND name = ? AND status = 'running'",
+            (sanitize(log_tail[-LOG_TAIL_CHARS:]), run_id, name),
+        )

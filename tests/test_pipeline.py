@@ -96,6 +96,7 @@ def flaky(ctx):
 def hold(ctx):
     root = pathlib.Path(ctx.ws.root)
     (root / f"holding-{ctx.run_id}").write_text("x")
+    print("holding", flush=True)
     while not (root / "release").exists():
         if ctx.cancelled.wait(0.05):
             raise RuntimeError("cancelled")

@@ -290,6 +290,8 @@ def test_a_clean_stop_interrupts_the_running_stage_and_queues_the_run_again(
     assert sched.start()
     scheduling.submit_request(ws.store, "run_pipeline", "p", "alice")
     victim = wait_for(lambda: [r for r in runs(ws) if r.stages[-1].status == "running"])[0]
+    # A running stage's log is published while it runs, not only at its end.
+    wait_for(lambda: "holding" in runs(ws)[-1].stages[-1].log_tail)
     sched.stop()
     after = pipelines.get_run(ws.store, victim.id)
     assert after is not None and after.status == "interrupted"
@@ -364,13 +366,24 @@ def test_a_second_scheduler_process_exits_naming_the_holder(
         _, err = second.communicate(timeout=60)
         assert second.returncode == 1
         assert f"{lease.host} pid {first.pid} since " in err
+        waiter = lookout(ws, "scheduler", "--wait")
+        assert waiter.stdout is not None
+        assert "waiting for the lease held by" in waiter.stdout.readline()
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=30) == 0
+        taken = wait_for(
+            lambda: (x := scheduling.get_lease(ws.store)) and x.pid == waiter.pid and x
+        )
+        assert taken.alive(now())
+        waiter.send_signal(signal.SIGTERM)
+        out, _ = waiter.communicate(timeout=30)
+        assert waiter.returncode == 0 and "scheduler stopped" in out
         assert not scheduling.get_lease(ws.store).alive(now())  # type: ignore[union-attr]
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        for proc in (first, locals().get("waiter")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.mark.slow
