@@ -165,6 +165,34 @@ def test_alias_moved_directly_in_mlflow_is_an_external_change(make_workspace, ml
 
 
 @pytest.mark.slow
+def test_a_lookout_move_during_a_sync_is_not_mistaken_for_an_external_one(
+    make_workspace, mlflow_url, monkeypatch
+) -> None:
+    register(mlflow_url, "race", {"f1": 0.6})
+    register(mlflow_url, "race", {"f1": 0.7})
+    client(mlflow_url).set_registered_model_alias("race", "champion", "1")
+    ws = make_workspace(config(mlflow_url, ["race"]))
+    assert connector.sync(ws).ok
+    read_model = connector._fetch_model
+
+    def read_then_lookout_promotes(*args):  # type: ignore[no-untyped-def]
+        seen = read_model(*args)  # the sync has read champion = v1 ...
+        with ws.store.write() as conn:  # ... then a promotion commits v2, as promotion.py does
+            connector.set_alias(ws, "race", "production", 2)
+            registry.move_alias(conn, "race", "production", 2, kind="promotion", actor="bob")
+        return seen
+
+    monkeypatch.setattr(connector, "_fetch_model", read_then_lookout_promotes)
+    report = connector.sync(ws)
+
+    assert (report.ok, report.external_changes) == (True, 0)
+    assert registry.aliases(ws.store, "race")["production"] == 2
+    assert events.list_events(ws.store, kind="external_change") == []
+    monkeypatch.undo()
+    assert connector.sync(ws).external_changes == 0
+
+
+@pytest.mark.slow
 def test_every_registered_model_is_mirrored_unless_a_local_model_has_its_name(
     make_workspace, mlflow_url
 ) -> None:
