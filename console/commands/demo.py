@@ -1,0 +1,51 @@
+"""`lookout demo [DIR] [--no-tui] [--speed N] [--reset]`: the whole loop, live, in a minute."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+from pathlib import Path
+
+from console.output import UsageError
+
+DEFAULT_DIR = "lookout-demo"
+TRAFFIC_SECONDS = 5.0  # one inference batch per model this often (divided by --speed)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not math.isfinite(args.speed) or args.speed <= 0:
+        raise UsageError(f"--speed: expected a number > 0, got {args.speed}")
+    from scheduler.demo import DemoError, Traffic, build
+
+    root = Path(args.dir or getattr(args, "workspace", None) or DEFAULT_DIR)
+    say = (lambda line: print(f"demo: {line}", file=sys.stderr)) if args.no_tui else print
+    try:
+        ws = build(root, speed=args.speed, reset=args.reset, say=say)
+    except DemoError as exc:
+        raise UsageError(str(exc)) from None
+    if args.no_tui:
+        print(f"demo workspace ready: {ws.root}")
+        print(f"open it with: lookout --workspace {ws.root}")
+        ws.close()
+        return 0
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UsageError("the console needs a terminal; use --no-tui in scripts")
+    from console.app import LookoutApp
+
+    stop = threading.Event()
+    traffic = threading.Thread(
+        target=Traffic(ws, step=100).run,
+        args=(stop, TRAFFIC_SECONDS / args.speed),
+        name="lookout-demo-traffic",
+        daemon=True,
+    )
+    traffic.start()
+    try:
+        code = LookoutApp(ws, readonly=False, refresh=None, start_scheduler=True).run()
+    finally:
+        stop.set()
+        traffic.join(TRAFFIC_SECONDS)
+        ws.close()
+    return int(code or 0)
