@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from scheduler.checks import run_checks
-from scheduler.frame import Frame
-from storage.workspace import open_workspace
+# bench/scheduler.py would shadow the `scheduler` package; keep this folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from scheduler.checks import run_checks  # noqa: E402
+from scheduler.frame import Frame  # noqa: E402
+from storage.workspace import open_workspace  # noqa: E402
 
 NUMERIC = 40
 CATEGORIES = ["north", "south", "east", "west", "centre"]

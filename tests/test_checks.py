@@ -19,6 +19,7 @@ from scheduler.checks import (
     check_not_null,
     check_range,
     check_unique,
+    empty_strings,
     run_checks,
     run_dataset,
 )
@@ -128,6 +129,17 @@ def test_not_null_counts_nan_and_empty_strings(make_workspace: MakeWs) -> None:
     assert out["s"].result == "fail" and out["s"].failing_rows == 1
     assert out["both"].result == "pass"  # worst column is x at 0.5, the limit
     assert out["both"].failing_rows == 2 and "in x" in (out["both"].observed or "")
+
+
+def test_empty_strings_are_told_apart_from_strings_starting_with_nul(
+    make_workspace: MakeWs,
+) -> None:
+    values = np.array(["", "\x00y", "abc", ""])
+    ws = setup(make_workspace, check("not_null", column="s"))
+    r = results(ws, frame_from_columns({"s": values}))["c"]
+    assert r.failing_rows == 2 and r.examples == ("row 1", "row 4")
+    strided = values[::-1][::2]  # ["", "\x00y"], not contiguous
+    assert empty_strings(strided).tolist() == [True, False]
 
 
 def test_not_null_passes_inf_and_errors_on_missing_column_and_empty(
