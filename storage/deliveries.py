@@ -76,6 +76,8 @@ def recently_delivered(
 
 def claim(store: Store, target: str, event_ids: list[int]) -> list[Delivery]:
     """Record, in one transaction, that these events are about to be sent to `target`."""
+    if not event_ids:
+        return []
     out = []
     with store.write() as conn:
         for event_id in event_ids:

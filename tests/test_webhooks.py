@@ -121,16 +121,30 @@ def test_receiver_that_keeps_failing_is_recorded_as_failed(make_workspace, recei
     assert d.detail.startswith("HTTP 500")
 
 
-def test_hanging_receiver_times_out(make_workspace, receiver) -> None:
-    rec = receiver(lambda n, r: 0)
+def test_hanging_receiver_times_out_and_holds_up_one_event_per_pass(
+    make_workspace, receiver
+) -> None:
+    rec = receiver(lambda n, r: 0 if n <= 2 else 200)
     ws = make_workspace(config(rec.url, timeout='"200ms"', retries="1"))
-    events.record(ws.store, "promotion", "wine", "v2 is now production")
+    first = events.record(ws.store, "promotion", "wine", "v2 is now production")
+    second = events.record(ws.store, "rollback", "wine", "back to v1")
 
     assert webhooks.deliver_pending(ws, backoff=0.01) == 0
 
-    [d] = deliveries.list_deliveries(ws.store)
-    assert (d.status, d.attempts, d.code, d.detail) == ("failed", 2, None, "timed out")
+    status = {d.event_id: d for d in deliveries.list_deliveries(ws.store)}
+    failed = status[first.id]
+    assert (failed.status, failed.attempts, failed.code, failed.detail) == (
+        "failed",
+        2,
+        None,
+        "timed out",
+    )
+    assert status[second.id].status == "pending"  # not tried against a receiver that hangs
     assert len(rec.requests) == 2
+
+    # The receiver is back: the held event goes out on the next pass.
+    assert webhooks.deliver_pending(ws, backoff=0.01) == 1
+    assert deliveries.list_deliveries(ws.store, event_id=second.id)[0].status == "delivered"
 
 
 def test_client_errors_are_not_retried(make_workspace, receiver) -> None:

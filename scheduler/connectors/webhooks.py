@@ -114,7 +114,8 @@ def _deliver(
     delivery_id: int,
     event: Event,
     backoff: float,
-) -> bool:
+) -> Attempted | None:
+    """Send one event (None when it was not sent: suppressed, or no secret to sign with)."""
     store = ws.store
     if deliveries.recently_delivered(
         store, name, event.kind, event.subject, now() - target["dedup"], event.id
@@ -122,7 +123,7 @@ def _deliver(
         deliveries.finish(
             store, delivery_id, "suppressed", 0, None, "same kind and subject sent recently"
         )
-        return False
+        return None
     body = payload(event, target["format"], ws.config.workspace["name"])
     headers = {
         "Content-Type": "application/json",
@@ -136,19 +137,21 @@ def _deliver(
             # Sending unsigned would let a receiver that checks signatures be bypassed.
             detail = f"secret_env {target['secret_env']} is not set; not sent unsigned"
             deliveries.finish(store, delivery_id, "failed", 0, None, detail)
-            return False
+            return None
         headers[SIGNATURE_HEADER] = signature(secret, body)
     result = send(client, target["url"], body, headers, target["retries"], backoff)
     status = "delivered" if result.delivered else "failed"
     deliveries.finish(store, delivery_id, status, result.attempts, result.code, result.detail)
-    return result.delivered
+    return result
 
 
 def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
     """Offer every new event to every configured target; returns how many were delivered.
 
-    Blocks for at most about (timeout + backoff) × (retries + 1) per event, so
-    the scheduler runs it in its own thread, and only the lease holder runs it.
+    A target that times out, cannot be reached or answers 5xx after its
+    retries gets no more tries this pass: its other events stay pending for
+    the next pass, so one dead receiver costs a pass at most about
+    (timeout + backoff) × (retries + 1). Only the lease holder runs this.
     """
     delivered = 0
     for name, target in ws.config.notifications.items():
@@ -162,6 +165,11 @@ def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
             continue  # an idle pass opens no connection (a client costs ~0.1 s of CPU)
         with httpx.Client(timeout=target["timeout"], follow_redirects=False) as client:
             for delivery, event in work:
-                if _deliver(ws, client, name, target, delivery.id, event, backoff):
+                result = _deliver(ws, client, name, target, delivery.id, event, backoff)
+                if result is None:
+                    continue
+                if result.delivered:
                     delivered += 1
+                elif result.code is None or result.code >= 500:
+                    break  # the receiver is down; the rest wait for the next pass
     return delivered
