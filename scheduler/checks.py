@@ -582,15 +582,15 @@ def evaluate(frame: Frame, check: dict[str, Any], ctx: Context) -> CheckResult:
         with np.errstate(all="ignore"):
             o = EVALUATORS[check["type"]](frame, check, ctx)
     except Unevaluable as exc:
-        return _with(base, result="error", message=str(exc), rows_examined=frame.rows)
+        return replace(base, result="error", message=str(exc), rows_examined=frame.rows)
     except Exception as exc:  # odd data must cost one result, never the whole pass
-        return _with(
+        return replace(
             base,
             result="error",
             message=f"{type(exc).__name__}: {exc}".splitlines()[0],
             rows_examined=frame.rows,
         )
-    return _with(
+    return replace(
         base,
         result="pass" if o.passed else check["severity"],
         observed=o.observed,
@@ -600,10 +600,6 @@ def evaluate(frame: Frame, check: dict[str, Any], ctx: Context) -> CheckResult:
         examples=o.examples,
         message=o.message,
     )
-
-
-def _with(base: CheckResult, **changes: Any) -> CheckResult:
-    return replace(base, **changes)
 
 
 def run_checks(
@@ -620,7 +616,7 @@ def run_checks(
         raise LookupError(f'no dataset named "{dataset}" in {ws.config.path.name}')
     ctx = Context(ws, dataset, now(), modified_at)
     results = [
-        _with(evaluate(frame, check, ctx), snapshot_id=snapshot_id, run_id=run_id, at=ctx.at)
+        replace(evaluate(frame, check, ctx), snapshot_id=snapshot_id, run_id=run_id, at=ctx.at)
         for check in ws.config.datasets[dataset]["checks"]
     ]
     return stored_checks.record_results(ws.store, results)
