@@ -141,6 +141,14 @@ def sketch_ranks(n: int, m: int) -> np.ndarray:
     return ((2 * i + 1) * n + 2 * m - 1) // (2 * m) - 1
 
 
+def _sorted_quantiles(s: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """numpy.quantile's default (linear) quantiles of already sorted values, without a sort."""
+    h = (len(s) - 1) * q
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, len(s) - 1)
+    return s[lo] + (h - lo) * (s[hi] - s[lo])
+
+
 def _numeric_profile(raw: np.ndarray, sketch_size: int) -> dict[str, Any]:
     x = raw.astype(float)
     nan = np.isnan(x)
@@ -159,8 +167,8 @@ def _numeric_profile(raw: np.ndarray, sketch_size: int) -> dict[str, Any]:
     }
     if n == 0:
         return {**prof, "sample": [], "exact": True, "edges": [], "bin_counts": [rows - nan.sum()]}
-    edges = np.unique(np.quantile(s, np.linspace(0.1, 0.9, 9)))
-    bins = _bin_counts(edges, x[~nan]).astype(int)
+    edges = np.unique(_sorted_quantiles(s, np.linspace(0.1, 0.9, 9)))
+    bins = _bin_counts(edges, s, prof["neginf_count"], prof["posinf_count"]).astype(int)
     exact = n <= sketch_size
     sample = s if exact else s[sketch_ranks(n, sketch_size)]
     prof.update(
@@ -174,8 +182,7 @@ def _numeric_profile(raw: np.ndarray, sketch_size: int) -> dict[str, Any]:
         sample=sample.tolist(),
         sketch_w1=0.0 if exact else _wasserstein(sample, _Sorted(s)),
     )
-    distinct = np.unique(s)
-    if len(distinct) <= VALUE_TABLE_MAX:
+    if 1 + np.count_nonzero(s[1:] != s[:-1]) <= VALUE_TABLE_MAX:
         prof["values"] = category_counts(s)
     return prof
 
@@ -238,27 +245,41 @@ def build_profile(
 
 
 class _Sorted:
-    """Finite current values, sorted, with prefix sums of their distance from the mean."""
+    """Finite current values, sorted; sums over rank ranges, taken from the mean for precision."""
 
     def __init__(self, values: np.ndarray):
         self.c = values
         self.n = len(values)
-        self._prefix: np.ndarray | None = None
         self.center = float(values.mean()) if self.n else 0.0
 
-    @property
-    def prefix(self) -> np.ndarray:
-        if self._prefix is None:
-            p = np.empty(self.n + 1)
-            p[0] = 0.0
-            np.cumsum(self.c - self.center, out=p[1:])
-            self._prefix = p
-        return self._prefix
+    def prefix(self, ranks: list[np.ndarray]) -> list[np.ndarray]:
+        """For each array of ranks k: Σ_{j<k} (c_j − center), in one pass over the values.
 
-    def integral(self, a: np.ndarray, b: np.ndarray, ka: np.ndarray, kb: np.ndarray) -> np.ndarray:
-        """∫ₐᵇ C(x) dx for the current ECDF C, given #values ≤ a (ka) and ≤ b (kb)."""
-        p = self.prefix
-        return (ka * (b - a) + (kb - ka) * (b - self.center) - (p[kb] - p[ka])) / self.n
+        Only the few ranks asked for are needed, so the values are summed per
+        segment between them (`reduceat`) instead of a cumulative sum of all.
+        """
+        flat = np.concatenate([np.atleast_1d(k) for k in ranks]).astype(np.int64)
+        cuts = np.unique(np.concatenate([flat, [0, self.n]]))
+        seg = np.add.reduceat(self.c, cuts[:-1]) - np.diff(cuts) * self.center
+        sums = np.concatenate(([0.0], np.cumsum(seg)))[np.searchsorted(cuts, flat)]
+        out, at = [], 0
+        for k in ranks:
+            size = np.size(k)
+            out.append(sums[at : at + size].reshape(np.shape(k)))
+            at += size
+        return out
+
+    def integral(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        ka: np.ndarray,
+        kb: np.ndarray,
+        pa: np.ndarray,
+        pb: np.ndarray,
+    ) -> np.ndarray:
+        """∫ₐᵇ C(x) dx for the current ECDF C, given #values ≤ a (ka), ≤ b (kb) and their prefixes."""
+        return (ka * (b - a) + (kb - ka) * (b - self.center) - (pb - pa)) / self.n
 
 
 def _reference_steps(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -281,38 +302,37 @@ def _wasserstein(sample: np.ndarray, cur: _Sorted) -> float:
     """W1 between the sample (equal weights) and the current values: ∫ |G − C| dx, exactly.
 
     Between consecutive sample values G is constant, so each cell splits at
-    the one point where C crosses it; prefix sums give every piece in O(1).
+    the one point where C crosses it; sums over rank ranges give every piece.
     """
     v, num, den = _reference_steps(sample)
-    c, n = cur.c, cur.n
-    mu = cur.center
-    p = cur.prefix
-    # below the first sample value G = 0; above the last G = 1
-    k_low = int(np.searchsorted(c, v[0], side="left"))
-    low = (k_low * (v[0] - mu) - p[k_low]) / n
-    k_high = int(np.searchsorted(c, v[-1], side="right"))
-    high = ((p[n] - p[k_high]) - (n - k_high) * (v[-1] - mu)) / n
-    if len(v) == 1:
-        return float(low + high)
+    c, n, mu = cur.c, cur.n, cur.center
+    k_low = np.searchsorted(c, v[:1], side="left")
+    k_high = np.searchsorted(c, v[-1:], side="right")
     left, right, g_num = v[:-1], v[1:], num[:-1]
     g = g_num / den
     k_left = np.searchsorted(c, left, side="right")
     k_right = np.searchsorted(c, right, side="right")
     k_right_open = np.searchsorted(c, right, side="left")
-    # the first rank k with k/n ≥ g, in integers
+    # the first rank k with k/n ≥ g, in integers; the crossing point of the cell
     k_star = (g_num * n + den - 1) // den
-    whole = cur.integral(left, right, k_left, k_right)
+    xs = np.clip(c[np.clip(k_star - 1, 0, n - 1)], left, right)
+    k_xs = np.searchsorted(c, xs, side="right")
+    p_low, p_high, p_left, p_right, p_xs, p_n = cur.prefix(
+        [k_low, k_high, k_left, k_right, k_xs, np.array([n])]
+    )
+    # below the first sample value G = 0; above the last G = 1
+    low = (k_low * (v[0] - mu) - p_low) / n
+    high = ((p_n - p_high) - (n - k_high) * (v[-1] - mu)) / n
+    whole = cur.integral(left, right, k_left, k_right, p_left, p_right)
     width = right - left
     above = whole - g * width  # C ≥ g on the whole cell
     below = g * width - whole  # C < g on the whole cell
-    crossing = np.clip(k_star - 1, 0, n - 1)
-    xs = np.clip(c[crossing], left, right)
-    k_xs = np.searchsorted(c, xs, side="right")
-    first = g * (xs - left) - cur.integral(left, xs, k_left, k_xs)
-    second = cur.integral(xs, right, k_xs, k_right) - g * (right - xs)
-    split = first + second
-    cells = np.where(k_star <= k_left, above, np.where(k_star > k_right_open, below, split))
-    return float(low + high + np.sum(cells))
+    first = g * (xs - left) - cur.integral(left, xs, k_left, k_xs, p_left, p_xs)
+    second = cur.integral(xs, right, k_xs, k_right, p_xs, p_right) - g * (right - xs)
+    cells = np.where(
+        k_star <= k_left, above, np.where(k_star > k_right_open, below, first + second)
+    )
+    return float(low[0] + high[0] + np.sum(cells))
 
 
 # -- tests on tables ------------------------------------------------------------------
@@ -323,11 +343,13 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / total if total else counts.astype(float)
 
 
-def _bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Counts per bin: below the first edge, between edges (left-closed), from the last edge."""
-    return np.bincount(
-        np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1
-    ).astype(float)
+def _bin_counts(edges: np.ndarray, s: np.ndarray, neginf: int = 0, posinf: int = 0) -> np.ndarray:
+    """Counts per bin (below the first edge, between edges left-closed, from the last edge)
+    of sorted finite values, with -inf joining the first bin and +inf the last."""
+    counts = np.diff(np.searchsorted(s, edges, side="left"), prepend=0, append=len(s))
+    counts[0] += neginf
+    counts[-1] += posinf
+    return counts.astype(float)
 
 
 def _psi(ref: np.ndarray, cur: np.ndarray) -> float:
@@ -448,7 +470,10 @@ def _numeric_score(
         edges = np.asarray(prof["edges"], dtype=float)
         ref = np.asarray(prof["bin_counts"], dtype=float)
         if method == "psi":  # ±inf fall in the open outer bins, NaN gets a bin of its own
-            now_ = _bin_counts(edges, x[~np.isnan(x)])
+            infs = np.isinf(x)
+            neginf = int(np.count_nonzero(infs & (x < 0))) if infs.any() else 0
+            posinf = int(np.count_nonzero(infs)) - neginf
+            now_ = _bin_counts(edges, cur.c, neginf, posinf)
             ref = np.append(ref, prof["nan_count"])
             now_ = np.append(now_, np.isnan(x).sum())
         else:  # finite values only

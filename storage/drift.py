@@ -39,7 +39,7 @@ TIMESTAMP = "timestamp"
 LABEL = "label"
 SPECIAL = (PREDICTION_ID, PREDICTION, TIMESTAMP, LABEL)
 # SQLite refuses blobs over 1e9 bytes; bigger batches are split into rows of at most this.
-MAX_BLOB = 256 << 20
+MAX_BLOB = 512 << 20
 
 
 class BatchError(ValueError):
@@ -183,7 +183,7 @@ def load_window(
     logging time) is at or after it; the caller trims rows inside a batch.
     """
     sql = (
-        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json, data"
+        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json"
         " FROM inference_batches WHERE model = ? AND kind = ?"
     )
     args: list[Any] = [model, kind]
@@ -191,9 +191,15 @@ def load_window(
         sql += " AND coalesce(last_ts, at) >= ?"
         args.append(since)
     sql += " ORDER BY id DESC"
-    out: list[Batch] = []
+    rows = []
     total = 0
     for row in store.conn.execute(sql, args):
+        rows.append(row)
+        total += row["rows"]
+        if max_rows is not None and total >= max_rows:
+            break
+    out: list[Batch] = []
+    for row in reversed(rows):
         out.append(
             Batch(
                 id=row["id"],
@@ -203,14 +209,19 @@ def load_window(
                 rows=row["rows"],
                 first_ts=row["first_ts"],
                 last_ts=row["last_ts"],
-                columns=_decode(json.loads(row["columns_json"]), row["data"]),
+                columns=_decode(json.loads(row["columns_json"]), _read_blob(store, row["id"])),
             )
         )
-        total += row["rows"]
-        if max_rows is not None and total >= max_rows:
-            break
-    out.reverse()
     return out
+
+
+def _read_blob(store: Store, batch_id: int) -> bytes:
+    """A batch's data, read by incremental blob I/O straight into one bytes object.
+
+    A plain SELECT would hold the blob twice (SQLite's copy and Python's) at the peak.
+    """
+    with store.conn.blobopen("inference_batches", "data", batch_id, readonly=True) as blob:
+        return blob.read()
 
 
 def logged_rows(store: Store, model: str, kind: str = "inputs") -> int:

@@ -17,6 +17,9 @@ from scheduler.frame import Frame
 from storage import drift as drift_store
 from storage.db import Store
 
+# scipy warns when its exact KS p-value fails and it falls back to the asymptotic one
+pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
+
 
 def frame(**cols: object) -> Frame:
     arrays = {k: np.asarray(v) for k, v in cols.items()}
