@@ -14,7 +14,6 @@ from storage import drift as drift_store
 from storage import events, registry, scheduling, sdk
 from storage.drift import BatchError
 
-
 CONFIG = """
 [workspace]
 name = "t"
