@@ -396,25 +396,19 @@ def _custom(spec: str) -> StageFn:
     return call
 
 
-_code_versions: dict[str, str | None] = {}
-
-
 def code_version(ws: Workspace) -> str | None:
-    """The git commit of the workspace, when it is in a repository."""
-    key = str(ws.root)
-    if key not in _code_versions:
-        try:
-            out = subprocess.run(
-                ["git", "-C", key, "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=False,
-            )
-            _code_versions[key] = out.stdout.strip() if out.returncode == 0 else None
-        except (OSError, subprocess.SubprocessError):
-            _code_versions[key] = None
-    return _code_versions[key]
+    """The git commit of the workspace, when it is in a repository (asked at every register)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ws.root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 # -- running a run --------------------------------------------------------------------

@@ -47,7 +47,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler import pipeline
 from storage import pipelines, scheduling
-from storage.config import DURATION_RE, duration
+from storage.config import DURATION_RE, ConfigError, duration
 from storage.db import now
 from storage.records import Lease, Request
 from storage.workspace import Workspace
@@ -58,11 +58,18 @@ WEBHOOK_EVERY = 5.0
 STOP_TIMEOUT = 10.0
 
 
-def make_trigger(schedule: str) -> BaseTrigger:
-    """An interval ("10m") or a five-field cron expression, in UTC."""
+def _trigger(schedule: str, where: str = "schedule") -> BaseTrigger:
+    """An interval ("10m") or a five-field cron expression, in UTC.
+
+    The config only checks a cron expression's shape; a value out of range
+    (say "99 * * * *") becomes a one-line ConfigError here.
+    """
     if DURATION_RE.match(schedule):
-        return IntervalTrigger(seconds=duration("schedule", schedule), timezone=dt.UTC)
-    return CronTrigger.from_crontab(schedule, timezone=dt.UTC)
+        return IntervalTrigger(seconds=duration(where, schedule), timezone=dt.UTC)
+    try:
+        return CronTrigger.from_crontab(schedule, timezone=dt.UTC)
+    except ValueError as exc:
+        raise ConfigError(f'{where}: invalid cron expression "{schedule}": {exc}') from None
 
 
 def _at(ts: float) -> dt.datetime:
@@ -341,19 +348,28 @@ class Scheduler:
     # -- jobs ----------------------------------------------------------------------------
 
     def _build_jobs(self) -> list[Job]:
+        """Every scheduled job the config asks for; ConfigError for an impossible schedule."""
         cfg = self.ws.config
+
+        def make_trigger(schedule: str, key: str) -> BaseTrigger:
+            return _trigger(schedule, f"{cfg.path}: {key}")
+
         jobs: list[Job] = []
         for name, p in cfg.pipelines.items():
             if p["schedule"]:
                 jobs.append(
-                    Job(f"pipeline:{name}", make_trigger(p["schedule"]), self._scheduled_run(name))
+                    Job(
+                        f"pipeline:{name}",
+                        make_trigger(p["schedule"], f"pipelines.{name}.schedule"),
+                        self._scheduled_run(name),
+                    )
                 )
         for name, d in cfg.datasets.items():
             if d["check_schedule"]:
                 jobs.append(
                     Job(
                         f"checks:{name}",
-                        make_trigger(d["check_schedule"]),
+                        make_trigger(d["check_schedule"], f"datasets.{name}.check_schedule"),
                         self._ledgered_job(
                             f"checks:{name}", "scheduler.checks", "run_dataset", name
                         ),
@@ -364,7 +380,7 @@ class Scheduler:
                 jobs.append(
                     Job(
                         f"drift:{name}",
-                        make_trigger(m["drift"]["schedule"]),
+                        make_trigger(m["drift"]["schedule"], f"models.{name}.drift.schedule"),
                         self._ledgered_job(
                             f"drift:{name}", "scheduler.drift_job", "run_drift", name
                         ),

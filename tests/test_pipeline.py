@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 import threading
 from collections.abc import Callable
@@ -410,3 +411,17 @@ def test_a_rerun_of_an_interrupted_run_does_not_register_twice(
     assert stage(rerun, "register").metrics["version"] == 1
     assert pipelines.get_run(ws.store, first.id).status == "interrupted"  # type: ignore[union-attr]
     assert events.list_events(ws.store, kind="interrupted")
+
+
+def test_lineage_names_the_git_commit_of_the_workspace(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make(make_workspace, config())
+    git = ["git", "-C", str(ws.root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "lookout.toml"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "config"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert run_now(ws).status == "succeeded"
+    v = registry.get_version(ws.store, "m", 1)
+    assert v is not None and v.lineage["code_version"] == head.stdout.strip()

@@ -17,6 +17,7 @@ from console.output import UsageError, print_json, workspace
 from scheduler import pipeline
 from scheduler.service import Scheduler
 from storage import pipelines, scheduling
+from storage.config import ConfigError
 from storage.db import now
 from storage.identity import current_user
 from storage.records import Run, iso
@@ -122,7 +123,10 @@ def _run(ws: Workspace, args: argparse.Namespace) -> int:
         if lease is None or not lease.alive(now()):
             message += "; no scheduler is running: start `lookout scheduler` or use --wait"
         return _report(args, True, message, None, req.id)
-    sched = Scheduler(ws, holder=None)
+    try:
+        sched = Scheduler(ws)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     won, _ = sched.acquire()
     if won:
         result, req_id = _in_process(ws, sched, name, user)

@@ -9,8 +9,9 @@ import sys
 import threading
 from types import FrameType
 
-from console.output import fail, workspace
+from console.output import UsageError, fail, workspace
 from scheduler.service import Scheduler
+from storage.config import ConfigError
 from storage.records import Lease, iso
 
 
@@ -26,15 +27,26 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per job execution
-    sched = Scheduler(ws)
-    stop = sched.stop_event
+    try:
+        sched = Scheduler(ws)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        sched.stop_event.set()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+    if threading.current_thread() is not threading.main_thread():
+        return _serve(sched, args)
+    saved = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _serve(sched, args)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
+    stop = sched.stop_event
     won, lease = sched.acquire()
     if not won and not args.wait:
         return fail(f"another scheduler holds the lease: {_holder(lease)}", 1)
