@@ -25,18 +25,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from scheduler import drift, policy, serving
-from scheduler.drift import sketch_ranks
-from scheduler.frame import Frame
+from scheduler import policy, serving
 from scheduler.policy import ROLES, PermissionDenied, can, role_of
 from storage import audit, checks, events, registry
 from storage.records import Gate, PromotionRequest, Version
 from storage.text import sanitize
 from storage.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ROLES",
@@ -150,6 +149,10 @@ def _profile_column(prof: dict[str, Any]) -> tuple[np.ndarray, str] | None:
     weighted). Categorical: the kept categories repeated by their counts,
     scaled down to at most CATEGORY_ROWS values.
     """
+    import numpy as np
+
+    from scheduler.drift import sketch_ranks
+
     if prof.get("kind") == "numeric" and prof.get("sample"):
         sample = np.asarray(prof["sample"], dtype=float)
         if len(sample) > GATE_POINTS:
@@ -221,7 +224,13 @@ def forget_cached_gates() -> None:
 def _compare_profiles(
     ws: Workspace, candidate: Version, production: Version | None, settings: dict[str, Any]
 ) -> Gate:
-    """The candidate's training profile against production's, through the drift engine."""
+    """The candidate's training profile against production's, through the drift engine.
+
+    The engine (NumPy, SciPy) is imported here so approving and listing stay light.
+    """
+    from scheduler import drift
+    from scheduler.frame import Frame
+
     if production is None:
         return Gate("drift", True, "no production version to compare with")
     if production.version == candidate.version:

@@ -22,6 +22,12 @@ from storage.records import (
     Version,
 )
 
+# Every column but profile_json: a profile can be a megabyte, and only drift reads it.
+_VERSION_COLUMNS = (
+    "id, model, version, created_at, metrics_json, params_json, lineage_json, tags_json,"
+    " artifact_path, artifact_sha256, snapshot_id, run_id"
+)
+
 
 def _model(row: sqlite3.Row) -> Model:
     return Model(row["name"], row["source"], row["task"], row["primary_metric"], row["created_at"])
@@ -110,7 +116,9 @@ def register_version(
                 None if profile is None else json.dumps(profile),
             ),
         )
-        row = conn.execute("SELECT * FROM versions WHERE id = ?", (cur.lastrowid,)).fetchone()
+        row = conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id = ?", (cur.lastrowid,)
+        ).fetchone()
     return _version(row)
 
 
@@ -127,7 +135,7 @@ def list_versions(store: Store, model: str, limit: int | None = None) -> list[Ve
     """Newest first, each with its aliases."""
     conn = store.conn
     aliases = _aliases_by_version(conn, model)
-    sql = "SELECT * FROM versions WHERE model = ? ORDER BY version DESC"
+    sql = f"SELECT {_VERSION_COLUMNS} FROM versions WHERE model = ? ORDER BY version DESC"
     args: list[Any] = [model]
     if limit is not None:
         sql += " LIMIT ?"
@@ -138,7 +146,7 @@ def list_versions(store: Store, model: str, limit: int | None = None) -> list[Ve
 def get_version(store: Store, model: str, version: int) -> Version | None:
     conn = store.conn
     row = conn.execute(
-        "SELECT * FROM versions WHERE model = ? AND version = ?", (model, version)
+        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE model = ? AND version = ?", (model, version)
     ).fetchone()
     if row is None:
         return None
@@ -426,7 +434,7 @@ def versions_ever_at(conn: sqlite3.Connection, model: str, alias: str) -> set[in
 def read_version(conn: sqlite3.Connection, model: str, version: int) -> Version | None:
     """One version read on the caller's connection (inside its transaction)."""
     row = conn.execute(
-        "SELECT * FROM versions WHERE model = ? AND version = ?", (model, version)
+        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE model = ? AND version = ?", (model, version)
     ).fetchone()
     if row is None:
         return None
