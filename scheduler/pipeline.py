@@ -145,12 +145,12 @@ class _Router(io.TextIOBase):
     def write(self, text: str) -> int:
         tail = _captures.get(threading.get_ident())
         if tail is None:
-            return self.real.write(text)
+            return self.real.write(text) if self.real is not None else len(text)
         tail.write(text)
         return len(text)
 
     def flush(self) -> None:
-        if threading.get_ident() not in _captures:
+        if threading.get_ident() not in _captures and self.real is not None:
             self.real.flush()
 
     def isatty(self) -> bool:
@@ -452,6 +452,8 @@ class Runner:
         creation for requested runs), so one schedule slot never runs twice.
         """
         store = self.ws.store
+        if self.stop.is_set():
+            return None  # stays queued for the next scheduler
         with store.write():
             run = pipelines.get_run(store, run_id)
             if run is None or run.status != "queued":

@@ -77,12 +77,18 @@ def _at(ts: float) -> dt.datetime:
 
 
 def first_fire(trigger: BaseTrigger, stored: float | None, t: float) -> dt.datetime | None:
-    """When a job fires first after a start: as stored, else now (interval) or its next slot."""
+    """When a job fires first after a start: as stored, else now (interval) or its next slot.
+
+    A stored time later than the schedule's own next slot comes from a longer
+    schedule the config no longer has; the new schedule wins.
+    """
+    natural = trigger.get_next_fire_time(None, _at(t))
     if stored is not None:
-        return _at(stored)
+        kept = _at(stored)
+        return kept if natural is None or kept <= natural else natural
     if isinstance(trigger, IntervalTrigger):
         return _at(t)
-    return trigger.get_next_fire_time(None, _at(t))
+    return natural
 
 
 def due(

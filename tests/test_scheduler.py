@@ -15,7 +15,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.service import Scheduler, due
+from scheduler.service import Scheduler, due, first_fire
 from storage import checks as checks_store
 from storage import events, pipelines, registry, scheduling
 from storage.db import now
@@ -84,6 +84,16 @@ def test_missed_slots_coalesce_into_one_run_within_the_grace_period() -> None:
     slot, nxt = due(cron, start, start.timestamp() + 17 * 60, grace=300)
     assert slot == dt.datetime(2026, 1, 1, 12, 15, tzinfo=dt.UTC)
     assert nxt == dt.datetime(2026, 1, 1, 12, 20, tzinfo=dt.UTC)
+
+
+def test_a_shorter_schedule_in_the_config_replaces_a_stored_later_slot() -> None:
+    t = now()
+    every_minute = IntervalTrigger(seconds=60, timezone=dt.UTC)
+    first = first_fire(every_minute, t + 3600, t)  # stored under a former "1h" schedule
+    assert first is not None and first.timestamp() <= t + 61
+    kept = first_fire(every_minute, t + 30, t)
+    assert kept is not None and kept.timestamp() == pytest.approx(t + 30)
+    assert first_fire(every_minute, None, t).timestamp() == pytest.approx(t)  # type: ignore[union-attr]
 
 
 def test_once_runs_a_schedule_missed_three_times_exactly_once(
