@@ -150,23 +150,28 @@ def _sorted_quantiles(s: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _numeric_profile(raw: np.ndarray, sketch_size: int) -> dict[str, Any]:
-    x = raw.astype(float)
-    nan = np.isnan(x)
+    x = np.asarray(raw, dtype=float)
     finite_mask = np.isfinite(x)
-    s = np.sort(x[finite_mask])
+    if finite_mask.all():  # the usual case: skip the masks and the copy
+        s, nans, neginf, posinf = np.sort(x), 0, 0, 0
+    else:
+        s = np.sort(x[finite_mask])
+        nans = int(np.isnan(x).sum())
+        neginf = int(np.isneginf(x).sum())
+        posinf = len(x) - len(s) - nans - neginf
     n = len(s)
     rows = len(x)
     prof: dict[str, Any] = {
         "kind": "numeric",
         "rows": rows,
         "count": n,
-        "null_share": float(nan.sum() / rows) if rows else 0.0,
-        "nan_count": int(nan.sum()),
-        "neginf_count": int(np.isneginf(x).sum()),
-        "posinf_count": int(np.isposinf(x).sum()),
+        "null_share": nans / rows if rows else 0.0,
+        "nan_count": nans,
+        "neginf_count": neginf,
+        "posinf_count": posinf,
     }
     if n == 0:
-        return {**prof, "sample": [], "exact": True, "edges": [], "bin_counts": [rows - nan.sum()]}
+        return {**prof, "sample": [], "exact": True, "edges": [], "bin_counts": [rows - nans]}
     edges = np.unique(_sorted_quantiles(s, np.linspace(0.1, 0.9, 9)))
     bins = _bin_counts(edges, s, prof["neginf_count"], prof["posinf_count"]).astype(int)
     exact = n <= sketch_size
