@@ -414,7 +414,7 @@ def code_version(ws: Workspace) -> str | None:
 # -- running a run --------------------------------------------------------------------
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     if isinstance(exc, StageFailed):
         return str(exc)
     text = str(exc).strip().splitlines()
@@ -488,7 +488,7 @@ class Runner:
         try:
             stages = plan(self.ws, run.pipeline)
         except Exception as exc:
-            self._end(run.id, job_id, "failed", f"cannot plan the run: {_one_line(exc)}")
+            self._end(run.id, job_id, "failed", f"cannot plan the run: {one_line(exc)}")
             return
         data: dict[str, Any] = {}
         for stage in stages:
@@ -621,7 +621,7 @@ class Runner:
             err = outcome["error"]
             if not isinstance(err, StageFailed):
                 tail.write("".join(traceback.format_exception(err)))
-            return False, _one_line(err), False
+            return False, one_line(err), False
         return True, None, False
 
 

@@ -46,7 +46,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler import pipeline
-from storage import pipelines, scheduling
+from storage import events, pipelines, scheduling
 from storage.config import DURATION_RE, ConfigError, duration
 from storage.db import now
 from storage.records import Lease, Request
@@ -333,8 +333,6 @@ class Scheduler:
         scheduling.requeue_taken_requests(self.store)
 
     def _recover_job_run(self, job_run_id: int, job: str, reason: str) -> None:
-        from storage import events
-
         with self.store.write() as conn:
             runs = [
                 r
@@ -443,7 +441,7 @@ class Scheduler:
         try:
             work()
         except Exception as exc:
-            error = pipeline._one_line(exc)
+            error = pipeline.one_line(exc)
             log.warning("%s failed: %s", job, error)
             scheduling.finish_job_run(self.store, entry.id, "failed", error)
             return True
@@ -536,7 +534,7 @@ class Scheduler:
             try:
                 outcome = self._handle(req)
             except Exception as exc:
-                outcome = (False, pipeline._one_line(exc))
+                outcome = (False, pipeline.one_line(exc))
             if outcome is not None:
                 scheduling.finish_request(self.store, req.id, *outcome)
 
@@ -587,7 +585,7 @@ class Scheduler:
             try:
                 fn(self.ws, req.target)
             except Exception as exc:
-                outcome.append((False, pipeline._one_line(exc)))
+                outcome.append((False, pipeline.one_line(exc)))
                 raise
             outcome.append((True, "done"))
 
