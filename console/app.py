@@ -98,9 +98,14 @@ def keymap_path() -> Path:
 
 
 def _logger() -> logging.Logger:
+    """The console's error log, in the user's state directory."""
     log = logging.getLogger("lookout.console")
+    path = log_path()
+    for handler in list(log.handlers):
+        if getattr(handler, "baseFilename", None) != str(path):
+            log.removeHandler(handler)
+            handler.close()
     if not log.handlers:
-        path = log_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -152,7 +157,6 @@ class LookoutApp(App[int]):
         self._timer: Any = None
         self._polling = False
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
-        self._errlog: logging.Logger | None = None
 
     # -- start and stop ---------------------------------------------------------------
 
@@ -247,12 +251,11 @@ class LookoutApp(App[int]):
         detail = "" if error is None else sanitize(error, 300, single_line=True)
         line = sanitize(what, 200, single_line=True) + (f": {detail}" if detail else "")
         try:
-            if self._errlog is None:
-                self._errlog = _logger()
+            log = _logger()
             if isinstance(error, BaseException):
-                self._errlog.error(line, exc_info=error)
+                log.error(line, exc_info=error)
             else:
-                self._errlog.error(line)
+                log.error(line)
         except OSError:
             pass
         self.notify(line, severity="error", markup=False, timeout=8)
@@ -371,6 +374,13 @@ class LookoutApp(App[int]):
         self._keys = {k: v for k, v in self._keys.items() if k[0] != id(screen)}
         self._stale.discard(id(screen))
 
+    @property
+    def busy(self) -> bool:
+        """A poll or any worker is still going (tests and screenshots wait on this)."""
+        return (
+            self._polling or self._again is not None or any(not w.is_finished for w in self.workers)
+        )
+
     def scheduler_alive(self) -> bool:
         return self.lease is not None and self.lease.alive(self.clock())
 
@@ -385,15 +395,15 @@ class LookoutApp(App[int]):
         t.append(f"  ({self.role}{', read-only' if self.readonly else ''})")
         t.append("  │  scheduler ")
         if self.scheduler_alive() and self.lease is not None:
-            t.append("● alive", style="green")
+            t.append("● up", style="green")
             t.append(" " + sanitize(self.lease.host, 24, single_line=True))
         else:
-            t.append("○ not running", style="bold red")
+            t.append("○ down", style="bold red")
         t.append("  │  ")
         if self.paused:
             t.append("⏸ paused (p resumes)", style="bold yellow")
         else:
-            t.append(f"live, every {self.refresh_s:g}s")
+            t.append(f"live {self.refresh_s:g}s")
         return t
 
     def _header_changed(self) -> None:

@@ -19,18 +19,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from console.widgets import QuietInput, number, safe, status_text
-from storage import checks, drift, events, pipelines, registry, scheduling
+from storage import events, pipelines, registry, scheduling
 from storage.db import Store
 from storage.records import Gate
 from storage.text import sanitize
 
 if TYPE_CHECKING:
     from console.app import LookoutApp
-
-LOWER_IS_BETTER = ("rmse", "mse", "mae", "mape", "loss", "log_loss", "error")
 
 
 @dataclass(frozen=True)
@@ -76,40 +74,23 @@ def _deltas(store: Store, model: str, old: int | None, new: int | None) -> tuple
     )
 
 
-def plan_promote(store: Store, model: str, version: int, alias: str = "production") -> Plan:
-    """The promotion of `version`, with a preview of the gates it will be held to."""
+def plan_promote(
+    store: Store, model: str, version: int, ws: Any, alias: str = "production"
+) -> Plan:
+    """The promotion of `version`, with the gates as they stand now."""
+    from scheduler import promotion
+
     current = registry.aliases(store, model).get(alias)
-    target = registry.get_version(store, model, version)
-    if target is None:
+    if registry.get_version(store, model, version) is None:
         raise LookupError(f"{model} has no version {version}")
-    gates = []
-    if target.snapshot_id is not None:
-        bad = [
-            r
-            for r in checks.results_for_snapshot(store, target.snapshot_id)
-            if r.severity == "fail" and r.result in ("fail", "error")
-        ]
-        gates.append(Gate("checks", not bad, f"{len(bad)} blocking checks failing on its data"))
-    m = registry.get_model(store, model)
-    metric = m.primary_metric if m else ""
-    if current is not None and metric:
-        old = registry.get_version(store, model, current)
-        a = old.metrics.get(metric) if old else None
-        b = target.metrics.get(metric)
-        if isinstance(a, int | float) and isinstance(b, int | float):
-            better = b <= a if metric.lower() in LOWER_IS_BETTER else b >= a
-            gates.append(Gate("metric", better, f"{metric} {number(b)} vs {number(a)}"))
-    latest = drift.latest(store, model)
-    if latest is not None:
-        gates.append(Gate("drift", latest.level in ("ok", "warn"), f"latest drift {latest.level}"))
     return Plan(
         "promote",
         model,
         alias,
         current,
         version,
-        tuple(gates),
-        "preview; the gates are evaluated again when the request is made",
+        tuple(promotion.evaluate_gates(ws, model, version)),
+        "as they stand now; recorded again when the request is made",
         _deltas(store, model, current, version),
     )
 
@@ -161,7 +142,13 @@ def plan_rollback(store: Store, model: str) -> Plan:
     )
 
 
-class ConfirmModal(ModalScreen[str | None]):
+@dataclass(frozen=True)
+class Confirmed:
+    reason: str
+    override: bool = False
+
+
+class ConfirmModal(ModalScreen[Confirmed | None]):
     """Shows the plan; returns the reason once the version is typed, or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
@@ -179,6 +166,8 @@ class ConfirmModal(ModalScreen[str | None]):
             yield QuietInput(placeholder=p.confirm_text, id="typed")
             yield Label(Text("Reason (required, goes on the audit record):"))
             yield QuietInput(placeholder="why", id="reason")
+            if p.verb == "approve" and not all(g.passed for g in p.gates):
+                yield Checkbox("Override the failed gates (approvers; recorded)", id="override")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(
@@ -201,8 +190,8 @@ class ConfirmModal(ModalScreen[str | None]):
         if p.gates:
             grid.add_row(Text("gates", style="bold"), safe(p.gates_note, 90, style="dim"))
             for g in p.gates:
-                line = status_text("pass" if g.passed else "fail")
-                line.append(" ")
+                line = Text()
+                line.append_text(status_text("pass" if g.passed else "fail", 7))
                 line.append_text(safe(g.name, 20, style="bold"))
                 line.append(" ")
                 line.append_text(safe(g.detail, 70))
@@ -233,15 +222,20 @@ class ConfirmModal(ModalScreen[str | None]):
     def on_input_changed(self, _: Input.Changed) -> None:
         self.query_one("#confirm", Button).disabled = not self._valid()
 
+    def _result(self) -> Confirmed:
+        boxes = self.query("#override")
+        override = bool(boxes and boxes.first(Checkbox).value)
+        return Confirmed(self.query_one("#reason", Input).value.strip(), override)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "typed":
             self.query_one("#reason", Input).focus()
         elif self._valid():
-            self.dismiss(self.query_one("#reason", Input).value.strip())
+            self.dismiss(self._result())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm" and self._valid():
-            self.dismiss(self.query_one("#reason", Input).value.strip())
+            self.dismiss(self._result())
         else:
             self.dismiss(None)
 
@@ -317,7 +311,10 @@ class JumpModal(ModalScreen[str | None]):
 
 
 def _confirm_then(
-    app: LookoutApp, what: str, build: Callable[[Store], Plan], act: Callable[[Plan, str], Any]
+    app: LookoutApp,
+    what: str,
+    build: Callable[[Store], Plan],
+    act: Callable[[Plan, Confirmed], Any],
 ) -> None:
     def plan_in_thread() -> None:
         try:
@@ -328,9 +325,9 @@ def _confirm_then(
             app.post_message(Failed(what, exc))
             return
 
-        def confirmed(reason: str | None) -> None:
-            if reason:
-                app.perform(what, partial(act, plan, reason))
+        def confirmed(answer: Confirmed | None) -> None:
+            if answer is not None:
+                app.perform(what, partial(act, plan, answer))
 
         app.call_from_thread(app.push_screen, ConfirmModal(plan), confirmed)
 
@@ -343,9 +340,9 @@ def promote(app: LookoutApp, model: str, version: int) -> None:
     _confirm_then(
         app,
         f"promote {model} v{version}",
-        partial(plan_promote, model=model, version=version),
-        lambda plan, reason: promotion.request_promotion(
-            app.ws, plan.model, version, app.user, reason, plan.alias
+        partial(plan_promote, model=model, version=version, ws=app.ws),
+        lambda plan, answer: promotion.request_promotion(
+            app.ws, plan.model, version, app.user, answer.reason, plan.alias
         ),
     )
 
@@ -354,10 +351,10 @@ def decide(app: LookoutApp, verb: str, request_id: int) -> None:
     """Approve or reject a pending promotion request."""
     from scheduler import promotion
 
-    def act(plan: Plan, reason: str) -> Any:
+    def act(plan: Plan, answer: Confirmed) -> Any:
         if verb == "approve":
-            return promotion.approve(app.ws, request_id, app.user, reason)
-        return promotion.reject(app.ws, request_id, app.user, reason)
+            return promotion.approve(app.ws, request_id, app.user, answer.reason, answer.override)
+        return promotion.reject(app.ws, request_id, app.user, answer.reason)
 
     _confirm_then(
         app,
@@ -374,8 +371,8 @@ def rollback(app: LookoutApp, model: str) -> None:
         app,
         f"roll back {model}",
         partial(plan_rollback, model=model),
-        lambda plan, reason: promotion.rollback(
-            app.ws, plan.model, app.user, reason, to_version=plan.to_version
+        lambda plan, answer: promotion.rollback(
+            app.ws, plan.model, app.user, answer.reason, to_version=plan.to_version
         ),
     )
 

@@ -8,6 +8,7 @@ same on every run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,21 +158,30 @@ def _run(
 
 
 def _check(
-    dataset: str, name: str, result: str, observed: str, threshold: str, **kw: object
+    dataset: str,
+    name: str,
+    result: str,
+    observed: str,
+    threshold: str,
+    *,
+    severity: str = "fail",
+    kind: str = "range",
+    failing: int = 0,
+    examples: tuple[str, ...] = (),
+    message: str = "",
 ) -> CheckResult:
-    severity = str(kw.pop("severity", "fail"))
     return CheckResult(
         dataset=dataset,
         name=name,
-        kind=str(kw.pop("kind", "range")),
+        kind=kind,
         severity=severity,
         result=result,
         observed=observed,
         threshold=threshold,
-        rows_examined=int(kw.pop("rows", 569)),  # type: ignore[call-overload]
-        failing_rows=int(kw.pop("failing", 0)),  # type: ignore[call-overload]
-        examples=tuple(kw.pop("examples", ())),
-        message=str(kw.pop("message", "")),
+        rows_examined=569,
+        failing_rows=failing,
+        examples=examples,
+        message=message,
     )
 
 
@@ -250,7 +260,7 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
                     "0",
                     kind="not_null",
                     failing=17,
-                    examples=["row 12: amount=null", "row 40: amount=null", "row 77: amount=null"],
+                    examples=("row 12: amount=null", "row 40: amount=null", "row 77: amount=null"),
                 ),
                 _check(
                     "transactions",
@@ -259,7 +269,7 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
                     "3.4%",
                     "≤ 0.5%",
                     failing=6,
-                    examples=["row 3: amount=-12.5", "row 9: amount=99999"],
+                    examples=("row 3: amount=-12.5", "row 9: amount=99999"),
                 ),
                 _check(
                     "transactions",
@@ -281,7 +291,7 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
             ("fraud", "classification", "roc_auc", [0.912, 0.934]),
             ("demand", "regression", "rmse", [54.1, 51.8, 53.0]),
         )
-        for model, task, metric, values in specs:
+        for n, (model, task, metric, values) in enumerate(specs):
             registry.ensure_model(store, model, task, metric)
             for i, value in enumerate(values, start=1):
                 clock.t = NOW - 86400 + i * 14400
@@ -292,7 +302,8 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
                     params={"C": 1.0 / i, "max_iter": 200 * i},
                     lineage={"dataset": "customers", "snapshot": f"sha:{i:04d}ab", "run": i},
                     tags={"owner": names.get("tag", "risk-team")},
-                    artifact_sha256=f"{i:02d}" * 32,
+                    artifact_path=f"artifacts/model{n}-v{i}.bin",
+                    artifact_sha256=_artifact(root / "artifacts" / f"model{n}-v{i}.bin"),
                     profile=_profile(),
                 )
         with store.write() as conn:
@@ -378,6 +389,14 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
         first = events.list_events(store, limit=1000, unacknowledged_first=False)[-1]
         events.acknowledge(store, first.id, user, "known, fixed upstream")
     return ws
+
+
+def _artifact(path: Path) -> str:
+    """A small stand-in model file; returns its sha256 (what serving verifies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = f"model artifact {path.name}\n".encode()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _profile() -> dict[str, object]:

@@ -1,0 +1,112 @@
+"""`lookout screenshots [--out DIR]`: an SVG of every screen, from a seeded workspace.
+
+The workspace comes from the repository's `tests/seed.py` (fixed times, so the
+pictures only change when the console does). The same scenes drive the
+snapshot tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from console.output import UsageError
+
+SIZES = {"": (120, 40), "-80x24": (80, 24)}
+USER = "alice"
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until no poll or worker is running and every message was handled."""
+    app = pilot.app
+    for _ in range(200):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not app.busy:
+            break
+    await pilot.pause()
+
+
+def _jump(target: str) -> Callable[[Any], Awaitable[None]]:
+    async def go(pilot: Any) -> None:
+        await settle(pilot)
+        pilot.app.jump(target)
+        await settle(pilot)
+
+    return go
+
+
+def _keys(*keys: str, first: str | None = None) -> Callable[[Any], Awaitable[None]]:
+    async def go(pilot: Any) -> None:
+        await settle(pilot)
+        if first:
+            pilot.app.jump(first)
+            await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return go
+
+
+# name -> what to do after the app starts
+SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "overview": _jump("overview"),
+    "pipeline": _jump("pipeline fraud-train"),
+    "check": _jump("check transactions.amount_not_null"),
+    "model": _jump("model churn"),
+    "promote": _keys("P", first="model churn"),
+    "drift": _jump("drift churn"),
+    "timeline": _jump("timeline"),
+    "audit": _keys("v", first="audit"),
+    "help": _keys("question_mark"),
+}
+
+
+def seeded(root: Path) -> Any:
+    """The seeded workspace from the repository's tests/seed.py."""
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / "tests" / "seed.py").exists():
+        raise UsageError("screenshots: needs a source checkout (tests/seed.py is missing)")
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from tests.seed import seed
+
+    return seed(root, USER)
+
+
+def make_app(ws: Any) -> Any:
+    from console.app import LookoutApp
+    from tests.seed import NOW
+
+    return LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user=USER)
+
+
+async def _shoot(ws: Any, name: str, size: tuple[int, int]) -> str:
+    app = make_app(ws)
+    async with app.run_test(size=size) as pilot:
+        await SCENES[name](pilot)
+        return str(app.export_screenshot(title=f"lookout · {name}"))
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lookout-shots-") as tmp:
+        ws = seeded(Path(tmp) / "acme-ml")
+        try:
+            for name in SCENES:
+                for suffix, size in SIZES.items():
+                    svg = asyncio.run(_shoot(ws, name, size))
+                    path = out / f"{name}{suffix}.svg"
+                    path.write_text(svg, encoding="utf-8")
+                    print(path)
+        finally:
+            ws.close()
+    return 0

@@ -1,0 +1,381 @@
+"""The console driven from the keyboard: promotion flows, acknowledge, filter, palette, jump,
+live refresh that keeps the cursor, and read-only / viewer consoles without mutating keys."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Button, Checkbox, Input
+
+from console.app import LookoutApp
+from console.commands.screenshots import settle
+from console.modals import ConfirmModal, NoteModal
+from console.screens.model import ModelScreen
+from console.screens.pipeline import PipelineScreen
+from console.screens.timeline import TimelineScreen
+from console.widgets import KeyedTable
+from storage import audit, checks, events, registry, scheduling
+from storage.records import CheckResult
+from storage.workspace import Workspace, open_workspace
+from tests.seed import NOW, seed
+
+USER = "alice"
+MUTATING_ACTIONS = {"approve", "reject", "trigger", "promote", "rollback", "acknowledge"}
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template") / "ws"
+    seed(root, USER).close()
+    return root
+
+
+@pytest.fixture
+def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh copy of the seeded workspace; logs and keymaps in the test's own dirs."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    root = tmp_path / "ws"
+    shutil.copytree(template, root)
+    w = open_workspace(root)
+    yield w
+    w.close()
+
+
+def make(ws: Workspace, **kw: Any) -> LookoutApp:
+    kw.setdefault("user", USER)
+    return LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, **kw)
+
+
+async def type_text(pilot: Any, text: str) -> None:
+    await pilot.press(*["space" if c == " " else c for c in text])
+
+
+async def confirm(pilot: Any, typed: str, reason: str) -> ConfirmModal:
+    """Fill the confirmation modal the way a person does."""
+    app = pilot.app
+    modal = app.screen
+    assert isinstance(modal, ConfirmModal)
+    assert app.focused is not None and app.focused.id == "cancel"  # the safe default
+    await pilot.click("#typed")
+    await type_text(pilot, typed)
+    await pilot.click("#reason")
+    await type_text(pilot, reason)
+    await pilot.pause()
+    return modal
+
+
+def visible_actions(app: LookoutApp) -> set[str]:
+    return {b.binding.action for b in app.screen.active_bindings.values()}
+
+
+async def test_overview_shows_every_pane_and_who_is_acting(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        rows = {t.id: t.row_count for t in app.screen.query(KeyedTable)}
+        assert rows == {
+            "table-pipelines": 3,
+            "table-checks": 8,
+            "table-models": 4,  # three models and one pending request
+            "table-drift": 3,
+            "table-events": 9,
+        }
+        failing_first = app.screen.query_one("#table-checks", KeyedTable)
+        assert failing_first.selected_key == "transactions.amount_not_null"
+        header = app.header_text().plain
+        assert "alice" in header and "(admin)" in header and "○ down" in header
+
+
+async def test_promote_needs_the_typed_version_and_a_reason(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model demand")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
+        assert app.screen.query_one("#versions", KeyedTable).selected_key == "3"
+        await pilot.press("P")
+        await settle(pilot)
+        modal = await confirm(pilot, "2", "better on weekends")
+        button = modal.query_one("#confirm", Button)
+        assert button.disabled  # wrong version typed
+        modal.query_one("#typed", Input).value = ""
+        await pilot.click("#typed")
+        await type_text(pilot, "3")
+        await pilot.pause()
+        assert not button.disabled
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        requests = registry.list_requests(ws.store, model="demand")
+        assert [(r.version, r.requested_by, r.reason) for r in requests] == [
+            (3, USER, "better on weekends")
+        ]
+
+
+async def test_cancel_is_the_default_and_changes_nothing(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model demand")
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("enter")  # on Cancel
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
+        assert registry.list_requests(ws.store, model="demand") == []
+
+
+async def test_approve_from_the_overview_moves_production(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-models", KeyedTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("request:1"))
+        await pilot.press("a")
+        await settle(pilot)
+        modal = await confirm(pilot, "4", "drift is seasonal, checked with the team")
+        boxes = modal.query(Checkbox)
+        if boxes:  # a gate failed: the approver must say so explicitly
+            boxes.first().value = True
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert registry.aliases(ws.store, "churn")["production"] == 4
+        (req,) = registry.list_requests(ws.store, model="churn")
+        assert req.status == "approved"
+        assert audit.entries(ws.store, limit=1)[0].actor == USER
+        assert table.row_count == 3  # the request row went away on the next poll
+
+
+async def test_reject_from_the_model_screen(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model churn")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        await confirm(pilot, "4", "not before the drift is understood")
+        await pilot.click("#confirm")
+        await settle(pilot)
+        (req,) = registry.list_requests(ws.store, model="churn")
+        assert req.status == "rejected"
+        assert registry.aliases(ws.store, "churn")["production"] == 3
+
+
+async def test_rollback_puts_the_previous_production_back(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model demand")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        modal = await confirm(pilot, "3", "v2 misses the holiday peak")
+        assert "v2 → v3" in modal.plan.title
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert registry.aliases(ws.store, "demand")["production"] == 3
+        assert registry.transitions(ws.store, "demand", "production")[0].kind == "rollback"
+
+
+async def test_acknowledge_an_event_with_a_note(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, TimelineScreen)
+        key = app.screen.query_one("#events", KeyedTable).selected_key
+        assert key is not None
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, NoteModal)
+        await type_text(pilot, "paged db team")
+        await pilot.press("enter")
+        await settle(pilot)
+        event = next(e for e in events.list_events(ws.store) if e.id == int(key))
+        assert (event.acked_by, event.ack_note) == (USER, "paged db team")
+        # the acknowledged event left the top: unacknowledged stay first
+        assert app.screen.query_one("#events", KeyedTable).get_row_index(key) > 0
+
+
+async def test_filter_narrows_a_list_and_escape_restores_it(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-checks", KeyedTable)
+        table.focus()
+        await pilot.press("slash")
+        await type_text(pilot, "amount")
+        await pilot.pause()
+        assert table.row_count == 2
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert app.focused is table and table.row_count == 2
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert table.row_count == 8
+
+
+async def test_palette_opens_screens_and_runs_actions(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await type_text(pilot, "pipeline fraud")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PipelineScreen)
+        assert app.screen.pipeline_name == "fraud-train"
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await type_text(pilot, "run now")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert scheduling.pending_requests(ws.store) == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "screen", "attr", "value"),
+    [
+        ("model churn", "ModelScreen", "model_name", "churn"),
+        ("pipeline fraud-train", "PipelineScreen", "pipeline_name", "fraud-train"),
+        ("check transactions.freshness", "CheckScreen", "check_name", "freshness"),
+        ("drift churn", "DriftScreen", "model", "churn"),
+        ("timeline", "TimelineScreen", None, None),
+        ("audit", "AuditScreen", None, None),
+    ],
+)
+async def test_colon_jumps_to_a_screen(
+    ws: Workspace, command: str, screen: str, attr: str | None, value: str | None
+) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon")
+        await type_text(pilot, command)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == screen
+        if attr:
+            assert getattr(app.screen, attr) == value
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "OverviewScreen"
+
+
+async def test_a_jump_to_nothing_says_so(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("frobnicate")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "OverviewScreen"
+        assert any("nothing to jump to" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("mode", ["readonly", "viewer"])
+async def test_no_mutating_bindings_for_read_only_or_viewers(ws: Workspace, mode: str) -> None:
+    app = make(ws, readonly=True) if mode == "readonly" else make(ws, user="bob")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert not visible_actions(app) & MUTATING_ACTIONS
+        await pilot.press("a")  # approve: not bound here at all
+        await settle(pilot)
+        assert type(app.screen).__name__ == "OverviewScreen"
+        for target, keys in (("model churn", "Pbax"), ("timeline", "a"), ("pipeline x", "tyc")):
+            app.jump(target)
+            await settle(pilot)
+            assert not visible_actions(app) & MUTATING_ACTIONS, target
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot)
+                assert not isinstance(app.screen, ConfirmModal | NoteModal)
+            await pilot.press("escape")
+            await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await type_text(pilot, "approve")
+        await settle(pilot)
+        assert "Approve" not in str(app.screen.query_one("CommandList").render_lines)
+    assert registry.list_requests(ws.store, status="pending")[0].status == "pending"
+
+
+async def test_new_data_appears_and_the_cursor_stays_on_its_row(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-checks", KeyedTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("customers.tenure_mean"))
+        before = len(app.timings)
+        # another process records a new failing check: it sorts above the cursor row
+        checks.record_results(
+            ws.store,
+            [CheckResult("sales", "price_range", "range", "fail", "fail", "9%", "≤ 1%")],
+        )
+        app.request_refresh()
+        await settle(pilot)
+        assert table.row_count == 9
+        assert table.selected_key == "customers.tenure_mean"
+        refetched = {name for name, _, _ in app.timings[before:]}
+        assert refetched == {"checks", "events"}  # the other panes did not change
+
+
+async def test_pause_and_an_open_modal_stop_live_updates(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        assert "paused" in app.header_text().plain
+        before = len(app.timings)
+        events.record(ws.store, "run_failed", "x", "boom", "error")
+        app._tick()  # the refresh timer fires
+        await settle(pilot)
+        assert len(app.timings) == before
+        await pilot.press("p")  # resume: catches up at once
+        await settle(pilot)
+        assert "events" in {name for name, _, _ in app.timings[before:]}
+        await pilot.press("question_mark")
+        await settle(pilot)
+        before = len(app.timings)
+        events.record(ws.store, "run_failed", "y", "boom", "error")
+        app._tick()
+        await settle(pilot)
+        assert len(app.timings) == before  # nothing repaints under the help screen
+
+
+async def test_errors_flash_and_go_to_the_log_file(ws: Workspace, tmp_path: Path) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model fraud")  # production v2 was never preceded: nothing to roll back to
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        assert any("no earlier production version" in n.message for n in app._notifications)
+    log = (tmp_path / "state" / "lookout" / "console.log").read_text()
+    assert "no earlier production version" in log
+
+
+async def test_a_user_keymap_remaps_keys_by_binding_id(ws: Workspace, tmp_path: Path) -> None:
+    keymap = tmp_path / "config" / "lookout" / "keymap.toml"
+    keymap.parent.mkdir(parents=True)
+    keymap.write_text('"overview.timeline" = "f2"\n')
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, TimelineScreen)
