@@ -24,6 +24,7 @@ from storage import drift as drift_store
 from storage import events, registry, scheduling
 from storage.db import now
 from storage.records import Batch, DriftResult, FeatureDrift
+from storage.text import sanitize
 from storage.workspace import Workspace
 
 DEFAULTS: dict[str, Any] = {
@@ -226,7 +227,9 @@ def _record(
                 f"{model}: {len(drifted)} of {len(features)} features drifted"
                 f" ({', '.join(drifted[:5])}{', …' if len(drifted) > 5 else ''})"
             )
-            events.raise_event(conn, "drift", model, message, "warn", key)
+            events.raise_event(
+                conn, "drift", model, sanitize(message, 300, single_line=True), "warn", key
+            )
             for name, p in sorted(ws.config.pipelines.items()):
                 if p.get("model") == model and (p.get("triggers") or {}).get("drift"):
                     scheduling.submit_request(

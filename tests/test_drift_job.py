@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +242,37 @@ def test_lookout_log_labels(ws, cli, tmp_path) -> None:
     bad = write(tmp_path / "nolabel.csv", "prediction_id\np1\n")
     res = cli("log", "churn", bad, "--labels", "--workspace", str(ws.root))
     assert res.code == 2 and '"label"' in res.err
+
+
+def test_a_time_window_keeps_only_recent_rows(make_workspace) -> None:
+    w = make_workspace(CONFIG.replace("window_rows = 2000", 'window = "1h"'), name="timed")
+    registry.ensure_model(w.store, "churn", "classification", "f1")
+    profile = drift.build_profile(reference(), ["tenure", "charges", "plan"], ["plan"])
+    registry.register_version(w.store, "churn", profile=profile)
+    with w.store.write() as conn:
+        registry.move_alias(conn, "churn", "production", 1, kind="promotion", actor="t")
+    t = time.time()
+    old, new = np.full(300, t - 7200.0), np.concatenate([np.full(100, t - 7200.0), np.full(200, t)])
+    for stamps, shift in ((old, 3.0), (new, 0.0)):
+        sdk.log_inferences(
+            w.store,
+            "churn",
+            {
+                "tenure": rng.normal(30 + 30 * shift, 10, 300),
+                "charges": rng.normal(70, 15, 300),
+                "plan": rng.choice(np.array(["basic", "pro"]), 300),
+            },
+            timestamps=stamps,
+        )
+    r = run_drift(w, "churn")
+    assert r.rows == 200 and r.window["kind"] == "time" and r.level != "drift"
+
+
+def test_lookout_log_reads_parquet(ws, cli, tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"tenure": [1.0, 2.0], "charges": [3.0, 4.0], "plan": ["pro", "basic"]})
+    pq.write_table(table, tmp_path / "in.parquet")
+    res = cli("log", "churn", str(tmp_path / "in.parquet"), "--workspace", str(ws.root))
+    assert res.code == 0 and drift_store.logged_rows(ws.store, "churn") == 2

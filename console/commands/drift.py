@@ -9,6 +9,7 @@ from typing import Any
 from console.output import UsageError, print_json, table, workspace
 from storage import drift, registry
 from storage.records import DriftResult, FeatureDrift, iso
+from storage.text import sanitize
 
 
 def _number(v: float | None) -> float | None:
@@ -73,15 +74,18 @@ def run(args: argparse.Namespace) -> int:
     for n in names:
         r = results[n]
         if r is None:
-            print(f"{n}: no drift result yet (log inputs with `lookout log {n} FILE`)")
+            print(sanitize(f"{n}: no drift result yet (log inputs with `lookout log {n} FILE`)"))
             continue
         version = f"v{r.version}" if r.version is not None else "no production version"
         print(
-            f"{n} ({version}): {r.level}, {r.share:.0%} of features drifted,"
-            f" {r.rows} rows, at {iso(r.at)}"
+            sanitize(
+                f"{n} ({version}): {r.level}, {r.share:.0%} of features drifted,"
+                f" {r.rows} rows, at {iso(r.at)}",
+                single_line=True,
+            )
         )
         if r.error:
-            print(f"  error: {r.error}")
+            print(sanitize(f"  error: {r.error}", 300, single_line=True))
         rows = [
             [f.name, f.method, _score(f), "-" if f.score is None else f"{f.threshold:.3g}", f.level]
             for f in r.features
@@ -91,6 +95,6 @@ def run(args: argparse.Namespace) -> int:
         perf = r.performance or {}
         if perf.get("value") is not None:
             print(
-                f"  {perf['metric']}: {perf['value']:.4g} on {perf['labelled_rows']} labelled rows"
+                f"  {sanitize(perf['metric'], 40, single_line=True)}: {perf['value']:.4g} on {perf['labelled_rows']} labelled rows"
             )
     return 1 if unhealthy else 0

@@ -19,6 +19,7 @@ from scheduler.drift import category_key
 from scheduler.frame import DataError, Frame, read_table
 from storage import drift, registry
 from storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
+from storage.text import sanitize
 
 
 def _ids(frame: Frame, name: str) -> list[str]:
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
             {"ok": True, "message": message, "batch": batch, "rows": frame.rows, "ignored": ignored}
         )
     else:
-        print(message)
+        print(sanitize(message, single_line=True))
         if ignored:
-            print(f"note: ignored columns not used by {model}: {', '.join(ignored)}")
+            note = f"note: ignored columns not used by {model}: {', '.join(ignored)}"
+            print(sanitize(note, 300, single_line=True))
     return 0
