@@ -415,6 +415,7 @@ def code_version(ws: Workspace) -> str | None:
 
 
 def one_line(exc: BaseException) -> str:
+    """An error as stored on a stage: its type and the first line of its message."""
     if isinstance(exc, StageFailed):
         return str(exc)
     text = str(exc).strip().splitlines()

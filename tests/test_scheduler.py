@@ -335,6 +335,19 @@ def test_run_wait_runs_in_process_without_a_scheduler(
     assert cli("run", "nope", "--workspace", str(bad.root)).code == 2
 
 
+def test_run_wait_takes_over_from_a_scheduler_that_died(
+    make_workspace: Callable[..., Workspace], cli: Callable[..., Any]
+) -> None:
+    ws = make(make_workspace, config())
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    scheduling.acquire_lease(ws.store, "ghost", Scheduler(ws).host, int(gone.stdout), ttl=600)
+    res = cli("run", "p", "--workspace", str(ws.root), "--wait", "--json")
+    assert res.code == 0, res.err
+    assert res.json()["run"]["status"] == "succeeded"
+
+
 def test_run_wait_hands_the_run_to_a_live_scheduler(
     make_workspace: Callable[..., Workspace],
     started: Callable[[Workspace], Scheduler],

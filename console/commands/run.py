@@ -51,8 +51,8 @@ def run_json(run: Run) -> dict[str, Any]:
     }
 
 
-def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str) -> tuple[Run | None, int]:
-    """Run the pipeline here under the lease; a heartbeat thread keeps the lease alive."""
+def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str, req_id: int) -> Run | None:
+    """Run the claimed request here under the lease; a heartbeat thread keeps the lease alive."""
     done = threading.Event()
 
     def beat() -> None:
@@ -63,12 +63,10 @@ def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str) -> tuple[
     beater.start()
     try:
         sched.prepare()
-        req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
-        scheduling.claim_request(ws.store, req.id)
         queued = pipeline.queue_run(ws, name, "manual", user)
-        scheduling.finish_request(ws.store, req.id, True, f"run {queued.id}")
+        scheduling.finish_request(ws.store, req_id, True, f"run {queued.id}")
         try:
-            return sched.runner.execute(queued.id), req.id
+            return sched.runner.execute(queued.id)
         except KeyboardInterrupt:
             sched.stop_event.set()
             pipelines.interrupt_running(ws.store, [queued.id])
@@ -78,16 +76,28 @@ def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str) -> tuple[
         sched.release()
 
 
-def _through_scheduler(ws: Workspace, name: str, user: str) -> tuple[Run | None, int, str]:
-    """Hand the run to the live scheduler and wait for it to end."""
+def _wait(ws: Workspace, sched: Scheduler, name: str, user: str) -> tuple[Run | None, int, str]:
+    """Write the request, then wait for its run to end.
+
+    While the request is still queued and no live scheduler holds the lease
+    (none was running, or it died), this process takes the lease and runs it.
+    """
     req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
     tick = threading.Event()
+    next_try = 0.0
     while True:
         current = scheduling.get_request(ws.store, req.id)
-        if current is not None and current.status in ("done", "failed"):
+        assert current is not None
+        if current.status in ("done", "failed"):
             break
-        tick.wait(0.2)
-    assert current is not None
+        if current.status == "queued" and now() >= next_try:
+            next_try = now() + 1.0
+            won, _ = sched.acquire()
+            if won and scheduling.claim_request(ws.store, req.id):
+                return _in_process(ws, sched, name, user, req.id), req.id, "the run did not start"
+            if won:
+                sched.release()
+        tick.wait(0.1)
     m = re.match(r"run (\d+)", current.result or "")
     if current.status == "failed" or m is None:
         return None, req.id, current.result or "the scheduler refused the request"
@@ -127,12 +137,7 @@ def _run(ws: Workspace, args: argparse.Namespace) -> int:
         sched = Scheduler(ws)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    won, _ = sched.acquire()
-    if won:
-        result, req_id = _in_process(ws, sched, name, user)
-        refused = "" if result is not None else "the run did not start"
-    else:
-        result, req_id, refused = _through_scheduler(ws, name, user)
+    result, req_id, refused = _wait(ws, sched, name, user)
     if result is None:
         return _report(args, False, f"run of {name} not started: {refused}", None, req_id)
     ok = result.status == "succeeded"
