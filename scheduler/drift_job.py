@@ -112,7 +112,7 @@ def performance(
     pred = frame.columns.get(drift_store.PREDICTION)
     if ids is None or pred is None or not batches:
         return {}
-    labels = drift_store.load_window(ws.store, model, "labels", since=batches[0].at)
+    labels = drift_store.load_window(ws.store, model, "labels", logged_since=batches[0].at)
     if not labels:
         return {"metric": metric, "value": None, "labelled_rows": 0}
     label_ids = _column(labels, drift_store.PREDICTION_ID)
@@ -191,7 +191,7 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
         perf = performance(ws, model, batches, frame, task, metric or _default_metric(task))
     level, share = summarize(features, float(dcfg["share_threshold"]))
     if error is None and level == "error":
-        error = next(f.error for f in features if f.level == "error")
+        error = next((f.error for f in features if f.level == "error"), "no features to compare")
     return _record(
         ws, model, production, level, share, frame.rows, window, features, prediction, perf, error
     )

@@ -176,11 +176,14 @@ def load_window(
     kind: str = "inputs",
     max_rows: int | None = None,
     since: float | None = None,
+    logged_since: float | None = None,
 ) -> list[Batch]:
     """The newest batches covering at least `max_rows` rows (or logged since a time), oldest first.
 
     `since` keeps batches whose newest row (or, without timestamps, whose
     logging time) is at or after it; the caller trims rows inside a batch.
+    `logged_since` keeps batches logged at or after it (labels for a window
+    arrive after its inputs, whatever their own timestamps say).
     """
     sql = (
         "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json"
@@ -190,6 +193,9 @@ def load_window(
     if since is not None:
         sql += " AND coalesce(last_ts, at) >= ?"
         args.append(since)
+    if logged_since is not None:
+        sql += " AND at >= ?"
+        args.append(logged_since)
     sql += " ORDER BY id DESC"
     rows = []
     total = 0
