@@ -56,6 +56,7 @@ log = logging.getLogger("lookout.scheduler")
 FILE_SCAN = 2.0  # seconds between looks at trigger globs
 WEBHOOK_EVERY = 5.0
 STOP_TIMEOUT = 10.0
+LEDGER_KEEP = 7 * 86400  # finished job-run entries older than this are pruned (hourly)
 
 
 def _trigger(schedule: str, where: str = "schedule") -> BaseTrigger:
@@ -506,7 +507,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         seen = -1
-        next_beat = next_scan = 0.0
+        next_beat = next_scan = next_prune = 0.0
         while not self.stop_event.wait(self.poll):
             try:
                 t = time.monotonic()
@@ -526,6 +527,9 @@ class Scheduler:
                 if t >= next_scan:
                     next_scan = t + FILE_SCAN
                     self._scan_files()
+                if t >= next_prune:
+                    next_prune = t + 3600
+                    scheduling.prune_job_runs(self.store, now() - LEDGER_KEEP)
             except Exception:
                 log.exception("scheduler loop error")
 

@@ -212,3 +212,14 @@ def set_next_run(store: Store, job: str, next_run_at: float | None) -> None:
             " updated_at = excluded.updated_at",
             (job, next_run_at, now()),
         )
+
+
+def prune_job_runs(store: Store, before: float) -> int:
+    """Forget finished ledger entries older than `before` (frequent jobs would grow it forever)."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "DELETE FROM job_runs WHERE status != 'running' AND started_at < ?"
+            " AND id NOT IN (SELECT job_run_id FROM runs WHERE job_run_id IS NOT NULL)",
+            (before,),
+        )
+        return cur.rowcount

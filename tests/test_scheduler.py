@@ -15,6 +15,8 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scheduler import pipeline
+from scheduler.pipeline import Runner
 from scheduler.service import Scheduler, due, first_fire
 from storage import checks as checks_store
 from storage import events, pipelines, registry, scheduling
@@ -245,6 +247,20 @@ def test_checks_run_on_their_schedule_and_on_request_through_the_ledger(
     assert ledger["checks:table"] == "succeeded"
     assert ledger[f"checks:table#request{req.id}"] == "succeeded"
     assert len(checks_store.history(ws.store, "table", "labels")) == 2
+
+
+def test_pruning_the_ledger_keeps_running_entries_and_those_of_runs(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make(make_workspace, config())
+    run = Runner(ws, "test-holder").execute(pipeline.queue_run(ws, "p", "manual", "a").id)
+    done = scheduling.start_job_run(ws.store, "webhooks", 1.0, "h")
+    going = scheduling.start_job_run(ws.store, "webhooks", 2.0, "h")
+    assert run is not None and done is not None and going is not None
+    scheduling.finish_job_run(ws.store, done.id, "succeeded")
+    assert scheduling.prune_job_runs(ws.store, now() + 1) == 1
+    left = {j.id for j in scheduling.list_job_runs(ws.store)}
+    assert left == {run.job_run_id, going.id}
 
 
 # -- lease and recovery ---------------------------------------------------------------
