@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,11 +58,6 @@ LOWER_IS_BETTER = {"rmse", "mse", "mae", "mape", "log_loss", "logloss", "brier",
 # within 1/(2·GATE_POINTS) of the full sample's).
 CATEGORY_ROWS = 10_000
 GATE_POINTS = 500
-PROFILE_CACHE_SIZE = 8
-_profiles: OrderedDict[tuple[str, str, int, int], dict[str, Any]] = OrderedDict()
-_profiles_lock = threading.Lock()
-GATE_CACHE_SIZE = 64
-_drift_gates: OrderedDict[tuple[str, int, int | None, str], Gate] = OrderedDict()
 
 
 class PromotionError(Exception):
@@ -166,59 +159,24 @@ def _profile_column(prof: dict[str, Any]) -> tuple[np.ndarray, str] | None:
     return None
 
 
-def _profile(ws: Workspace, version: Version) -> dict[str, Any] | None:
-    """A version's training profile, parsed once per process.
-
-    Profiles are large JSON (a sample per feature) and production's is compared
-    with every new candidate, so re-parsing it would dominate a promotion. A
-    profile is written with its version and not changed afterwards; the key
-    holds the version's row id, so a store rebuilt at the same path misses.
-    """
-    key = (str(ws.store.path), version.model, version.version, version.id)
-    with _profiles_lock:
-        if key in _profiles:
-            _profiles.move_to_end(key)
-            return _profiles[key]
-    profile = registry.get_profile(ws.store, version.model, version.version)
-    if profile is None:
-        return None
-    with _profiles_lock:
-        _profiles[key] = profile
-        while len(_profiles) > PROFILE_CACHE_SIZE:
-            _profiles.popitem(last=False)
-    return profile
-
-
 def _drift_gate(ws: Workspace, candidate: Version, production: Version | None) -> Gate:
-    """The candidate's training profile against production's, remembered per pair.
+    """The drift gate, computed once per candidate, production version and settings.
 
-    Comparing two profiles costs tens of milliseconds; the pipeline's
-    registration computes it once and a promotion in the same process reuses it
-    while production and the drift settings are unchanged.
+    Comparing two profiles costs tens of milliseconds of parsing and statistics;
+    the pipeline's registration computes it and stores the result, so a later
+    promotion from any process reuses it. Profiles are written with their
+    version and never change, so the result cannot go stale.
     """
     settings = (ws.config.models.get(candidate.model) or {}).get("drift") or {}
-    key = (
-        str(ws.store.path),
-        candidate.id,
-        None if production is None else production.id,
-        json.dumps(settings, sort_keys=True, default=str),
-    )
-    with _profiles_lock:
-        if key in _drift_gates:
-            return _drift_gates[key]
-    gate = _compare_profiles(ws, candidate, production, settings)
-    with _profiles_lock:
-        _drift_gates[key] = gate
-        while len(_drift_gates) > GATE_CACHE_SIZE:
-            _drift_gates.popitem(last=False)
+    if production is None or production.id == candidate.id:
+        return _compare_profiles(ws, candidate, production, settings)
+    key = json.dumps(settings, sort_keys=True, default=str)
+    gate = registry.remembered_gate(ws.store, "drift", candidate.id, production.id, key)
+    if gate is None:
+        gate = _compare_profiles(ws, candidate, production, settings)
+        if not ws.store.readonly:
+            registry.remember_gate(ws.store, candidate.id, production.id, key, gate)
     return gate
-
-
-def forget_cached_gates() -> None:
-    """Drop remembered profiles and drift gates (a benchmark's cold start)."""
-    with _profiles_lock:
-        _profiles.clear()
-        _drift_gates.clear()
 
 
 def _compare_profiles(
@@ -235,8 +193,8 @@ def _compare_profiles(
         return Gate("drift", True, "no production version to compare with")
     if production.version == candidate.version:
         return Gate("drift", True, "candidate is the production version")
-    cand = _profile(ws, candidate)
-    prod = _profile(ws, production)
+    cand = registry.get_profile(ws.store, candidate.model, candidate.version)
+    prod = registry.get_profile(ws.store, production.model, production.version)
     if cand is None or prod is None:
         which = f"v{candidate.version}" if cand is None else f"v{production.version}"
         return Gate("drift", True, f"no stored training profile for {which}; drift not compared")
@@ -245,13 +203,20 @@ def _compare_profiles(
     prod_features = prod.get("features") or {}
     results = []
     for name, prof in sorted((cand.get("features") or {}).items()):
-        column = _profile_column(prof) if isinstance(prof, dict) else None
+        try:  # a malformed stored profile skips the feature rather than the promotion
+            column = _profile_column(prof) if isinstance(prof, dict) else None
+        except (TypeError, ValueError, AttributeError):
+            column = None
         if column is None or name not in prod_features:
             continue
         frame = Frame({name: column[0]}, {name: column[1]})
-        results.append(
-            drift.compare_feature(name, prod_features[name], frame, method, overrides.get(name))
-        )
+        try:
+            found = drift.compare_feature(
+                name, prod_features[name], frame, method, overrides.get(name)
+            )
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue  # production's stored profile of this feature is malformed
+        results.append(found)
     compared = [f for f in results if f.level != "error"]
     if not compared:
         return Gate("drift", True, "the training profiles share no comparable features")
@@ -566,8 +531,8 @@ def on_version_registered(
     when `request` is true, open a promotion request to `production` with its gates.
 
     A newer candidate supersedes pending production requests for older versions.
-    The gates are evaluated even without a request, so a later promotion in this
-    process finds the costly drift comparison done.
+    The gates are evaluated even without a request, so a later promotion (from
+    any process) finds the costly drift comparison done.
     """
     gates = evaluate_gates(ws, model, version)
     with ws.store.write() as conn:

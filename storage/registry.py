@@ -468,3 +468,26 @@ def changing(store: Store) -> Iterator[tuple[sqlite3.Connection, list[Callable[[
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
         raise
+
+
+def remembered_gate(
+    store: Store, name: str, candidate_id: int, against_id: int, settings: str
+) -> Gate | None:
+    """A gate computed earlier for this candidate against this version (row ids) and settings."""
+    row = store.conn.execute(
+        "SELECT passed, detail FROM gate_results WHERE candidate_id = ? AND against_id = ?"
+        " AND name = ? AND settings = ?",
+        (candidate_id, against_id, name, settings),
+    ).fetchone()
+    return None if row is None else Gate(name, bool(row["passed"]), row["detail"])
+
+
+def remember_gate(
+    store: Store, candidate_id: int, against_id: int, settings: str, gate: Gate
+) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO gate_results (candidate_id, against_id, name, settings,"
+            " passed, detail, at) VALUES (?,?,?,?,?,?,?)",
+            (candidate_id, against_id, gate.name, settings, int(gate.passed), gate.detail, now()),
+        )

@@ -165,6 +165,18 @@ V1 = [
         at REAL NOT NULL,
         UNIQUE (request_id, actor)
     )""",
+    # A costly gate's result for one candidate against one production version, so any
+    # process promoting it later reuses what the registering pipeline computed.
+    """CREATE TABLE gate_results (
+        candidate_id INTEGER NOT NULL REFERENCES versions(id),
+        against_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (candidate_id, against_id, name, settings)
+    )""",
     # -- drift --------------------------------------------------------------------
     """CREATE TABLE inference_batches (
         id INTEGER PRIMARY KEY,

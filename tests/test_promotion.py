@@ -342,6 +342,27 @@ def test_drift_gate_compares_the_training_profiles(
     assert not bad.passed and "2 of 3 features drifted" in bad.detail and ": a, b" in bad.detail
 
 
+def test_registration_stores_the_drift_gate_for_any_process(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    from scheduler.drift import build_profile
+    from scheduler.frame import frame_from_columns
+
+    ws = make_workspace(toml())
+    shape = build_profile(frame_from_columns({"a": np.arange(50.0)}), ["a"])
+    v1 = promote_new(ws, profile=shape)
+    v2 = add_version(ws, profile=shape)
+    settings = json.dumps(ws.config.models["m"]["drift"], sort_keys=True, default=str)
+    assert registry.remembered_gate(ws.store, "drift", v2.id, v1.id, settings) is None
+    promotion.on_version_registered(ws, "m", v2.version, "pipeline:train", request=False)
+    stored = registry.remembered_gate(ws.store, "drift", v2.id, v1.id, settings)
+    assert stored is not None and stored.passed and "0 of 1 features drifted" in stored.detail
+    assert (
+        next(g for g in promotion.evaluate_gates(ws, "m", v2.version) if g.name == "drift")
+        == stored
+    )
+
+
 def test_drift_gate_without_profiles_passes_and_says_why(
     make_workspace: Callable[..., Workspace],
 ) -> None:
@@ -350,6 +371,22 @@ def test_drift_gate_without_profiles_passes_and_says_why(
     v2 = add_version(ws)
     gate = next(g for g in promotion.evaluate_gates(ws, "m", v2.version) if g.name == "drift")
     assert gate.passed and "no stored training profile" in gate.detail
+
+
+def test_drift_gate_survives_a_malformed_profile(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml())
+    bad = {"features": {"a": {"kind": "numeric", "sample": ["x", None]}, "b": "nonsense"}}
+    promote_new(ws, profile={"features": {"a": {"kind": "numeric", "sample": [1.0]}}})
+    incomplete = add_version(ws, profile={"features": {"a": {"kind": "numeric", "sample": [2.0]}}})
+    gate = next(
+        g for g in promotion.evaluate_gates(ws, "m", incomplete.version) if g.name == "drift"
+    )
+    assert gate.passed and "no comparable features" in gate.detail
+    v2 = add_version(ws, profile=bad)
+    gate = next(g for g in promotion.evaluate_gates(ws, "m", v2.version) if g.name == "drift")
+    assert gate.passed and "no comparable features" in gate.detail
 
 
 def test_gates_can_be_switched_off(make_workspace: Callable[..., Workspace]) -> None:
