@@ -311,13 +311,12 @@ def _wasserstein(sample: np.ndarray, cur: _Sorted) -> float:
     """
     v, num, den = _reference_steps(sample)
     c, n, mu = cur.c, cur.n, cur.center
-    k_low = np.searchsorted(c, v[:1], side="left")
-    k_high = np.searchsorted(c, v[-1:], side="right")
+    below_v = np.searchsorted(c, v, side="left")  # current values < each sample value
+    upto_v = np.searchsorted(c, v, side="right")  # current values ≤ each sample value
+    k_low, k_high = below_v[:1], upto_v[-1:]
     left, right, g_num = v[:-1], v[1:], num[:-1]
     g = g_num / den
-    k_left = np.searchsorted(c, left, side="right")
-    k_right = np.searchsorted(c, right, side="right")
-    k_right_open = np.searchsorted(c, right, side="left")
+    k_left, k_right, k_right_open = upto_v[:-1], upto_v[1:], below_v[1:]
     # the first rank k with k/n ≥ g, in integers; the crossing point of the cell
     k_star = (g_num * n + den - 1) // den
     xs = np.clip(c[np.clip(k_star - 1, 0, n - 1)], left, right)
