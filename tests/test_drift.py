@@ -292,3 +292,16 @@ def test_batches_are_checked_against_expected_features(store: Store) -> None:
         drift_store.append_batch(store, "m", {"x": ["a"], "c": ["b"]}, expected=expected)
     drift_store.append_batch(store, "m", {"x": [1.0], "c": [3]}, expected=expected)
     assert drift_store.logged_rows(store, "m") == 1
+
+
+def test_numeric_jensenshannon_and_categorical_psi_use_the_profile_bins() -> None:
+    rng = np.random.default_rng(6)
+    ref, cur = rng.normal(size=5000), rng.normal(0.3, 1, 3000)
+    r, prof = one(ref, cur, "jensenshannon")
+    edges = np.array(prof["features"]["x"]["edges"])
+    rc = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=10)
+    cc = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=10)
+    assert r.score == pytest.approx(jensenshannon(rc, cc))
+    psi, _ = one(["a"] * 80 + ["b"] * 20, ["a"] * 50 + ["b"] * 50, "psi", categorical=True)
+    r_, c_ = np.array([0.8, 0.2]), np.array([0.5, 0.5])
+    assert psi.score == pytest.approx(float(np.sum((c_ - r_) * np.log(c_ / r_))))
