@@ -504,6 +504,8 @@ def compare_feature(
     try:
         if prof is None or "kind" not in prof:
             raise FeatureError("the reference profile does not describe it")
+        if ("freq" if prof["kind"] == "categorical" else "sample") not in prof:
+            raise FeatureError("the reference profile has an unknown format; rebuild it")
         if name not in frame.columns:
             raise FeatureError("missing from the current data")
         if override and override.get("method") not in (None, "auto"):

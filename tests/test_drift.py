@@ -305,3 +305,9 @@ def test_numeric_jensenshannon_and_categorical_psi_use_the_profile_bins() -> Non
     psi, _ = one(["a"] * 80 + ["b"] * 20, ["a"] * 50 + ["b"] * 50, "psi", categorical=True)
     r_, c_ = np.array([0.8, 0.2]), np.array([0.5, 0.5])
     assert psi.score == pytest.approx(float(np.sum((c_ - r_) * np.log(c_ / r_))))
+
+
+def test_a_profile_in_an_unknown_format_is_an_error_not_a_crash() -> None:
+    old = {"features": {"x": {"kind": "number", "edges": [0, 1], "counts": [3]}}}
+    (r,) = drift.compare_profile(old, frame(x=[0.5]))
+    assert r.level == "error" and "unknown format" in r.error
