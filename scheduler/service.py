@@ -122,6 +122,15 @@ def _optional(module: str, attr: str) -> Callable[..., Any] | None:
     return fn if callable(fn) else None
 
 
+def sync_mlflow(ws: Workspace) -> None:
+    """One MLflow sync; a failed one raises so the ledger records it as failed."""
+    from scheduler.connectors import mlflow
+
+    report = mlflow.sync(ws)
+    if not report.ok:
+        raise RuntimeError(report.error or "MLflow sync failed")
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -391,12 +400,13 @@ class Scheduler:
                         ),
                     )
                 )
-        if cfg.mlflow.get("tracking_uri"):
+        mlflow_enabled = _optional("scheduler.connectors.mlflow", "enabled")
+        if mlflow_enabled is not None and mlflow_enabled(self.ws):  # config or $MLFLOW_TRACKING_URI
             jobs.append(
                 Job(
                     "mlflow",
                     IntervalTrigger(seconds=float(cfg.mlflow["poll"]), timezone=dt.UTC),
-                    self._ledgered_job("mlflow", "scheduler.connectors.mlflow", "sync"),
+                    self._ledgered_job("mlflow", "scheduler.service", "sync_mlflow"),
                 )
             )
         if cfg.notifications:

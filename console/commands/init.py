@@ -65,8 +65,8 @@ primary_metric = "roc_auc"
 [pipelines.cancer_train]
 dataset = "breast_cancer"
 model = "cancer"
-estimator = "sklearn.linear_model.LogisticRegression"
-params = {{ max_iter = 2000 }}
+estimator = "sklearn.ensemble.RandomForestClassifier"
+params = {{ n_estimators = 100, random_state = 0 }}
 schedule = "1h"
 """
 
