@@ -37,13 +37,17 @@ DEFAULTS: dict[str, Any] = {
 REQUESTED_BY = "drift-monitor"
 
 
-def _column(batches: list[Batch], name: str) -> np.ndarray | None:
-    """One column over the window: a zero-copy view for one batch, else one concatenation."""
+def _column(batches: list[Batch], name: str, release: bool = False) -> np.ndarray | None:
+    """One column over the window: a zero-copy view for one batch, else one concatenation.
+
+    With `release`, the batches let go of the column's parts as it is built,
+    so a window of many batches never holds much more than its own size.
+    """
+    if any(name not in b.columns for b in batches):
+        return None
     parts: list[np.ndarray] = []
     for b in batches:
-        raw = b.columns.get(name)
-        if raw is None:
-            return None
+        raw = b.columns.pop(name) if release else b.columns[name]
         if isinstance(raw, memoryview):
             parts.append(np.frombuffer(raw, dtype="<f8"))
         else:
@@ -56,7 +60,10 @@ def _column(batches: list[Batch], name: str) -> np.ndarray | None:
 def window_frame(
     batches: list[Batch], names: list[str], max_rows: int | None, since: float | None
 ) -> Frame:
-    """The window as a Frame of the named columns (those every batch holds), newest rows kept."""
+    """The window as a Frame of the named columns (those every batch holds), newest rows kept.
+
+    It takes the columns out of the batches as it goes (see `_column`).
+    """
     total = sum(b.rows for b in batches)
     keep = slice(max(0, total - max_rows), total) if max_rows is not None else slice(0, total)
     mask: np.ndarray | None = None
@@ -67,7 +74,7 @@ def window_frame(
     cols: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     for name in names:
-        col = _column(batches, name)
+        col = _column(batches, name, release=True)
         if col is None:
             continue
         col = col[keep] if mask is None else col[mask]
@@ -152,13 +159,16 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
     dcfg = {**DEFAULTS, **{k: v for k, v in (mcfg.get("drift") or {}).items() if v is not None}}
     since = now() - float(dcfg["window"]) if dcfg["window"] else None
     max_rows = None if since is not None else int(dcfg["window_rows"])
-    batches = drift_store.load_window(store, model, "inputs", max_rows=max_rows, since=since)
-    if not batches:
-        return None
     production = registry.aliases(store, model).get("production")
     profile = registry.get_profile(store, model, production) if production is not None else None
     names = list((profile or {}).get("features") or mcfg.get("features") or [])
     special = [drift_store.PREDICTION_ID, drift_store.PREDICTION, drift_store.TIMESTAMP]
+    wanted = names + special if names else None
+    batches = drift_store.load_window(
+        store, model, "inputs", max_rows=max_rows, since=since, columns=wanted
+    )
+    if not batches:
+        return None
     frame = window_frame(batches, names + special, max_rows, since)
     window = {
         "rows": frame.rows,

@@ -25,7 +25,7 @@ import sqlite3
 import sys
 import zlib
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from storage.db import Store, now
@@ -71,15 +71,6 @@ def encode_column(name: str, values: Any) -> tuple[str, bytes, int]:
         return F8, numbers.tobytes(), len(items)
     text = ["" if v is None else str(v) for v in items]
     return TEXT, zlib.compress(json.dumps(text).encode(), 1), len(items)
-
-
-def _decode(layout: list[dict[str, Any]], blob: bytes) -> dict[str, memoryview | list[str]]:
-    view = memoryview(blob)
-    out: dict[str, memoryview | list[str]] = {}
-    for col in layout:
-        part = view[col["offset"] : col["offset"] + col["size"]]
-        out[col["name"]] = part if col["type"] == F8 else json.loads(zlib.decompress(part))
-    return out
 
 
 def _pack(columns: list[tuple[str, str, bytes]]) -> tuple[list[dict[str, Any]], bytes]:
@@ -177,8 +168,12 @@ def load_window(
     max_rows: int | None = None,
     since: float | None = None,
     logged_since: float | None = None,
+    columns: Collection[str] | None = None,
 ) -> list[Batch]:
     """The newest batches covering at least `max_rows` rows (or logged since a time), oldest first.
+
+    Only the named `columns` are read (all when None), each into its own
+    buffer, so a caller can drop a column's parts once it has used them.
 
     `since` keeps batches whose newest row (or, without timestamps, whose
     logging time) is at or after it; the caller trims rows inside a batch.
@@ -215,19 +210,31 @@ def load_window(
                 rows=row["rows"],
                 first_ts=row["first_ts"],
                 last_ts=row["last_ts"],
-                columns=_decode(json.loads(row["columns_json"]), _read_blob(store, row["id"])),
+                columns=_read_columns(store, row["id"], json.loads(row["columns_json"]), columns),
             )
         )
     return out
 
 
-def _read_blob(store: Store, batch_id: int) -> bytes:
-    """A batch's data, read by incremental blob I/O straight into one bytes object.
+def _read_columns(
+    store: Store, batch_id: int, layout: list[dict[str, Any]], wanted: Collection[str] | None
+) -> dict[str, memoryview | list[str]]:
+    """Columns of one batch by incremental blob I/O, each read straight into one bytes object.
 
-    A plain SELECT would hold the blob twice (SQLite's copy and Python's) at the peak.
+    A plain SELECT would hold the whole blob twice (SQLite's copy and Python's)
+    at the peak, and every column whether needed or not.
     """
+    out: dict[str, memoryview | list[str]] = {}
     with store.conn.blobopen("inference_batches", "data", batch_id, readonly=True) as blob:
-        return blob.read()
+        for col in layout:
+            if wanted is not None and col["name"] not in wanted:
+                continue
+            blob.seek(col["offset"])
+            raw = blob.read(col["size"])
+            out[col["name"]] = (
+                memoryview(raw) if col["type"] == F8 else json.loads(zlib.decompress(raw))
+            )
+    return out
 
 
 def logged_rows(store: Store, model: str, kind: str = "inputs") -> int:
