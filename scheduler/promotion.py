@@ -596,7 +596,7 @@ def request_promotion(
     _check_actor(ws, actor, "promote")
     reason = _reason(reason)
     _model_cfg(ws, model)
-    if not serving._SAFE.match(alias):
+    if not serving.valid_name(alias):
         raise PromotionError(f"{alias!r} is not a valid alias name")
     gates = evaluate_gates(ws, model, version) if alias == PRODUCTION else []
     if alias != PRODUCTION:

@@ -51,9 +51,14 @@ class HookResult:
     detail: str
 
 
+def valid_name(name: str) -> bool:
+    """Whether a model or alias name is safe as one path component."""
+    return bool(_SAFE.match(name)) and ".." not in name
+
+
 def pointer_path(ws: Workspace, model: str, alias: str = "production") -> Path:
     for part in (model, alias):
-        if not _SAFE.match(part) or ".." in part:
+        if not valid_name(part):
             raise ServingError(f"{part!r} cannot be used in a serving path")
     return ws.config.artifacts / "serving" / model / alias
 

@@ -477,6 +477,17 @@ def test_reject_closes_the_request(make_workspace: Callable[..., Workspace]) -> 
     assert registry.aliases(ws.store, "m").get("production") is None
 
 
+def test_alias_names_cannot_escape_the_serving_directory(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml({"operator": [ME]}))
+    v = add_version(ws)
+    for alias in ("../../etc", "a/b", ""):
+        with pytest.raises(PromotionError, match="not a valid alias name"):
+            promotion.request_promotion(ws, "m", v.version, ME, "x", alias=alias)
+    assert not (ws.root / "etc").exists()
+
+
 def test_a_reason_is_required(make_workspace: Callable[..., Workspace]) -> None:
     ws = make_workspace(toml())
     v = add_version(ws)
