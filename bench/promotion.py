@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,13 +21,17 @@ from typing import Any
 import joblib
 import numpy as np
 
-from scheduler import promotion, serving
-from scheduler.drift import build_profile
-from scheduler.frame import frame_from_columns
-from storage import checks, registry
-from storage.identity import current_user
-from storage.records import CheckResult
-from storage.workspace import Workspace, open_workspace
+# bench/ holds a scheduler.py of its own: import the package, not that script
+if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+from scheduler import promotion, serving  # noqa: E402
+from scheduler.drift import build_profile  # noqa: E402
+from scheduler.frame import frame_from_columns  # noqa: E402
+from storage import checks, registry  # noqa: E402
+from storage.identity import current_user  # noqa: E402
+from storage.records import CheckResult  # noqa: E402
+from storage.workspace import Workspace, open_workspace  # noqa: E402
 
 FEATURES = 30
 OPERATOR = "bench-operator"

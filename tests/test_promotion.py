@@ -688,8 +688,9 @@ def test_cli_requests_and_approve_json(make_workspace: Callable[..., Workspace],
     assert (
         body["request"]["status"] == "approved" and body["request"]["approvals"][0]["actor"] == ME
     )
-    again = cli("approve", str(req.id), "--reason", "ok", "--workspace", root)
+    again = cli("approve", str(req.id), "--reason", "ok", "--json", "--workspace", root)
     assert again.code == 2 and f"already approved by {ME}" in again.err
+    assert again.json()["ok"] is False and "already approved" in again.json()["message"]
 
 
 def test_cli_promote_and_rollback(make_workspace: Callable[..., Workspace], cli: Any) -> None:
