@@ -47,6 +47,7 @@ __all__ = [
     "request_promotion",
     "role_of",
     "rollback",
+    "rollback_target",
 ]
 
 PRODUCTION = "production"
@@ -816,6 +817,16 @@ def _rollback_target(
             f"{model} v{to_version} was never in production; rollback only goes to earlier production versions"
         )
     return current, to_version
+
+
+def rollback_target(
+    ws: Workspace, model: str, to_version: int | None = None
+) -> tuple[int | None, int]:
+    """(current production, the version `rollback` would put back), or PromotionError.
+
+    For previews (the console's confirmation): the same rule `rollback` applies.
+    """
+    return _rollback_target(ws.store.conn, model, to_version)
 
 
 def rollback(

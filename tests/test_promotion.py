@@ -526,6 +526,7 @@ def test_rollback_goes_to_the_previous_production_version(
         promotion.rollback(ws, "m", ME, "oops")
     promote_new(ws, metrics={"f1": 0.81})
     promote_new(ws, metrics={"f1": 0.82})
+    assert promotion.rollback_target(ws, "m") == (3, 2)
     out = promotion.rollback(ws, "m", ME, "v3 returns garbage")
     assert (out.from_version, out.to_version) == (3, 2)
     assert registry.aliases(ws.store, "m")["production"] == 2 and serving_version(ws) == 2
