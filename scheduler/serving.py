@@ -140,7 +140,7 @@ def switch(ws: Workspace, version: Version, alias: str, actor: str) -> Callable[
         actor,
     )
     try:
-        _replace(path, json.dumps(pointer.__dict__, indent=2).encode())
+        _replace(path, (json.dumps(pointer.__dict__, indent=2) + "\n").encode())
     except OSError as exc:
         raise ServingError(f"cannot write serving pointer {path}: {exc.strerror}") from None
     return lambda: _replace(path, previous)
