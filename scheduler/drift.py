@@ -92,7 +92,6 @@ PSI_FLOOR = 1e-4
 STD_FLOOR = 0.001
 KS_EXACT_MAX = 10_000  # scipy's ks_2samp uses the exact distribution up to this many rows
 PARALLEL_ROWS = 200_000  # compare features on threads from this many current rows
-OTHER = "\x00other"  # the bucket for categories beyond CATEGORY_CAP
 METHODS = ("psi", "ks", "wasserstein", "jensenshannon", "chisquare")
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})
 # method -> (warn, drift); for p-value methods lower is worse.
@@ -104,6 +103,11 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     "chisquare": (0.1, 0.05),
 }
 NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
+
+
+# scipy falls back to the asymptotic KS p-value by itself when the exact one fails; saying so
+# on stderr of the scheduler helps nobody (catch_warnings would not be thread-safe here)
+warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful", RuntimeWarning)
 
 
 class FeatureError(Exception):
@@ -456,9 +460,7 @@ def _numeric_score(
         if prof["exact"] and cur.n <= KS_EXACT_MAX:
             from scipy.stats import ks_2samp
 
-            with warnings.catch_warnings():  # scipy falls back to asymp itself when exact fails
-                warnings.simplefilter("ignore", RuntimeWarning)
-                res = ks_2samp(sample, cur.c)
+            res = ks_2samp(sample, cur.c)
             return float(res.pvalue), float(res.statistic)
         from scipy.stats import kstwo
 

@@ -322,3 +322,12 @@ def test_a_window_reads_only_the_columns_asked_for(store: Store) -> None:
         "a",
         "b",
     ]
+
+
+def test_categories_beyond_the_cap_are_compared_as_one_other_bucket(monkeypatch) -> None:
+    monkeypatch.setattr(drift, "CATEGORY_CAP", 2)
+    ref = ["a"] * 40 + ["b"] * 30 + ["c"] * 20 + ["d"] * 10
+    r, prof = one(ref, ["a"] * 4 + ["b"] * 3 + ["c"] * 2 + ["e"], "chisquare", categorical=True)
+    assert prof["features"]["x"]["freq"] == {"a": 40, "b": 30}
+    assert prof["features"]["x"]["other_count"] == 30
+    assert r.score == pytest.approx(stats.chi2_contingency([[40, 30, 30], [4, 3, 3]]).pvalue)
