@@ -130,6 +130,8 @@ def switch(ws: Workspace, version: Version, alias: str, actor: str) -> Callable[
         previous: bytes | None = path.read_bytes()
     except FileNotFoundError:
         previous = None
+    except OSError as exc:
+        raise ServingError(f"cannot read serving pointer {path}: {exc.strerror}") from None
     pointer = Pointer(
         version.model,
         alias,
@@ -169,6 +171,8 @@ def call_reload_hook(url: str, payload: dict[str, Any], timeout: float, retries:
         except httpx.HTTPError as exc:
             detail = f"unreachable ({type(exc).__name__}: {exc})"
             continue
+        except (httpx.InvalidURL, ValueError) as exc:  # asking again will not fix the URL
+            return HookResult(False, attempts, f"invalid URL {url!r}: {exc}")
         if response.is_success:
             return HookResult(True, attempts, f"answered {response.status_code}")
         detail = f"answered {response.status_code}"

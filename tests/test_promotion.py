@@ -419,6 +419,21 @@ def test_tampered_artifact_is_refused_and_nothing_moves(
         promotion.approve(ws, req.id, ME, "ship")
 
 
+def test_unwritable_serving_directory_is_one_clear_refusal(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml())
+    v = add_version(ws)
+    req = promotion.on_version_registered(ws, "m", v.version, "pipeline:train")
+    assert req is not None
+    blocker = ws.root / "artifacts" / "serving"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where the serving directory belongs")
+    with pytest.raises(PromotionError, match="serving pointer"):
+        promotion.approve(ws, req.id, ME, "ship")
+    assert registry.aliases(ws.store, "m").get("production") is None
+
+
 def test_newer_candidate_supersedes_the_older_request(
     make_workspace: Callable[..., Workspace],
 ) -> None:
@@ -630,6 +645,18 @@ def test_reload_hook_down_is_reported_and_recorded(
     assert registry.aliases(ws.store, "m")["production"] == 1 == serving_version(ws)
     failure = events.list_events(ws.store, kind="promotion")[0]
     assert failure.severity == "error" and "reload hook failed" in failure.message
+
+
+def test_reload_hook_with_a_broken_url_is_reported(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml(model='reload_hook = "http://[::1/reload"'))
+    v = add_version(ws)
+    req = promotion.on_version_registered(ws, "m", v.version, "pipeline:train")
+    assert req is not None
+    out = promotion.approve(ws, req.id, ME, "ship")
+    assert out.hook_error is not None and "invalid URL" in out.hook_error
+    assert registry.aliases(ws.store, "m")["production"] == 1 == serving_version(ws)
 
 
 def test_reload_hook_that_hangs_times_out(make_workspace: Callable[..., Workspace]) -> None:
