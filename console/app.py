@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -170,9 +171,14 @@ class LookoutApp(App[int]):
         self._startup()
 
     def _hangup(self) -> None:
-        """The terminal went away (SSH dropped): stop, leaving nothing behind."""
+        """The terminal went away (SSH dropped): stop our scheduler, then leave at once.
+
+        A graceful Textual shutdown would write to the vanished terminal; when that
+        write fails its writer thread dies and the shutdown blocks forever, leaving
+        an orphan. Every store write is a committed transaction, so nothing is lost.
+        """
         self._stop_scheduler()
-        self.exit(0)
+        os._exit(0)
 
     def on_unmount(self) -> None:
         self._stop_scheduler()
