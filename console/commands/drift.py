@@ -29,6 +29,15 @@ def feature_json(f: FeatureDrift) -> dict[str, Any]:
     }
 
 
+def window_json(window: dict[str, Any]) -> dict[str, Any]:
+    """A stored window (or performance) with its times as ISO 8601."""
+    out = dict(window)
+    for key in ("from", "to", "at"):
+        if isinstance(out.get(key), int | float):
+            out[key] = iso(out[key])
+    return out
+
+
 def model_json(name: str, r: DriftResult | None) -> dict[str, Any]:
     if r is None:
         return {"name": name, "level": None, "share": None, "window": None, "features": []}
@@ -36,13 +45,13 @@ def model_json(name: str, r: DriftResult | None) -> dict[str, Any]:
         "name": name,
         "level": r.level,
         "share": r.share,
-        "window": r.window,
+        "window": window_json(r.window),
         "features": [feature_json(f) for f in r.features],
         "version": r.version,
         "rows": r.rows,
         "at": iso(r.at),
         "prediction": r.prediction,
-        "performance": r.performance,
+        "performance": window_json(r.performance) if r.performance else {},
         "error": r.error,
     }
 
@@ -92,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         ]
         if rows:
             print(table(rows, ["FEATURE", "METHOD", "SCORE", "THRESHOLD", "LEVEL"]))
+        pred = r.prediction or {}
+        if pred.get("level"):
+            score = "-" if pred.get("score") is None else f"{pred['score']:.3g}"
+            print(f"  prediction drift: {pred['method']} {score} ({pred['level']})")
         perf = r.performance or {}
         if perf.get("value") is not None:
             print(
