@@ -319,7 +319,9 @@ def _register(ctx: StageContext) -> None:
     sp: training.Split = ctx.data["split"]
     features = trained.bundle["features"]
     categorical = [c for c in mcfg.get("categorical") or [] if c in features]
-    profile = drift.build_profile(ctx.data["frame"].take(sp.train), features, categorical)
+    profile = drift.build_profile(
+        ctx.data["frame"].take(sp.train), features, categorical, target=mcfg["target"]
+    )
     snap = ctx.data["snapshot"]
     lineage = {
         "pipeline": ctx.pipeline,

@@ -93,7 +93,7 @@ def list_events(
     kind: str | None = None,
     subject: str | None = None,
 ) -> list[Event]:
-    """Newest first; with `unacknowledged_first`, open ones lead."""
+    """Newest first; with `unacknowledged_first`, open ones (not acknowledged, not resolved) lead."""
     where: list[str] = []
     args: list[Any] = []
     if kind is not None:
@@ -105,15 +105,21 @@ def list_events(
     sql = f"SELECT {_COLUMNS} FROM events"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    order = "(acked_at IS NOT NULL), id DESC" if unacknowledged_first else "id DESC"
+    order = (
+        "(acked_at IS NOT NULL OR resolved_at IS NOT NULL), id DESC"
+        if unacknowledged_first
+        else "id DESC"
+    )
     sql += f" ORDER BY {order} LIMIT ?"
     args.append(limit)
     return [_event(r) for r in store.conn.execute(sql, args)]
 
 
 def count_open(store: Store) -> int:
-    """Events nobody has acknowledged yet."""
-    row = store.conn.execute("SELECT count(*) FROM events WHERE acked_at IS NULL").fetchone()
+    """Events that still need a person: not acknowledged, and their condition not cleared."""
+    row = store.conn.execute(
+        "SELECT count(*) FROM events WHERE acked_at IS NULL AND resolved_at IS NULL"
+    ).fetchone()
     return int(row[0])
 
 

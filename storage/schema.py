@@ -219,7 +219,9 @@ V1 = [
         acked_at REAL,
         ack_note TEXT
     )""",
-    "CREATE INDEX events_by_ack ON events (acked_at IS NOT NULL, id DESC)",
+    # Open (neither acknowledged nor resolved) first: the order of the events strip.
+    "CREATE INDEX events_by_open ON events"
+    " ((acked_at IS NOT NULL OR resolved_at IS NOT NULL), id DESC)",
     # One open event per de-duplication key: a failing check pages once.
     "CREATE UNIQUE INDEX events_open_key ON events (dedup_key) "
     "WHERE dedup_key IS NOT NULL AND resolved_at IS NULL",

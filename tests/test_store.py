@@ -292,3 +292,13 @@ def test_check_examples_are_sanitized_and_capped(store: Store) -> None:
     assert len(row.examples) == 20
     assert all("\x1b" not in e and len(e) <= 80 for e in row.examples)
     assert row.examples[0].startswith("[bold]x")
+
+
+def test_a_resolved_event_no_longer_counts_as_open(store: Store) -> None:
+    paged = events.record(store, "check_failed", "ds.c", "bad", "error", dedup_key="k")
+    later = events.record(store, "note", "x", "newer")
+    assert events.count_open(store) == 2
+    with store.write() as conn:
+        events.resolve(conn, "k")
+    assert events.count_open(store) == 1
+    assert [e.id for e in events.list_events(store)] == [later.id, paged.id]
