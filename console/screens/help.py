@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,41 +31,39 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="dialog"):
             yield Static(self._content())
 
-    def _content(self) -> Table:
+    def _content(self) -> Text:
         from console.app import keymap_path
 
-        keys = Table(title="Keys", box=None, padding=(0, 2), title_justify="left")
-        keys.add_column("key", style="bold")
-        keys.add_column("does")
-        keys.add_column("id (for keymap.toml)", style="dim")
-        seen = set()
+        rows: dict[str, list[str]] = {}  # description -> [keys, id]
         for node in (self.origin, self.app):
             for _key, binding in node._bindings:
-                if binding.action in seen or not binding.description:
+                if not binding.description or node.check_action(binding.action, ()) is False:
                     continue
-                if node.check_action(binding.action, ()) is False:
-                    continue
-                seen.add(binding.action)
-                keys.add_row(
-                    Text(self.app.get_key_display(binding)),
-                    Text(binding.description),
-                    Text(binding.id or ""),
-                )
+                key = self.app.get_key_display(binding)
+                entry = rows.setdefault(binding.description, ["", binding.id or ""])
+                if key not in entry[0].split(", "):
+                    entry[0] = f"{entry[0]}, {key}" if entry[0] else key
         for key, what in (
             ("enter", "open the selected row"),
-            ("tab / shift+tab", "next / previous pane"),
             ("ctrl+p", "command palette: every action and screen"),
-            (":", "jump: model NAME, pipeline NAME, check DS.NAME, drift MODEL, timeline, audit"),
+            (
+                ":",
+                "jump: model NAME · pipeline NAME · check DS.NAME · drift MODEL · timeline · audit",
+            ),
         ):
-            keys.add_row(Text(key), Text(what), Text(""))
-        legend = Table(title="Status glyphs", box=None, padding=(0, 2), title_justify="left")
-        legend.add_column("glyph")
-        legend.add_column("means")
+            rows.setdefault(what, [key, ""])
+        out = Text()
+        out.append("Keys", style="bold underline")
+        out.append("\n")
+        out.append(f"{'key':<14}{'does':<44}id (for keymap.toml)\n", style="bold")
+        for what, (keys, binding_id) in rows.items():
+            out.append(f"{keys:<14}", style="bold")
+            out.append(f"{what:<44}")
+            out.append(f"{binding_id}\n", style="dim")
+        out.append("\nStatus glyphs\n", style="bold underline")
         for word in LEGEND:
-            legend.add_row(Text(STATUS[word][0]), Text(word))
-        outer = Table.grid(padding=(1, 0))
-        outer.add_row(keys)
-        outer.add_row(legend)
-        outer.add_row(Text(f'Remap keys by id in {keymap_path()}, e.g.  "app.quit" = "ctrl+q"'))
-        outer.add_row(Text("esc closes", style="dim"))
-        return outer
+            out.append(f"  {STATUS[word][0]}  {word}\n")
+        out.append(f"\nRemap keys by id in {keymap_path()}, e.g.\n")
+        out.append('  "app.quit" = "ctrl+q"\n', style="bold")
+        out.append("\nesc closes", style="dim")
+        return out
