@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from storage import events
@@ -389,3 +390,46 @@ def set_stage_log(store: Store, run_id: int, name: str, log_tail: str) -> None:
             "UPDATE stage_runs SET log_tail = ? WHERE run_id = ? AND name = ? AND status = 'running'",
             (sanitize(log_tail[-LOG_TAIL_CHARS:]), run_id, name),
         )
+
+
+def insert_history(store: Store, runs: Iterable[Run], batch: int = 5_000) -> int:
+    """Bulk-load finished runs and their stages as given (imports, benchmarks); ids are new."""
+    count = 0
+    with store.write() as conn:
+        pending: list[Run] = []
+
+        def flush() -> None:
+            for run in pending:
+                cur = conn.execute(
+                    "INSERT INTO runs (pipeline, status, trigger, triggered_by, attempt,"
+                    " created_at, started_at, ended_at, error) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        run.pipeline,
+                        run.status,
+                        run.trigger,
+                        run.triggered_by,
+                        run.attempt,
+                        run.created_at,
+                        run.started_at,
+                        run.ended_at,
+                        run.error,
+                    ),
+                )
+                run_id = int(cur.lastrowid or 0)
+                conn.executemany(
+                    "INSERT INTO stage_runs (run_id, position, name, status, started_at, ended_at,"
+                    " log_tail) VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (run_id, s.position, s.name, s.status, s.started_at, s.ended_at, s.log_tail)
+                        for s in run.stages
+                    ],
+                )
+            pending.clear()
+
+        for run in runs:
+            pending.append(run)
+            count += 1
+            if len(pending) >= batch:
+                flush()
+        flush()
+    return count

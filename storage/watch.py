@@ -16,13 +16,14 @@ def _one(store: Store, sql: str) -> tuple[object, ...]:
 
 
 def pipelines_key(store: Store) -> tuple[object, ...]:
-    """Newest run, the active runs with their stage states, and the pipeline rows."""
+    """Newest run, the active runs with their stage states and log lengths, the pipelines."""
     return (
         *_one(store, "SELECT max(id) FROM runs"),
         *_one(
             store,
             "SELECT group_concat(r.id || r.status || r.cancel_requested || ':' || ("
-            "SELECT group_concat(s.status) FROM stage_runs s WHERE s.run_id = r.id))"
+            "SELECT group_concat(s.status || length(s.log_tail)) FROM stage_runs s"
+            " WHERE s.run_id = r.id))"
             " FROM runs r WHERE r.status IN ('queued', 'running')",
         ),
         *_one(store, "SELECT count(*), total(next_run_at), max(updated_at) FROM pipelines"),
