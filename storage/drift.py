@@ -400,3 +400,20 @@ def models_with_batches(store: Store) -> list[str]:
             "SELECT DISTINCT model FROM inference_batches WHERE kind = 'inputs' ORDER BY 1"
         )
     ]
+
+
+def latest_each(store: Store) -> list[DriftResult]:
+    """The newest result of every model (one indexed lookup per model), by model name."""
+    rows = store.conn.execute(
+        "SELECT * FROM drift_results WHERE id IN"
+        " (SELECT max(id) FROM drift_results GROUP BY model) ORDER BY model"
+    )
+    return [_drift(r) for r in rows]
+
+
+def recent_shares(store: Store, model: str, limit: int = 12) -> list[float]:
+    """The share of drifted features in a model's last `limit` results, oldest first."""
+    rows = store.conn.execute(
+        "SELECT share FROM drift_results WHERE model = ? ORDER BY id DESC LIMIT ?", (model, limit)
+    ).fetchall()
+    return [float(r[0]) for r in reversed(rows)]

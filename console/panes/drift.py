@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from console.format import Cells, bar, safe, sparkline, status_text
 from console.panes import PaneSpec
-from console.widgets import Cells, bar, safe, sparkline, status_text
 from storage import drift, watch
 from storage.db import Store
 from storage.records import DriftResult
@@ -24,12 +24,10 @@ class ModelDrift:
 
 
 def fetch(store: Store) -> list[ModelDrift]:
-    out = []
-    for model in drift.models_with_results(store):
-        hist = drift.history(store, model, limit=HISTORY)
-        if hist:
-            out.append(ModelDrift(model, hist[0], tuple(h.share for h in reversed(hist))))
-    return out
+    return [
+        ModelDrift(d.model, d, tuple(drift.recent_shares(store, d.model, HISTORY)))
+        for d in drift.latest_each(store)
+    ]
 
 
 def top_features(result: DriftResult, n: int = 2) -> Text:
