@@ -24,7 +24,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/[a-z]*.py; do $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done
 
 screenshots: $(STAMP)
 	$(BIN)/lookout screenshots --out screenshots

@@ -6,14 +6,13 @@ schema; not-null and range on every column (range on the non-string ones);
 allowed values on the categorical ones; uniqueness on one key; row count.
 Lookout's time includes recording the results and events in the store.
 
-    .venv/bin/python bench/checks.py [--rows N] [--runs N]
+    .venv/bin/python -m bench.checks [--rows N] [--runs N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,12 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-# bench/scheduler.py would shadow the `scheduler` package; keep this folder off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from scheduler.checks import run_checks  # noqa: E402
-from scheduler.frame import Frame  # noqa: E402
-from storage.workspace import open_workspace  # noqa: E402
+from scheduler.checks import run_checks
+from scheduler.frame import Frame
+from storage.workspace import open_workspace
 
 NUMERIC = 40
 CATEGORIES = ["north", "south", "east", "west", "centre"]

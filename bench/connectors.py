@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -24,12 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-# bench/scheduler.py would shadow the `scheduler` package; keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from scheduler.connectors import mlflow, webhooks  # noqa: E402
-from storage import events  # noqa: E402
-from storage.workspace import Workspace, open_workspace  # noqa: E402
+from scheduler.connectors import mlflow, webhooks
+from storage import events
+from storage.workspace import Workspace, open_workspace
 
 RUNS = 3
 EVENTS = 300

@@ -7,14 +7,13 @@
    reading the window, comparing, and the whole `run_drift`, with the peak
    memory it allocates (tracemalloc) as a multiple of the batch's size.
 
-    .venv/bin/python bench/drift.py [--runs N] [--skip-evidently]
+    .venv/bin/python -m bench.drift [--runs N] [--skip-evidently]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -24,16 +23,12 @@ from typing import Any
 
 import numpy as np
 
-# bench/ holds a scheduler.py of its own: import the package, not that script
-if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
-from scheduler import drift  # noqa: E402
-from scheduler.drift_job import run_drift, window_frame  # noqa: E402
-from scheduler.frame import Frame  # noqa: E402
-from storage import drift as drift_store  # noqa: E402
-from storage import registry  # noqa: E402
-from storage.workspace import open_workspace  # noqa: E402
+from scheduler import drift
+from scheduler.drift_job import run_drift, window_frame
+from scheduler.frame import Frame
+from storage import drift as drift_store
+from storage import registry
+from storage.workspace import open_workspace
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:

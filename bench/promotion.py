@@ -5,14 +5,13 @@ production: checks on the training snapshot, metric, and drift of the
 candidate's 30-feature training profile against production's, 5000 rows each) followed by the `approve` that moves production, verifies the
 artifact's sha256 and switches the serving pointer, with audit and events.
 
-    .venv/bin/python bench/promotion.py [--versions N] [--rounds N] [--runs N]
+    .venv/bin/python -m bench.promotion [--versions N] [--rounds N] [--runs N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,17 +20,13 @@ from typing import Any
 import joblib
 import numpy as np
 
-# bench/ holds a scheduler.py of its own: import the package, not that script
-if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
-from scheduler import promotion, serving  # noqa: E402
-from scheduler.drift import build_profile  # noqa: E402
-from scheduler.frame import frame_from_columns  # noqa: E402
-from storage import checks, registry  # noqa: E402
-from storage.identity import current_user  # noqa: E402
-from storage.records import CheckResult  # noqa: E402
-from storage.workspace import Workspace, open_workspace  # noqa: E402
+from scheduler import promotion, serving
+from scheduler.drift import build_profile
+from scheduler.frame import frame_from_columns
+from storage import checks, registry
+from storage.identity import current_user
+from storage.records import CheckResult
+from storage.workspace import Workspace, open_workspace
 
 FEATURES = 30
 OPERATOR = "bench-operator"

@@ -1,6 +1,6 @@
 """Scheduler figures: request → stage start, overhead per stage, idle CPU of the daemon.
 
-    .venv/bin/python bench/scheduler.py [--repeat N]
+    .venv/bin/python -m bench.scheduler [--repeat N]
 
 Targets: a request written by a console starts its first stage within 1 s;
 the runner adds at most 20 ms per stage; an idle `lookout scheduler` uses at
@@ -20,12 +20,9 @@ from pathlib import Path
 
 import psutil
 
-# This file is named like the `scheduler` package; keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from scheduler import pipeline  # noqa: E402
-from storage import pipelines, scheduling  # noqa: E402
-from storage.workspace import open_workspace  # noqa: E402
+from scheduler import pipeline
+from storage import pipelines, scheduling
+from storage.workspace import open_workspace
 
 STAGES = 20
 CONFIG = """
