@@ -30,6 +30,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
+from console.panes import Prefetch
 from storage import scheduling
 from storage.db import Store
 from storage.identity import current_user
@@ -53,14 +54,12 @@ Source = tuple[Callable[[Store], object], Callable[[Store], Any]]
 
 
 class Fetched(Message):
-    """Fresh data for one source of a screen, read in a thread worker."""
+    """Fresh data for the sources of a screen that changed, read in a thread worker."""
 
-    def __init__(self, screen: Screen[Any], name: str, data: Any, seconds: float) -> None:
+    def __init__(self, screen: Screen[Any], items: list[tuple[str, Any, float]]) -> None:
         super().__init__()
         self.screen = screen
-        self.name = name
-        self.data = data
-        self.seconds = seconds
+        self.items = items  # (source name, data, seconds the query took)
 
 
 class LeaseSeen(Message):
@@ -139,8 +138,10 @@ class LookoutApp(App[int]):
         clock: Callable[[], float] = time.time,
         start_scheduler: bool = True,
         user: str | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         super().__init__()
+        self.prefetch = prefetch
         self.ws = ws
         self.readonly = readonly
         self.refresh_s = float(refresh or ws.config.workspace.get("refresh") or 2.0)
@@ -157,6 +158,7 @@ class LookoutApp(App[int]):
         self._stale: set[int] = set()  # screens whose keys must be checked next poll
         self._timer: Any = None
         self._polling = False
+        self._started = False
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
 
     # -- start and stop ---------------------------------------------------------------
@@ -168,7 +170,6 @@ class LookoutApp(App[int]):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         self.push_screen(OverviewScreen())
-        self._startup()
 
     def _hangup(self) -> None:
         """The terminal went away (SSH dropped): stop our scheduler, then leave at once.
@@ -331,6 +332,7 @@ class LookoutApp(App[int]):
                 return
             lease = scheduling.get_lease(store)
             self.post_message(LeaseSeen(lease))
+            items = []
             for name, (key_fn, fetch_fn) in sources.items():
                 if worker.is_cancelled:
                     return
@@ -340,9 +342,10 @@ class LookoutApp(App[int]):
                     continue
                 t0 = time.perf_counter()
                 data = fetch_fn(store)
-                seconds = time.perf_counter() - t0
+                items.append((name, data, time.perf_counter() - t0))
                 self._keys[slot] = key
-                self.post_message(Fetched(screen, name, data, seconds))
+            if items:  # one message, so the screen repaints once per poll
+                self.post_message(Fetched(screen, items))
         except Exception as exc:
             self._keys = {k: v for k, v in self._keys.items() if k[0] != id(screen)}
             self.post_message(Failed("refreshing", exc))
@@ -357,18 +360,31 @@ class LookoutApp(App[int]):
         else:
             self._arm(self.refresh_s)
 
+    def first_data(self) -> None:
+        """The first frame has data: now learn the role and maybe start a scheduler
+        (both import heavy modules, so they wait until the console is on screen)."""
+        if not self._started:
+            self._started = True
+            self._startup()
+
+    def seed(self, screen: Screen[Any], name: str, key: object) -> None:
+        """Data for `name` was shown from elsewhere (the prefetch): remember its key."""
+        self._keys[(id(screen), name)] = key
+
     def on_fetched(self, message: Fetched) -> None:
+        self.first_data()
         screen = message.screen
-        if not screen.is_attached:
-            return
-        t0 = time.perf_counter()
         show = getattr(screen, "show_data", None)
-        if callable(show):
-            try:
-                show(message.name, message.data)
-            except Exception as exc:
-                self.report(f"showing {message.name}", exc)
-        self.timings.append((message.name, message.seconds, time.perf_counter() - t0))
+        if not screen.is_attached or not callable(show):
+            return
+        with self.batch_update():
+            for name, data, seconds in message.items:
+                t0 = time.perf_counter()
+                try:
+                    show(name, data)
+                except Exception as exc:
+                    self.report(f"showing {name}", exc)
+                self.timings.append((name, seconds, time.perf_counter() - t0))
         del self.timings[:-2000]
 
     def on_lease_seen(self, message: LeaseSeen) -> None:
@@ -438,7 +454,8 @@ class LookoutApp(App[int]):
     def action_jump(self) -> None:
         from console.modals import JumpModal
 
-        self.push_screen(JumpModal(), self.jump)
+        targets: list[tuple[str, str]] = getattr(self.screen, "palette_targets", list)()
+        self.push_screen(JumpModal([target for _, target in targets]), self.jump)
 
     def jump(self, target: str | None) -> None:
         """Open a screen named like `model churn`, `pipeline x`, `check ds.name`, `timeline`."""

@@ -21,7 +21,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from console.widgets import QuietInput, number, safe, status_text
+from console.format import delta, number, safe, status_text
+from console.widgets import QuietInput
 from storage import events, pipelines, registry, scheduling
 from storage.db import Store
 from storage.records import Gate
@@ -202,7 +203,6 @@ class ConfirmModal(ModalScreen[Confirmed | None]):
             metrics.add_column(f"v{p.from_version}" if p.from_version else "from", justify="right")
             metrics.add_column(f"v{p.to_version}" if p.to_version else "to", justify="right")
             metrics.add_column("Δ", justify="right")
-            from console.widgets import delta
 
             for name, old, new in p.deltas:
                 metrics.add_row(

@@ -1,147 +1,17 @@
-"""What every screen shares: status glyphs, safe text, and a table updated by row key.
-
-Status is always a glyph and a word (colour only adds to it), so the console
-reads the same with NO_COLOR or 16 colours. Every piece of data becomes a
-`rich.text.Text` built from sanitized plain text, never markup.
-"""
+"""Widgets every screen shares: a table updated by row key, a quiet input, a pane."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable, Input
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import ColumnKey, RowKey
 
-from storage.text import sanitize
-
-# status word -> (glyph, style)
-STATUS: dict[str, tuple[str, str]] = {
-    "succeeded": ("✓", "green"),
-    "pass": ("✓", "green"),
-    "ok": ("✓", "green"),
-    "approved": ("✓", "green"),
-    "failed": ("✗", "bold red"),
-    "fail": ("✗", "bold red"),
-    "drift": ("✗", "bold red"),
-    "rejected": ("✗", "red"),
-    "error": ("‼", "bold magenta"),
-    "warn": ("▲", "yellow"),
-    "running": ("▶", "cyan"),
-    "queued": ("…", "cyan"),
-    "pending": ("·", "dim"),
-    "skipped": ("-", "dim"),
-    "cancelled": ("⊘", "dim"),
-    "superseded": ("⊘", "dim"),
-    "interrupted": ("!", "magenta"),
-    "info": ("·", ""),
-    "alive": ("●", "green"),
-    "down": ("○", "red"),
-}
-
-
-def glyph(status: str) -> str:
-    return STATUS.get(status, ("?", ""))[0]
-
-
-def status_text(status: str, width: int = 0) -> Text:
-    """`✗ failed`: glyph and word, styled, padded to `width`."""
-    g, style = STATUS.get(status, ("?", ""))
-    word = sanitize(status, 20, single_line=True)
-    return Text(f"{g} {word}".ljust(width), style=style)
-
-
-def safe(value: object, limit: int | None = 80, style: str = "") -> Text:
-    """Untrusted data as displayable text: sanitized, one line, never markup."""
-    if value is None:
-        return Text("-", style="dim")
-    return Text(sanitize(value, limit, single_line=True), style=style)
-
-
-def safe_block(value: object, style: str = "") -> Text:
-    """Multi-line untrusted text (logs) with escapes and controls removed."""
-    return Text(sanitize("" if value is None else value), style=style)
-
-
-def when(ts: float | None) -> str:
-    """Absolute UTC time, so the screen does not change while nothing happens."""
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%m-%d %H:%M")
-
-
-def clock_time(ts: float | None) -> str:
-    """Hours and minutes (UTC), for times that are near: the next scheduled run."""
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M")
-
-
-def when_long(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
-
-
-def number(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return sanitize(value, 20, single_line=True)
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
-
-
-def delta(new: object, old: object) -> Text:
-    """`+0.014` / `-0.2`; plain `-` when either side is missing."""
-    if not isinstance(new, int | float) or not isinstance(old, int | float):
-        return Text("-", style="dim")
-    d = float(new) - float(old)
-    sign = "+" if d > 0 else "±" if d == 0 else "−"
-    return Text(f"{sign}{abs(d):.3g}")
-
-
-def bar(score: float | None, threshold: float, width: int = 10) -> Text:
-    """A score as a bar filled relative to twice its threshold; `|` marks the threshold."""
-    if score is None or threshold <= 0:
-        return Text("·" * width, style="dim")
-    filled = max(0, min(width, round(score / (2 * threshold) * width)))
-    cells = ["█"] * filled + ["░"] * (width - filled)
-    mid = width // 2
-    if cells[mid] == "░":
-        cells[mid] = "│"
-    style = "red" if score >= threshold else "yellow" if score >= threshold / 2 else "green"
-    return Text("".join(cells), style=style)
-
-
-SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: Sequence[float | None], top: float | None = None) -> str:
-    """Unicode block sparkline, oldest first; missing values are gaps."""
-    nums = [v for v in values if v is not None]
-    if not nums:
-        return ""
-    high = top if top else max(nums) or 1.0
-    out = []
-    for v in values:
-        if v is None:
-            out.append(" ")
-        else:
-            out.append(SPARKS[max(0, min(7, int(v / high * 7.999)))])
-    return "".join(out)
-
-
-Cells = tuple[Text | str, ...]
+from console.format import Cells
 
 
 class KeyedTable(DataTable[Text | str]):
@@ -203,7 +73,7 @@ class KeyedTable(DataTable[Text | str]):
             elif old != cells:
                 for (col, _), new, was in zip(self._columns, cells, old, strict=True):
                     if new != was:
-                        self.update_cell(key, col, new, update_width=True)
+                        self._update(key, col, new)
             self._shown[key] = cells
         if [k for k, _ in visible] != self._display_order():
             first = self._columns[0][0]
@@ -216,6 +86,21 @@ class KeyedTable(DataTable[Text | str]):
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False, scroll=False)
 
+    def _update(self, key: str, col: str, value: Text | str) -> None:
+        """Change one cell, repainting only its row unless the column must widen.
+
+        `DataTable.update_cell` repaints the whole table; over SSH that is every
+        visible row for one changed word.
+        """
+        width = value.cell_len if isinstance(value, Text) else Text(value).cell_len
+        column = self.columns.get(ColumnKey(col))
+        if column is None or width > column.content_width:
+            self.update_cell(key, col, value, update_width=True)
+            return
+        self._data[RowKey(key)][ColumnKey(col)] = value
+        self._update_count += 1  # part of the line cache key: drops cached lines
+        self.refresh_row(self.get_row_index(key))
+
     def _display_order(self) -> list[str]:
         return [str(row.key.value) for row in self.ordered_rows]
 
@@ -226,3 +111,41 @@ class QuietInput(Input):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.cursor_blink = False
+
+
+class Pane(Vertical, can_focus=False):
+    """A bordered, titled table that says plainly when nothing is recorded."""
+
+    DEFAULT_CSS = """
+    Pane { border: round $secondary; height: 1fr; }
+    Pane:focus-within { border: round $accent; }
+    Pane > .empty { color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, spec: Any, **kwargs: Any) -> None:
+        super().__init__(id=f"pane-{spec.name}", **kwargs)
+        self.spec = spec
+        self.border_title = spec.title
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("loading…"), classes="empty")
+        yield KeyedTable(self.spec.columns, id=f"table-{self.spec.name}")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
+    def show(self, data: Any) -> None:
+        """Render freshly fetched data (UI thread)."""
+        rows = self.spec.rows(data)
+        first = not self.loaded
+        self.loaded = True
+        note = self.query_one(".empty", Static)
+        if first or note.display != (not rows):  # touch nothing that did not change
+            note.update(Text(self.spec.empty if not rows else ""))
+            note.display = not rows
+        self.table.sync(rows)
+        summary = self.spec.summary(data) or None
+        if summary != self.border_subtitle:
+            self.border_subtitle = summary

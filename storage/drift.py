@@ -402,18 +402,34 @@ def models_with_batches(store: Store) -> list[str]:
     ]
 
 
+# The distinct models with results, by skipping through the (model, id) index.
+_MODELS = (
+    "WITH RECURSIVE m(model) AS (SELECT min(model) FROM drift_results UNION ALL"
+    " SELECT (SELECT min(model) FROM drift_results WHERE model > m.model) FROM m"
+    " WHERE m.model IS NOT NULL) SELECT model FROM m WHERE model IS NOT NULL"
+)
+
+
 def latest_each(store: Store) -> list[DriftResult]:
-    """The newest result of every model (one indexed lookup per model), by model name."""
+    """The newest result of every model (an index skip-scan, one lookup per model)."""
     rows = store.conn.execute(
-        "SELECT * FROM drift_results WHERE id IN"
-        " (SELECT max(id) FROM drift_results GROUP BY model) ORDER BY model"
-    )
+        f"WITH models AS ({_MODELS}) SELECT d.* FROM models CROSS JOIN drift_results d"
+        " ON d.id = (SELECT max(id) FROM drift_results WHERE model = models.model)"
+        " ORDER BY d.model"
+    ).fetchall()
     return [_drift(r) for r in rows]
 
 
-def recent_shares(store: Store, model: str, limit: int = 12) -> list[float]:
-    """The share of drifted features in a model's last `limit` results, oldest first."""
+def recent_shares(store: Store, limit: int = 12) -> dict[str, list[float]]:
+    """Each model's share of drifted features over its last `limit` results, oldest first
+    (one query; each model's rows come through the (model, id) index)."""
     rows = store.conn.execute(
-        "SELECT share FROM drift_results WHERE model = ? ORDER BY id DESC LIMIT ?", (model, limit)
+        f"WITH models AS ({_MODELS}) SELECT d.model, d.share FROM models CROSS JOIN"
+        " drift_results d ON d.id IN (SELECT id FROM drift_results"
+        " WHERE model = models.model ORDER BY id DESC LIMIT ?) ORDER BY d.model, d.id",
+        (limit,),
     ).fetchall()
-    return [float(r[0]) for r in reversed(rows)]
+    out: dict[str, list[float]] = {}
+    for model, share in rows:
+        out.setdefault(model, []).append(float(share))
+    return out

@@ -433,3 +433,25 @@ def insert_history(store: Store, runs: Iterable[Run], batch: int = 5_000) -> int
                 flush()
         flush()
     return count
+
+
+def latest_runs(store: Store) -> dict[str, Run]:
+    """Every pipeline's newest run with its stages, in two indexed queries."""
+    conn = store.conn
+    rows = conn.execute(
+        "WITH RECURSIVE p(name) AS (SELECT min(pipeline) FROM runs UNION ALL"
+        " SELECT (SELECT min(pipeline) FROM runs WHERE pipeline > p.name) FROM p"
+        " WHERE p.name IS NOT NULL)"  # distinct pipelines, skipping through the index
+        " SELECT r.* FROM p CROSS JOIN runs r"
+        " ON r.id = (SELECT max(id) FROM runs WHERE pipeline = p.name)"
+    ).fetchall()
+    if not rows:
+        return {}
+    ids = [r["id"] for r in rows]
+    by_run: dict[int, list[StageRun]] = {i: [] for i in ids}
+    marks = ",".join("?" * len(ids))
+    for s in conn.execute(
+        f"SELECT * FROM stage_runs WHERE run_id IN ({marks}) ORDER BY run_id, position", ids
+    ).fetchall():
+        by_run[s["run_id"]].append(_stage(s))
+    return {r["pipeline"]: _run(r, tuple(by_run[r["id"]])) for r in rows}

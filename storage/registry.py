@@ -491,3 +491,20 @@ def remember_gate(
             " passed, detail, at) VALUES (?,?,?,?,?,?,?)",
             (candidate_id, against_id, gate.name, settings, int(gate.passed), gate.detail, now()),
         )
+
+
+def aliased_versions(store: Store) -> list[Version]:
+    """Every version an alias points at, each with all its aliases (one query)."""
+    rows = store.conn.execute(
+        "SELECT v.*, group_concat(a.alias) AS alias_list FROM aliases a CROSS JOIN versions v"
+        " ON v.model = a.model AND v.version = a.version GROUP BY v.id ORDER BY v.model, v.version"
+    ).fetchall()
+    return [_version(r, tuple(sorted(r["alias_list"].split(",")))) for r in rows]
+
+
+def pending_counts(store: Store) -> dict[str, int]:
+    """Pending promotion requests per model."""
+    rows = store.conn.execute(
+        "SELECT model, count(*) FROM promotion_requests WHERE status = 'pending' GROUP BY model"
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}

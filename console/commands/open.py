@@ -16,6 +16,12 @@ def run(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise UsageError("the console needs a terminal; use `lookout status` in scripts")
     ws = workspace(args)
+    # Worker threads read the store row by row, giving up the GIL at every row; a short
+    # switch interval lets them have it back quickly while the UI thread is busy drawing.
+    sys.setswitchinterval(0.001)
+    from console.panes import Prefetch
+
+    early = Prefetch(ws.store)  # the first data is read while Textual imports
     from console.app import LookoutApp
 
     app = LookoutApp(
@@ -23,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         readonly=bool(args.readonly),
         refresh=refresh,
         start_scheduler=not getattr(args, "no_scheduler", False),
+        prefetch=early,
     )
     try:
         code = app.run()

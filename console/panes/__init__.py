@@ -1,19 +1,21 @@
 """The overview's live panes: each module has a `fetch(store)` that reads (in a thread)
-and a `rows(data)` that turns what it read into keyed table rows (on the UI thread)."""
+and a `rows(data)` that turns what it read into keyed table rows (on the UI thread).
+
+Nothing here imports Textual, so the first fetch can start while Textual loads.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Static
-
-from console.widgets import Cells, KeyedTable
 from storage.db import Store
+
+if TYPE_CHECKING:
+    from console.format import Cells
 
 
 @dataclass(frozen=True)
@@ -30,36 +32,33 @@ class PaneSpec:
     summary: Callable[[Any], str] = lambda data: ""
 
 
-class Pane(Vertical, can_focus=False):
-    """A bordered, titled table that says plainly when nothing is recorded."""
+def overview_specs() -> list[PaneSpec]:
+    """The four panes and the events strip, in screen order."""
+    from console.panes import checks, drift, events, models, pipelines
 
-    DEFAULT_CSS = """
-    Pane { border: round $secondary; height: 1fr; }
-    Pane:focus-within { border: round $accent; }
-    Pane > .empty { color: $text-muted; padding: 0 1; }
-    """
+    return [pipelines.SPEC, checks.SPEC, models.SPEC, drift.SPEC, events.SPEC]
 
-    def __init__(self, spec: PaneSpec, **kwargs: Any) -> None:
-        super().__init__(id=f"pane-{spec.name}", **kwargs)
-        self.spec = spec
-        self.border_title = spec.title
-        self.loaded = False
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("loading…"), classes="empty")
-        yield KeyedTable(self.spec.columns, id=f"table-{self.spec.name}")
+class Prefetch(threading.Thread):
+    """The overview's first data, read while the console is still starting up."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(name="lookout-prefetch", daemon=True)
+        self.store = store
+        self.results: dict[str, tuple[object, Any, float]] = {}  # name -> (key, data, s)
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            for spec in overview_specs():
+                key = spec.key(self.store)
+                t0 = time.perf_counter()
+                data = spec.fetch(self.store)
+                self.results[spec.name] = (key, data, time.perf_counter() - t0)
+        except Exception as exc:  # the regular poll will report it
+            self.error = exc
 
     @property
-    def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
-
-    def show(self, data: Any) -> None:
-        """Render freshly fetched data (UI thread)."""
-        rows = self.spec.rows(data)
-        self.loaded = True
-        note = self.query_one(".empty", Static)
-        note.update(Text(self.spec.empty if not rows else ""))
-        note.display = not rows
-        self.table.sync(rows)
-        summary = self.spec.summary(data)
-        self.border_subtitle = summary or None
+    def ready(self) -> bool:
+        return not self.is_alive() and self.error is None

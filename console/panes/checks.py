@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from console.format import Cells, safe, status_text
 from console.panes import PaneSpec
-from console.widgets import Cells, safe, status_text
 from storage import checks, watch
 from storage.db import Store
 from storage.records import CheckResult

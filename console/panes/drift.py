@@ -24,8 +24,9 @@ class ModelDrift:
 
 
 def fetch(store: Store) -> list[ModelDrift]:
+    shares = drift.recent_shares(store, HISTORY)
     return [
-        ModelDrift(d.model, d, tuple(drift.recent_shares(store, d.model, HISTORY)))
+        ModelDrift(d.model, d, tuple(shares.get(d.model, [d.share])))
         for d in drift.latest_each(store)
     ]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from console.format import Cells, safe, status_text, when
 from console.panes import PaneSpec
-from console.widgets import Cells, safe, status_text, when
 from storage import events, watch
 from storage.db import Store
 from storage.records import Event

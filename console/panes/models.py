@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from console.format import Cells, delta, number, safe, status_text
 from console.panes import PaneSpec
-from console.widgets import Cells, delta, number, safe, status_text
 from storage import registry, watch
 from storage.db import Store
 from storage.records import Model, PromotionRequest, Version
@@ -29,12 +29,17 @@ class ModelsData:
 
 
 def fetch(store: Store) -> ModelsData:
-    states = []
-    for m in registry.list_models(store):
-        al = registry.aliases(store, m.name)
-        prod = registry.get_version(store, m.name, al["production"]) if "production" in al else None
-        cand = registry.get_version(store, m.name, al["candidate"]) if "candidate" in al else None
-        states.append(ModelState(m, prod, cand, registry.pending_count(store, m.name)))
+    by_alias = {(v.model, a): v for v in registry.aliased_versions(store) for a in v.aliases}
+    pending = registry.pending_counts(store)
+    states = [
+        ModelState(
+            m,
+            by_alias.get((m.name, "production")),
+            by_alias.get((m.name, "candidate")),
+            pending.get(m.name, 0),
+        )
+        for m in registry.list_models(store)
+    ]
     return ModelsData(states, registry.list_requests(store, status="pending", limit=50))
 
 

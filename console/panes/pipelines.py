@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from console.format import STATUS, Cells, clock_time, duration, glyph, safe, status_text
 from console.panes import PaneSpec
-from console.widgets import STATUS, Cells, clock_time, duration, glyph, safe, status_text
 from storage import pipelines, watch
 from storage.db import Store
 from storage.records import Pipeline, Run
@@ -20,10 +20,8 @@ class PipelineState:
 
 
 def fetch(store: Store) -> list[PipelineState]:
-    return [
-        PipelineState(p, pipelines.latest_run(store, p.name))
-        for p in pipelines.list_pipelines(store)
-    ]
+    latest = pipelines.latest_runs(store)
+    return [PipelineState(p, latest.get(p.name)) for p in pipelines.list_pipelines(store)]
 
 
 def run_seconds(run: Run) -> float | None:
@@ -56,10 +54,8 @@ def stage_strip(run: Run, names: bool = False) -> Text:
 
 
 def rows(data: list[PipelineState]) -> list[tuple[str, Cells]]:
-    order = {"failed": 0, "interrupted": 1, "running": 2, "queued": 3}
-    items = sorted(
-        data, key=lambda p: (order.get(p.run.status, 9) if p.run else 9, p.pipeline.name)
-    )
+    """By name: a fixed order, so a run changing state repaints one row, not the pane."""
+    items = sorted(data, key=lambda p: p.pipeline.name)
     out: list[tuple[str, Cells]] = []
     for p in items:
         run = p.run

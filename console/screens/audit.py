@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from console.format import safe, when
 from console.screens import LookoutScreen
-from console.widgets import KeyedTable, safe, when
+from console.widgets import KeyedTable
 from storage import audit, watch
 from storage.db import Store
 from storage.records import AuditEntry, AuditVerification

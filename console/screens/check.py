@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.format import safe, status_text, when
 from console.screens import LookoutScreen
-from console.widgets import KeyedTable, safe, status_text, when
+from console.widgets import KeyedTable
 from storage import checks, watch
 from storage.db import Store
 from storage.records import CheckResult

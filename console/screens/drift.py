@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.format import bar, number, safe, sparkline, status_text, when
 from console.screens import LookoutScreen
-from console.widgets import KeyedTable, bar, number, safe, sparkline, status_text, when
+from console.widgets import KeyedTable
 from storage import drift, registry, watch
 from storage.db import Store
 from storage.records import DriftResult

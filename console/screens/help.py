@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from console.widgets import STATUS
+from console.format import STATUS
 
 LEGEND = ["succeeded", "failed", "running", "pending", "skipped", "interrupted", "warn", "error"]
 

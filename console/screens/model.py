@@ -13,8 +13,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from console.format import delta, number, safe, status_text, when
 from console.screens import LookoutScreen
-from console.widgets import KeyedTable, delta, number, safe, status_text, when
+from console.widgets import KeyedTable
 from storage import drift, registry, watch
 from storage.db import Store
 from storage.records import AliasTransition, DriftResult, Model, PromotionRequest, Version

@@ -9,20 +9,11 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import DataTable
 
-from console.panes import Pane, PaneSpec
-from console.panes import checks as checks_pane
-from console.panes import drift as drift_pane
-from console.panes import events as events_pane
-from console.panes import models as models_pane
-from console.panes import pipelines as pipelines_pane
+from console.panes import PaneSpec, overview_specs
 from console.screens import LookoutScreen
+from console.widgets import Pane
 
-SPECS: list[PaneSpec] = [
-    pipelines_pane.SPEC,
-    checks_pane.SPEC,
-    models_pane.SPEC,
-    drift_pane.SPEC,
-]
+SPECS: list[PaneSpec] = overview_specs()
 
 
 class OverviewScreen(LookoutScreen):
@@ -38,16 +29,23 @@ class OverviewScreen(LookoutScreen):
 
     def compose_body(self) -> ComposeResult:
         with Grid(id="panes"):
-            for spec in SPECS:
+            for spec in SPECS[:4]:
                 yield Pane(spec)
-        yield Pane(events_pane.SPEC, classes="strip")
+        yield Pane(SPECS[4], classes="strip")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#table-pipelines").focus()
+        early = self.lookout.prefetch
+        self.lookout.prefetch = None
+        if early is not None and early.ready:  # read while Textual was loading
+            for name, (key, data, _seconds) in early.results.items():
+                self.show_data(name, data)
+                self.lookout.seed(self, name, key)
+            self.lookout.first_data()
 
     def sources(self) -> dict[str, Any]:
-        return {s.name: (s.key, s.fetch) for s in [*SPECS, events_pane.SPEC]}
+        return {s.name: (s.key, s.fetch) for s in SPECS}
 
     def show_data(self, name: str, data: Any) -> None:
         self.query_one(f"#pane-{name}", Pane).show(data)

@@ -12,9 +12,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.format import Cells, duration, safe, safe_block, status_text, when
 from console.panes.pipelines import run_seconds, stage_strip
 from console.screens import LookoutScreen
-from console.widgets import Cells, KeyedTable, duration, safe, safe_block, status_text, when
+from console.widgets import KeyedTable
 from storage import pipelines, watch
 from storage.db import Store
 from storage.records import Pipeline, Run, StageRun

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from console.format import safe
 from console.panes import events as events_pane
 from console.screens import LookoutScreen
-from console.widgets import KeyedTable, safe
+from console.widgets import KeyedTable
 from storage import watch
 
 

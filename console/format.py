@@ -1,0 +1,144 @@
+"""Turning records into display text: status glyphs, safe untrusted text, times, bars.
+
+Status is always a glyph and a word (colour only adds to it), so the console reads
+the same with NO_COLOR or 16 colours. Every piece of data becomes a `rich.text.Text`
+built from sanitized plain text, never markup. No Textual here: the first fetch runs
+while Textual is still importing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from rich.text import Text
+
+from storage.text import sanitize
+
+# status word -> (glyph, style)
+STATUS: dict[str, tuple[str, str]] = {
+    "succeeded": ("✓", "green"),
+    "pass": ("✓", "green"),
+    "ok": ("✓", "green"),
+    "approved": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "fail": ("✗", "bold red"),
+    "drift": ("✗", "bold red"),
+    "rejected": ("✗", "red"),
+    "error": ("‼", "bold magenta"),
+    "warn": ("▲", "yellow"),
+    "running": ("▶", "cyan"),
+    "queued": ("…", "cyan"),
+    "pending": ("·", "dim"),
+    "skipped": ("-", "dim"),
+    "cancelled": ("⊘", "dim"),
+    "superseded": ("⊘", "dim"),
+    "interrupted": ("!", "magenta"),
+    "info": ("·", ""),
+    "alive": ("●", "green"),
+    "down": ("○", "red"),
+}
+
+
+def glyph(status: str) -> str:
+    return STATUS.get(status, ("?", ""))[0]
+
+
+def status_text(status: str, width: int = 0) -> Text:
+    """`✗ failed`: glyph and word, styled, padded to `width`."""
+    g, style = STATUS.get(status, ("?", ""))
+    word = sanitize(status, 20, single_line=True)
+    return Text(f"{g} {word}".ljust(width), style=style)
+
+
+def safe(value: object, limit: int | None = 80, style: str = "") -> Text:
+    """Untrusted data as displayable text: sanitized, one line, never markup."""
+    if value is None:
+        return Text("-", style="dim")
+    return Text(sanitize(value, limit, single_line=True), style=style)
+
+
+def safe_block(value: object, style: str = "") -> Text:
+    """Multi-line untrusted text (logs) with escapes and controls removed."""
+    return Text(sanitize("" if value is None else value), style=style)
+
+
+def when(ts: float | None) -> str:
+    """Absolute UTC time, so the screen does not change while nothing happens."""
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%m-%d %H:%M")
+
+
+def clock_time(ts: float | None) -> str:
+    """Hours and minutes (UTC), for times that are near: the next scheduled run."""
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M")
+
+
+def when_long(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return sanitize(value, 20, single_line=True)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+
+
+def delta(new: object, old: object) -> Text:
+    """`+0.014` / `-0.2`; plain `-` when either side is missing."""
+    if not isinstance(new, int | float) or not isinstance(old, int | float):
+        return Text("-", style="dim")
+    d = float(new) - float(old)
+    sign = "+" if d > 0 else "±" if d == 0 else "−"
+    return Text(f"{sign}{abs(d):.3g}")
+
+
+def bar(score: float | None, threshold: float, width: int = 10) -> Text:
+    """A score as a bar filled relative to twice its threshold; `|` marks the threshold."""
+    if score is None or threshold <= 0:
+        return Text("·" * width, style="dim")
+    filled = max(0, min(width, round(score / (2 * threshold) * width)))
+    cells = ["█"] * filled + ["░"] * (width - filled)
+    mid = width // 2
+    if cells[mid] == "░":
+        cells[mid] = "│"
+    style = "red" if score >= threshold else "yellow" if score >= threshold / 2 else "green"
+    return Text("".join(cells), style=style)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float | None], top: float | None = None) -> str:
+    """Unicode block sparkline, oldest first; missing values are gaps."""
+    nums = [v for v in values if v is not None]
+    if not nums:
+        return ""
+    high = top if top else max(nums) or 1.0
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        else:
+            out.append(SPARKS[max(0, min(7, int(v / high * 7.999)))])
+    return "".join(out)
+
+
+Cells = tuple[Text | str, ...]
