@@ -212,6 +212,7 @@ class Traffic:
     ws: Workspace
     seed: int = 11
     step: int = 0
+    incoming_every: int = 6  # steps between new data files
     rng: np.random.Generator = field(init=False)
     frames: dict[str, Frame] = field(init=False)
 
@@ -271,12 +272,12 @@ class Traffic:
         _write_csv(self.ws.root / "data" / "wine" / "incoming.csv", Frame(cols, kinds))
 
     def tick(self) -> None:
-        """One batch for each model; every sixth step a new data file (every other one broken)."""
+        """One batch for each model; now and then a new data file (every other one broken)."""
         self.step += 1
         for model in self.frames:
             self.serve(model)
-        if self.step % 6 == 0:
-            self.incoming(broken=(self.step // 6) % 2 == 1)
+        if self.step % self.incoming_every == 0:
+            self.incoming(broken=(self.step // self.incoming_every) % 2 == 1)
 
     def run(self, stop: threading.Event, interval: float) -> None:
         while not stop.wait(interval):

@@ -17,7 +17,7 @@ TRAFFIC_SECONDS = 5.0  # one inference batch per model this often (divided by --
 def run(args: argparse.Namespace) -> int:
     if not math.isfinite(args.speed) or args.speed <= 0:
         raise UsageError(f"--speed: expected a number > 0, got {args.speed}")
-    from scheduler.demo import DemoError, Traffic, build
+    from scheduler.demo import RAMP_STEPS, DemoError, Traffic, build
 
     root = Path(args.dir or getattr(args, "workspace", None) or DEFAULT_DIR)
     say = (lambda line: print(f"demo: {line}", file=sys.stderr)) if args.no_tui else print
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     traffic = threading.Thread(
-        target=Traffic(ws, step=100).run,
+        target=Traffic(ws, step=RAMP_STEPS, incoming_every=24).run,
         args=(stop, TRAFFIC_SECONDS / args.speed),
         name="lookout-demo-traffic",
         daemon=True,
