@@ -633,3 +633,20 @@ def summarize(features: list[FeatureDrift], share_threshold: float = 0.5) -> tup
     if any(f.level in ("warn", "drift") for f in evaluated):
         return "warn", share
     return "ok", share
+
+
+def strength(feature: FeatureDrift) -> float | None:
+    """How far a feature has moved, on one scale for every method: 1.0 is its drift threshold.
+
+    Distances grow with drift; p-values shrink, so they are compared on a log
+    scale (p = threshold gives 1.0, p = threshold² gives 2.0). Panes rank and
+    draw bars with this, never with the raw score.
+    """
+    score, threshold = feature.score, feature.threshold
+    if score is None or not math.isfinite(score) or not threshold or threshold <= 0:
+        return None
+    if feature.method in P_VALUE_METHODS:
+        if threshold >= 1:
+            return None
+        return math.log(max(score, 1e-300)) / math.log(threshold)
+    return score / threshold

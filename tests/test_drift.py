@@ -16,6 +16,7 @@ from scheduler import drift
 from scheduler.frame import Frame
 from storage import drift as drift_store
 from storage.db import Store
+from storage.records import FeatureDrift
 
 # scipy warns when its exact KS p-value fails and it falls back to the asymptotic one
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
@@ -331,3 +332,18 @@ def test_categories_beyond_the_cap_are_compared_as_one_other_bucket(monkeypatch)
     assert prof["features"]["x"]["freq"] == {"a": 40, "b": 30}
     assert prof["features"]["x"]["other_count"] == 30
     assert r.score == pytest.approx(stats.chi2_contingency([[40, 30, 30], [4, 3, 3]]).pvalue)
+
+
+def test_strength_ranks_every_method_on_one_scale() -> None:
+    strength = drift.strength
+
+    def f(method: str, score: float, threshold: float) -> FeatureDrift:
+        return FeatureDrift("x", method, score, threshold, "ok")
+
+    assert strength(f("ks", 0.05, 0.05)) == pytest.approx(1.0)
+    assert strength(f("ks", 0.0025, 0.05)) == pytest.approx(2.0)
+    strong, weak = strength(f("ks", 1e-12, 0.05)), strength(f("chisquare", 0.9, 0.05))
+    assert strong is not None and weak is not None and strong > weak
+    assert strength(f("psi", 0.5, 0.25)) == pytest.approx(2.0)
+    assert (strength(f("ks", 0.0, 0.05)) or 0) > 100
+    assert strength(FeatureDrift("x", "psi", None, 0.25, "error")) is None
