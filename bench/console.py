@@ -298,20 +298,24 @@ def main() -> None:
     )
     state = Path(a.dir) / "state"
     env = dict(os.environ, XDG_STATE_HOME=str(state), XDG_CONFIG_HOME=str(state / "config"))
+    # Both programs start as they would for a user: with their bytecode cached (this
+    # sandbox sets PYTHONDONTWRITEBYTECODE), after one warm-up start that is not counted.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [LOOKOUT, "-w", str(root), "--no-scheduler"]
+    harlequin = os.environ.get("HARLEQUIN") or shutil.which("harlequin")
+    hq_cmd = [harlequin, "-a", "sqlite", str(db)] if harlequin else None
+    ttybench(cmd, READY, 1, env)
+    if hq_cmd:
+        ttybench(hq_cmd, "main db", 1, env, "\x11")
 
     looks = [ttybench(cmd, READY, 5, env) for _ in range(a.runs)]
     med = {
         k: statistics.median(r[k] for r in looks)
         for k in ("ready_s", "idle_bytes_s", "idle_cpu_pct", "rss_mb")
     }
-    harlequin = os.environ.get("HARLEQUIN") or shutil.which("harlequin")
     hq = None
-    if harlequin:
-        hq_runs = [
-            ttybench([harlequin, "-a", "sqlite", str(db)], "main db", 2, env, "\x11")
-            for _ in range(a.runs)
-        ]
+    if hq_cmd:
+        hq_runs = [ttybench(hq_cmd, "main db", 2, env, "\x11") for _ in range(a.runs)]
         hq = statistics.median(r["ready_s"] for r in hq_runs if r["ready_s"] is not None)
     print(
         f"first useful frame: median {med['ready_s']:.2f} s of {a.runs} (goal ≤ 0.8 s)"

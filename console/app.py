@@ -365,7 +365,7 @@ class LookoutApp(App[int]):
         (both import heavy modules, so they wait until the console is on screen)."""
         if not self._started:
             self._started = True
-            self._startup()
+            self.call_after_refresh(self._startup)  # once this frame is on screen
 
     def seed(self, screen: Screen[Any], name: str, key: object) -> None:
         """Data for `name` was shown from elsewhere (the prefetch): remember its key."""

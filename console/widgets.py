@@ -136,9 +136,10 @@ class Pane(Vertical, can_focus=False):
     def table(self) -> KeyedTable:
         return self.query_one(KeyedTable)
 
-    def show(self, data: Any) -> None:
-        """Render freshly fetched data (UI thread)."""
-        rows = self.spec.rows(data)
+    def show(self, data: Any, limit: int | None = None) -> None:
+        """Render freshly fetched data (UI thread); `limit` shows only the first rows
+        (enough to fill the pane) so the first frame is quick."""
+        rows = self.spec.rows(data)[:limit]
         first = not self.loaded
         self.loaded = True
         note = self.query_one(".empty", Static)
@@ -149,3 +150,45 @@ class Pane(Vertical, can_focus=False):
         summary = self.spec.summary(data) or None
         if summary != self.border_subtitle:
             self.border_subtitle = summary
+
+
+class KeyHints(Static):
+    """The keys this screen offers, on one line: a light footer.
+
+    Textual's Footer composes a widget per key and recomposes on every focus
+    change, which costs a quarter of a second at start on a slow host.
+    """
+
+    DEFAULT_CSS = "KeyHints { dock: bottom; height: 1; background: $panel; color: $text; }"
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.changed)
+        self.changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def changed(self, screen: Any) -> None:
+        if screen is not self.screen:
+            return
+        hints = self.hints()
+        if hints.plain != getattr(self, "_shown", None):
+            self._shown = hints.plain
+            self.update(hints)
+
+    def hints(self) -> Text:
+        out = Text()
+        seen: set[str] = set()
+        palette = None
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.action == "app.command_palette" or binding.action == "command_palette":
+                palette = binding
+            if not binding.show or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            out.append(f" {self.app.get_key_display(binding)} ", style="bold")
+            out.append(f"{binding.description} ", style="" if enabled else "dim")
+        if palette is not None:
+            out.append(f"  {self.app.get_key_display(palette)} ", style="bold")
+            out.append("palette")
+        return out

@@ -34,7 +34,7 @@ def run_seconds(run: Run) -> float | None:
 
 
 def stage_strip(run: Run, names: bool = False) -> Text:
-    """`✓✓✗-- validate`: a glyph per stage, then the stage that needs attention.
+    """`✓✓✗-- validate`: a glyph per stage, then the name of the one that needs a look.
 
     With `names`, every stage is named (`✓load ✓validate ✗train`), for wide screens."""
     out = Text()
@@ -49,7 +49,7 @@ def stage_strip(run: Run, names: bool = False) -> Text:
         focus = next((s for s in run.stages if s.status not in ("succeeded", "skipped")), None)
         if focus is not None and focus.status != "pending":
             out.append(" ")
-            out.append_text(safe(f"{focus.status} at {focus.name}", 24))
+            out.append_text(safe(focus.name, 20))
     return out
 
 

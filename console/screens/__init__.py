@@ -14,9 +14,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
-from console.widgets import KeyedTable, QuietInput
+from console.widgets import KeyedTable, KeyHints, QuietInput
 
 if TYPE_CHECKING:
     from console.app import LookoutApp, Source
@@ -119,7 +119,7 @@ class LookoutScreen(Screen[None]):
             yield from self.compose_body()
         yield Static(id="too-small")
         yield QuietInput(placeholder="filter rows (enter keeps, esc clears)", id="filter")
-        yield Footer()
+        yield KeyHints()
 
     def compose_body(self) -> ComposeResult:
         yield from ()

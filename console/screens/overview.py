@@ -14,6 +14,7 @@ from console.screens import LookoutScreen
 from console.widgets import Pane
 
 SPECS: list[PaneSpec] = overview_specs()
+FIRST_ROWS = 40  # more than a pane shows on a tall terminal; the rest follows
 
 
 class OverviewScreen(LookoutScreen):
@@ -40,15 +41,22 @@ class OverviewScreen(LookoutScreen):
         self.lookout.prefetch = None
         if early is not None and early.ready:  # read while Textual was loading
             for name, (key, data, _seconds) in early.results.items():
-                self.show_data(name, data)
+                self.show_data(name, data, limit=FIRST_ROWS)
                 self.lookout.seed(self, name, key)
+            # the rest of each list once the first frame is on screen
+            self.call_after_refresh(self._show_all, early.results)
             self.lookout.first_data()
+
+    def _show_all(self, results: dict[str, tuple[object, Any, float]]) -> None:
+        with self.app.batch_update():
+            for name, (_key, data, _seconds) in results.items():
+                self.show_data(name, data)
 
     def sources(self) -> dict[str, Any]:
         return {s.name: (s.key, s.fetch) for s in SPECS}
 
-    def show_data(self, name: str, data: Any) -> None:
-        self.query_one(f"#pane-{name}", Pane).show(data)
+    def show_data(self, name: str, data: Any, limit: int | None = None) -> None:
+        self.query_one(f"#pane-{name}", Pane).show(data, limit)
         if name == "models":
             self._requests = {r.id: r for r in data.requests}
         if name in ("models", "pipelines", "checks", "drift"):
