@@ -63,8 +63,8 @@ while time.time() < stop:
             pipelines.start_stage(store, run.id, stages[stage])
     if n % 5 == 0:
         scheduling.renew_lease(store, "bench", 30.0)  # the heartbeat
-    if n % 10 == 0:  # a check flips between fail and pass (and its event opens/closes)
-        result = "fail" if n % 20 else "pass"
+    if n % 10 == 0:  # a check runs every 10 s and flips every 30 s (its event opens/closes)
+        result = "fail" if (n // 30) % 2 == 0 else "pass"
         checks.record_results(store, [CheckResult("ds-00", "live", "range", "fail", result)])
     wait.wait(1.0)
 print(n)
@@ -327,12 +327,12 @@ def main() -> None:
     )
 
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db), "25"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", WRITER, str(db), "45"], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
-    busy = ttybench(cmd, READY, 15, env)
+    busy = ttybench(cmd, READY, 30, env)
     writer.communicate()
     print(
-        f"while a scheduler writes (a stage every 3 s, live log, heartbeat, a check flipping): "
+        f"while a scheduler writes (a stage every 3 s, live log, heartbeat, checks every 10 s): "
         f"{busy['idle_bytes_s']:.0f} B/s (goal ≤ 1024), CPU {busy['idle_cpu_pct']:.1f} %"
     )
 
