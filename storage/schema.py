@@ -81,7 +81,8 @@ V1 = [
     )""",
     "CREATE INDEX check_results_by_check ON check_results (dataset, name, id DESC)",
     # Partial indexes: most results pass, and only failures are looked up by result.
-    "CREATE INDEX check_results_failing ON check_results (result, id DESC) WHERE result != 'pass'",
+    "CREATE INDEX check_results_failing ON check_results (id DESC)"
+    " WHERE result IN ('fail','error')",
     "CREATE INDEX check_results_by_snapshot ON check_results (snapshot_id)"
     " WHERE snapshot_id IS NOT NULL",
     # The latest result of each check, kept beside the history so panes never scan it.
