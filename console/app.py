@@ -385,6 +385,7 @@ class LookoutApp(App[int]):
                 except Exception as exc:
                     self.report(f"showing {name}", exc)
                 self.timings.append((name, seconds, time.perf_counter() - t0))
+        screen.loaded = True  # type: ignore[attr-defined]
         del self.timings[:-2000]
 
     def on_lease_seen(self, message: LeaseSeen) -> None:

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,15 @@ def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     ws.close()
 
 
+async def until(pilot: Any, condition: Callable[[], bool]) -> None:
+    """Let the app run until `condition` holds (a screen's first data arrived)."""
+    for _ in range(50):
+        await settle(pilot)
+        if condition():
+            return
+    raise AssertionError("the screen never got its data")
+
+
 def screen_segments(app: LookoutApp) -> list[Any]:
     return [seg for strip in app.screen._compositor.render_strips() for seg in strip]
 
@@ -61,12 +71,14 @@ async def test_hostile_names_tags_and_logs_render_as_plain_text(hostile: Any) ->
         await settle(pilot)
         text = assert_clean(app)
         assert "[bold]churn[bold]evil" in text  # markup shown, not obeyed
-        app.push_screen(ModelScreen(NAMES["churn"]))
-        await settle(pilot)
+        model = ModelScreen(NAMES["churn"])
+        app.push_screen(model)
+        await until(pilot, lambda: model.detail is not None)
         text = assert_clean(app)
         assert "owner=tag[bold]evil" in text
-        app.push_screen(PipelineScreen("fraud-train"))
-        await settle(pilot)
+        pipeline = PipelineScreen("fraud-train")
+        app.push_screen(pipeline)
+        await until(pilot, lambda: pipeline.detail is not None)
         text = assert_clean(app)
         assert "[link=http://markup.example]" in text
         assert "osc.example" not in text and "pwned" not in text

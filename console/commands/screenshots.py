@@ -22,13 +22,14 @@ USER = "alice"
 
 
 async def settle(pilot: Any) -> None:
-    """Wait until no poll or worker has run for a few rounds of message handling."""
+    """Wait until the screen has its data and no poll or worker has run for a few rounds."""
     app = pilot.app
     quiet = 0
     for _ in range(300):
         await pilot.pause()
         await app.workers.wait_for_complete()
-        quiet = 0 if app.busy else quiet + 1
+        waiting = app.busy or not getattr(app.screen, "loaded", True)
+        quiet = 0 if waiting else quiet + 1
         if quiet >= 3:
             break
 

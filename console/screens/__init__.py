@@ -102,6 +102,7 @@ class LookoutScreen(Screen[None]):
     """Base screen: header, body, filter bar, footer; live data via `sources()`."""
 
     COMMANDS = {ScreenCommands}
+    loaded = False  # set once its first data is on screen
     BINDINGS = [
         Binding("escape", "back", "Back", id="screen.back"),
         Binding("slash", "filter", "Filter", id="screen.filter"),

@@ -45,6 +45,7 @@ class OverviewScreen(LookoutScreen):
                 self.lookout.seed(self, name, key)
             # the rest of each list once the first frame is on screen
             self.call_after_refresh(self._show_all, early.results)
+            self.loaded = True
             self.lookout.first_data()
 
     def _show_all(self, results: dict[str, tuple[object, Any, float]]) -> None:
