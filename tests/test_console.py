@@ -379,3 +379,14 @@ async def test_a_user_keymap_remaps_keys_by_binding_id(ws: Workspace, tmp_path: 
         await pilot.press("f2")
         await settle(pilot)
         assert isinstance(app.screen, TimelineScreen)
+
+
+def test_opening_the_console_without_a_terminal_says_so(ws: Workspace, cli: Any) -> None:
+    result = cli("-w", str(ws.root))
+    assert result.code == 2
+    assert "needs a terminal" in result.err and "lookout status" in result.err
+
+
+def test_a_bad_refresh_interval_is_refused(ws: Workspace, cli: Any) -> None:
+    result = cli("-w", str(ws.root), "--refresh", "0")
+    assert result.code == 2 and "--refresh" in result.err
