@@ -110,16 +110,17 @@ def delta(new: object, old: object) -> Text:
     return Text(f"{sign}{abs(d):.3g}")
 
 
-def bar(score: float | None, threshold: float, width: int = 10) -> Text:
-    """A score as a bar filled relative to twice its threshold; `|` marks the threshold."""
-    if score is None or threshold <= 0:
+def bar(strength: float | None, width: int = 10) -> Text:
+    """How drifted a feature is (1.0 = its drift threshold, see `scheduler.drift.strength`)
+    as a bar filled up to twice the threshold; `│` marks the threshold."""
+    if strength is None:
         return Text("·" * width, style="dim")
-    filled = max(0, min(width, round(score / (2 * threshold) * width)))
+    filled = max(0, min(width, round(strength / 2 * width)))
     cells = ["█"] * filled + ["░"] * (width - filled)
     mid = width // 2
     if cells[mid] == "░":
         cells[mid] = "│"
-    style = "red" if score >= threshold else "yellow" if score >= threshold / 2 else "green"
+    style = "red" if strength >= 1 else "yellow" if strength >= 0.5 else "green"
     return Text("".join(cells), style=style)
 
 

@@ -650,3 +650,22 @@ def strength(feature: FeatureDrift) -> float | None:
             return None
         return math.log(max(score, 1e-300)) / math.log(threshold)
     return score / threshold
+
+
+def histogram(
+    feature_profile: Mapping[str, Any], values: np.ndarray
+) -> tuple[list[float], list[float], list[float]] | None:
+    """Reference and current shares over a numeric feature's reference deciles.
+
+    Returns (inner edges, reference shares, current shares); there is one more
+    bin than edges (the outer bins are open). None for a feature without bins.
+    """
+    edges = np.asarray(feature_profile.get("edges") or [], dtype=float)
+    ref = np.asarray(feature_profile.get("bin_counts") or [], dtype=float)
+    if feature_profile.get("kind") != "numeric" or not len(edges) or len(ref) != len(edges) + 1:
+        return None
+    x = np.asarray(values, dtype=float)
+    cur = _bin_counts(
+        edges, np.sort(x[np.isfinite(x)]), int(np.isneginf(x).sum()), int(np.isposinf(x).sum())
+    )
+    return edges.tolist(), _shares(ref).tolist(), _shares(cur).tolist() if cur.sum() else []

@@ -400,19 +400,20 @@ def _artifact(path: Path) -> str:
 
 
 def _profile() -> dict[str, object]:
-    """A reference profile with per-feature histograms (what drift compares against)."""
-    edges = [0, 12, 24, 36, 48, 60, 72]
-    return {
-        "rows": 569,
-        "features": {
-            "tenure": {"kind": "number", "edges": edges, "counts": [120, 140, 110, 90, 70, 39]},
-            "monthly_charges": {
-                "kind": "number",
-                "edges": [0, 20, 40, 60, 80, 100, 120],
-                "counts": [60, 110, 150, 130, 80, 39],
-            },
-        },
-    }
+    """The drift engine's reference profile of a fixed training sample."""
+    import numpy as np
+
+    from scheduler.drift import build_profile
+    from scheduler.frame import frame_from_columns
+
+    rng = np.random.default_rng(3)
+    frame = frame_from_columns(
+        {
+            "tenure": np.clip(rng.normal(30, 14, 569), 0, 71.9),
+            "monthly_charges": np.clip(rng.normal(65, 20, 569), 0, 119.9),
+        }
+    )
+    return build_profile(frame, ["tenure", "monthly_charges"])
 
 
 def _log_inputs(store: Store, model: str) -> None:

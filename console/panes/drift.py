@@ -9,6 +9,7 @@ from rich.text import Text
 
 from console.format import Cells, bar, safe, sparkline, status_text
 from console.panes import PaneSpec
+from scheduler.drift import strength
 from storage import drift, watch
 from storage.db import Store
 from storage.records import DriftResult
@@ -33,8 +34,8 @@ def fetch(store: Store) -> list[ModelDrift]:
 
 def top_features(result: DriftResult, n: int = 2) -> Text:
     feats = sorted(
-        (f for f in result.features if f.score is not None),
-        key=lambda f: (f.score or 0) / (f.threshold or 1),
+        (f for f in result.features if strength(f) is not None),
+        key=lambda f: strength(f) or 0.0,
         reverse=True,
     )[:n]
     out = Text()
@@ -43,7 +44,7 @@ def top_features(result: DriftResult, n: int = 2) -> Text:
             out.append("  ")
         out.append_text(safe(f.name, 10))
         out.append(" ")
-        out.append_text(bar(f.score, f.threshold, 4))
+        out.append_text(bar(strength(f), 4))
     return out
 
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from console.format import bar, number, safe, sparkline, status_text, when
 from console.screens import LookoutScreen
 from console.widgets import KeyedTable
+from scheduler import drift as drift_engine
 from storage import drift, registry, watch
 from storage.db import Store
 from storage.records import DriftResult
@@ -25,7 +26,7 @@ BAR = 24
 
 @dataclass(frozen=True)
 class Histogram:
-    edges: list[float]
+    edges: list[float]  # inner edges: one bin more than edges, the outer ones open
     reference: list[float]  # shares, sum 1
     current: list[float]
 
@@ -36,46 +37,29 @@ class DriftDetail:
     histograms: dict[str, Histogram]
 
 
-def _shares(counts: list[float]) -> list[float]:
-    total = float(sum(counts)) or 1.0
-    return [c / total for c in counts]
-
-
 def histograms(store: Store, model: str, version: int | None) -> dict[str, Histogram]:
-    """Reference bins from the version's profile; the current window binned the same way."""
+    """Reference deciles from the version's profile; the current window binned the same way."""
     if version is None:
         return {}
-    profile = registry.get_profile(store, model, version) or {}
-    features = profile.get("features") or {}
-    wanted = {
-        name: f
-        for name, f in features.items()
-        if isinstance(f, dict)
-        and isinstance(f.get("edges"), list)
-        and isinstance(f.get("counts"), list)
-    }
-    if not wanted:
+    features = (registry.get_profile(store, model, version) or {}).get("features") or {}
+    if not features:
         return {}
     import numpy as np
 
     batches = drift.load_window(store, model, max_rows=WINDOW_ROWS)
     out = {}
-    for name, f in wanted.items():
+    for name, f in features.items():
+        if not isinstance(f, dict):
+            continue
         parts = [
             np.frombuffer(col, "<f8")
             for b in batches
             if isinstance(col := b.columns.get(name), memoryview)
         ]
-        current: list[float] = []
-        if parts:
-            values = np.concatenate(parts).astype(float)
-            counts, _ = np.histogram(
-                values[np.isfinite(values)], bins=np.asarray(f["edges"], dtype=float)
-            )
-            current = _shares([float(c) for c in counts])
-        out[name] = Histogram(
-            [float(e) for e in f["edges"]], _shares([float(c) for c in f["counts"]]), current
-        )
+        values = np.concatenate(parts) if parts else np.empty(0)
+        shares = drift_engine.histogram(f, values)
+        if shares is not None:
+            out[name] = Histogram(*shares)
     return out
 
 
@@ -91,7 +75,12 @@ def histogram_view(name: str, h: Histogram) -> Table:
     t.add_column("bin")
     t.add_column("reference")
     t.add_column("current")
-    for i in range(len(h.edges) - 1):
+    labels = (
+        [f"< {number(h.edges[0])}"]
+        + [f"{number(a)}–{number(b)}" for a, b in zip(h.edges, h.edges[1:], strict=False)]
+        + [f"≥ {number(h.edges[-1])}"]
+    )
+    for i, label in enumerate(labels):
         ref = h.reference[i] if i < len(h.reference) else 0.0
         cur = h.current[i] if i < len(h.current) else None
         ref_bar = Text("█" * round(ref * BAR), style="blue") + Text(f" {ref:.0%}")
@@ -100,7 +89,7 @@ def histogram_view(name: str, h: Histogram) -> Table:
             if cur is None
             else Text("█" * round(cur * BAR), style="magenta") + Text(f" {cur:.0%}")
         )
-        t.add_row(Text(f"{number(h.edges[i])}–{number(h.edges[i + 1])}"), ref_bar, cur_bar)
+        t.add_row(Text(label), ref_bar, cur_bar)
     return t
 
 
@@ -153,12 +142,10 @@ class DriftScreen(LookoutScreen):
         title.update(head)
         past: dict[str, list[float | None]] = {}
         for result in reversed(data.history):
-            scores = {f.name: f.score for f in result.features}
+            scores = {f.name: drift_engine.strength(f) for f in result.features}
             for f in latest.features:
                 past.setdefault(f.name, []).append(scores.get(f.name))
-        feats = sorted(
-            latest.features, key=lambda f: (f.score or 0) / (f.threshold or 1), reverse=True
-        )
+        feats = sorted(latest.features, key=lambda f: drift_engine.strength(f) or 0.0, reverse=True)
         self.query_one("#features", KeyedTable).sync(
             [
                 (
@@ -169,7 +156,7 @@ class DriftScreen(LookoutScreen):
                         Text(number(f.score) if f.score is not None else "-"),
                         Text(number(f.threshold)),
                         status_text(f.level),
-                        bar(f.score, f.threshold, 12),
+                        bar(drift_engine.strength(f), 12),
                         Text(sparkline(past.get(f.name, []))),
                     ),
                 )
