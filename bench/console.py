@@ -272,10 +272,6 @@ def pane_refresh(ws: Workspace, rounds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    # Run as a script, this file's folder leads sys.path and its name would shadow the
-    # `console` package: drop it so `import console...` finds the real one.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "lookout-bench-console"))
     ap.add_argument("--rebuild", action="store_true")

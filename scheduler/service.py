@@ -559,8 +559,10 @@ class Scheduler:
             p = cfg.pipelines.get(req.target)
             if p is None:
                 return False, f"no pipeline named {req.target}"
-            trigger = str(req.args.get("trigger", "manual"))
-            if trigger in ("manual", "drift") and not p["triggers"][trigger]:
+            # A console's "retry run N" is a new manual run, recorded as a retry.
+            trigger = str(req.args.get("trigger", "retry" if "retry_of" in req.args else "manual"))
+            switch = "manual" if trigger == "retry" else trigger
+            if switch in ("manual", "drift") and not p["triggers"][switch]:
                 return False, f"{trigger} runs of {req.target} are turned off"
             run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by)
             self._dispatch(run.id)

@@ -186,6 +186,17 @@ def test_a_drift_request_runs_only_pipelines_that_retrain_on_drift(
     assert runs(plain) == []
 
 
+def test_a_console_retry_is_a_new_run_recorded_as_a_retry(
+    make_workspace: Callable[..., Workspace], started: Callable[[Workspace], Scheduler]
+) -> None:
+    ws = make(make_workspace, config())
+    started(ws)
+    scheduling.submit_request(ws.store, "run_pipeline", "p", "alice", {"retry_of": 7})
+    assert [(r.trigger, r.triggered_by, r.status) for r in finished(ws)] == [
+        ("retry", "alice", "succeeded")
+    ]
+
+
 def test_a_new_or_changed_file_starts_a_run_but_files_seen_at_start_do_not(
     make_workspace: Callable[..., Workspace], started: Callable[[Workspace], Scheduler]
 ) -> None:
