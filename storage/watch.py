@@ -42,6 +42,7 @@ def models_key(store: Store) -> tuple[object, ...]:
         *_one(store, "SELECT max(id) FROM promotion_requests"),
         *_one(store, "SELECT max(id) FROM approvals"),
         *_one(store, "SELECT group_concat(id) FROM promotion_requests WHERE status = 'pending'"),
+        *_one(store, "SELECT max(fetched_at) FROM external_state"),  # an MLflow sync (or failure)
     )
 
 

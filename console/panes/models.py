@@ -4,14 +4,18 @@ promotion requests waiting for approval (rows keyed `request:ID`, approvable fro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from console.format import Cells, delta, number, safe, status_text
+from console.format import Cells, delta, duration, number, safe, status_text
 from console.panes import PaneSpec
 from storage import registry, watch
 from storage.db import Store
 from storage.records import Model, PromotionRequest, Version
+
+if TYPE_CHECKING:  # the connector loads httpx: only import it when a model uses MLflow
+    from scheduler.connectors.mlflow import SyncStatus
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class ModelState:
 class ModelsData:
     models: list[ModelState]
     requests: list[PromotionRequest]
+    mlflow: SyncStatus | None = None  # how fresh the MLflow mirror is, when a model uses it
 
 
 def fetch(store: Store) -> ModelsData:
@@ -40,7 +45,12 @@ def fetch(store: Store) -> ModelsData:
         )
         for m in registry.list_models(store)
     ]
-    return ModelsData(states, registry.list_requests(store, status="pending", limit=50))
+    sync = None
+    if any(s.model.source == "mlflow" for s in states):
+        from scheduler.connectors.mlflow import last_sync
+
+        sync = last_sync(store)
+    return ModelsData(states, registry.list_requests(store, status="pending", limit=50), sync)
 
 
 def _metric(v: Version | None, metric: str) -> object:
@@ -57,7 +67,7 @@ def rows(data: ModelsData) -> list[tuple[str, Cells]]:
             (
                 f"model:{s.model.name}",
                 (
-                    safe(s.model.name, 24),
+                    _name(s.model),
                     Text(f"v{s.production.version}" if s.production else "-"),
                     Text(f"v{s.candidate.version}" if s.candidate else "-"),
                     Text(f"{safe(metric, 10).plain} {number(shown)}" if shown is not None else "-"),
@@ -89,8 +99,27 @@ def rows(data: ModelsData) -> list[tuple[str, Cells]]:
     return out
 
 
+def _name(model: Model) -> Text:
+    """MLflow-backed models carry a mark: their versions live in the tracking server."""
+    if model.source != "mlflow":
+        return safe(model.name, 24)
+    return safe(model.name, 16) + Text(" ⇄ mlflow", style="cyan")
+
+
+def mlflow_freshness(sync: SyncStatus, at: float | None = None) -> str:
+    """'MLflow synced 30s ago', or 'MLflow stale: last synced 12m ago' when the last try failed."""
+    age = sync.age(at)
+    ago = "never" if age is None else f"{duration(age)} ago"
+    if sync.stale:
+        return f"MLflow stale: last synced {ago}"
+    return f"MLflow synced {ago}"
+
+
 def summary(data: ModelsData) -> str:
-    return f"{len(data.requests)} awaiting approval" if data.requests else ""
+    parts = [f"{len(data.requests)} awaiting approval"] if data.requests else []
+    if data.mlflow is not None:
+        parts.append(mlflow_freshness(data.mlflow))
+    return " · ".join(parts)
 
 
 SPEC = PaneSpec(
