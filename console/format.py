@@ -111,7 +111,7 @@ def delta(new: object, old: object) -> Text:
 
 
 def bar(strength: float | None, width: int = 10) -> Text:
-    """How drifted a feature is (1.0 = its drift threshold, see `scheduler.drift.strength`)
+    """How drifted a feature is (1.0 = its drift threshold, see `FeatureDrift.strength`)
     as a bar filled up to twice the threshold; `│` marks the threshold."""
     if strength is None:
         return Text("·" * width, style="dim")

@@ -80,7 +80,7 @@ from typing import Any
 import numpy as np
 
 from scheduler.frame import Frame
-from storage.records import FeatureDrift
+from storage.records import P_VALUE_METHODS, FeatureDrift
 
 PROFILE_FORMAT = 2
 SKETCH_SIZE = 2000
@@ -93,7 +93,6 @@ STD_FLOOR = 0.001
 KS_EXACT_MAX = 10_000  # scipy's ks_2samp uses the exact distribution up to this many rows
 PARALLEL_ROWS = 200_000  # compare features on threads from this many current rows
 METHODS = ("psi", "ks", "wasserstein", "jensenshannon", "chisquare")
-P_VALUE_METHODS = frozenset({"ks", "chisquare"})
 # method -> (warn, drift); for p-value methods lower is worse.
 DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     "psi": (0.1, 0.25),
@@ -633,23 +632,6 @@ def summarize(features: list[FeatureDrift], share_threshold: float = 0.5) -> tup
     if any(f.level in ("warn", "drift") for f in evaluated):
         return "warn", share
     return "ok", share
-
-
-def strength(feature: FeatureDrift) -> float | None:
-    """How far a feature has moved, on one scale for every method: 1.0 is its drift threshold.
-
-    Distances grow with drift; p-values shrink, so they are compared on a log
-    scale (p = threshold gives 1.0, p = threshold² gives 2.0). Panes rank and
-    draw bars with this, never with the raw score.
-    """
-    score, threshold = feature.score, feature.threshold
-    if score is None or not math.isfinite(score) or not threshold or threshold <= 0:
-        return None
-    if feature.method in P_VALUE_METHODS:
-        if threshold >= 1:
-            return None
-        return math.log(max(score, 1e-300)) / math.log(threshold)
-    return score / threshold
 
 
 def histogram(

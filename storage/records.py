@@ -6,6 +6,7 @@ Times are float seconds since the epoch; `iso()` formats them for people and JSO
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interr
 STAGE_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "interrupted")
 CHECK_RESULTS = ("pass", "warn", "fail", "error")
 DRIFT_LEVELS = ("ok", "warn", "drift", "error")
+P_VALUE_METHODS = frozenset({"ks", "chisquare"})  # drift methods whose score is a p-value
 
 
 def iso(ts: float | None) -> str | None:
@@ -196,6 +198,23 @@ class FeatureDrift:
     p_value: float | None = None
     error: str | None = None
     statistic: float | None = None  # the test statistic when `score` is a p-value (KS)
+
+    @property
+    def strength(self) -> float | None:
+        """How far the feature moved, on one scale for every method: 1.0 is its drift threshold.
+
+        Distances grow with drift; p-values shrink, so they are compared on a log
+        scale (p = threshold gives 1.0, p = threshold² gives 2.0). Panes rank and
+        draw bars with this, never with the raw score.
+        """
+        score, threshold = self.score, self.threshold
+        if score is None or not math.isfinite(score) or not threshold or threshold <= 0:
+            return None
+        if self.method in P_VALUE_METHODS:
+            if threshold >= 1:
+                return None
+            return math.log(max(score, 1e-300)) / math.log(threshold)
+        return score / threshold
 
 
 @dataclass(frozen=True)

@@ -335,7 +335,8 @@ def test_categories_beyond_the_cap_are_compared_as_one_other_bucket(monkeypatch)
 
 
 def test_strength_ranks_every_method_on_one_scale() -> None:
-    strength = drift.strength
+    def strength(feature: FeatureDrift) -> float | None:
+        return feature.strength
 
     def f(method: str, score: float, threshold: float) -> FeatureDrift:
         return FeatureDrift("x", method, score, threshold, "ok")

@@ -9,7 +9,6 @@ from rich.text import Text
 
 from console.format import Cells, bar, safe, sparkline, status_text
 from console.panes import PaneSpec
-from scheduler.drift import strength
 from storage import drift, watch
 from storage.db import Store
 from storage.records import DriftResult
@@ -34,8 +33,8 @@ def fetch(store: Store) -> list[ModelDrift]:
 
 def top_features(result: DriftResult, n: int = 2) -> Text:
     feats = sorted(
-        (f for f in result.features if strength(f) is not None),
-        key=lambda f: strength(f) or 0.0,
+        (f for f in result.features if f.strength is not None),
+        key=lambda f: f.strength or 0.0,
         reverse=True,
     )[:n]
     out = Text()
@@ -44,7 +43,7 @@ def top_features(result: DriftResult, n: int = 2) -> Text:
             out.append("  ")
         out.append_text(safe(f.name, 10))
         out.append(" ")
-        out.append_text(bar(strength(f), 4))
+        out.append_text(bar(f.strength, 4))
     return out
 
 

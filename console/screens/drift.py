@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Static
 from console.format import bar, number, safe, sparkline, status_text, when
 from console.screens import LookoutScreen
 from console.widgets import KeyedTable
-from scheduler import drift as drift_engine
 from storage import drift, registry, watch
 from storage.db import Store
 from storage.records import DriftResult
@@ -44,7 +43,9 @@ def histograms(store: Store, model: str, version: int | None) -> dict[str, Histo
     features = (registry.get_profile(store, model, version) or {}).get("features") or {}
     if not features:
         return {}
-    import numpy as np
+    import numpy as np  # only when this screen fetches: numpy costs the first frame 0.2 s
+
+    from scheduler.drift import histogram
 
     batches = drift.load_window(store, model, max_rows=WINDOW_ROWS)
     out = {}
@@ -57,7 +58,7 @@ def histograms(store: Store, model: str, version: int | None) -> dict[str, Histo
             if isinstance(col := b.columns.get(name), memoryview)
         ]
         values = np.concatenate(parts) if parts else np.empty(0)
-        shares = drift_engine.histogram(f, values)
+        shares = histogram(f, values)
         if shares is not None:
             out[name] = Histogram(*shares)
     return out
@@ -142,10 +143,10 @@ class DriftScreen(LookoutScreen):
         title.update(head)
         past: dict[str, list[float | None]] = {}
         for result in reversed(data.history):
-            scores = {f.name: drift_engine.strength(f) for f in result.features}
+            scores = {f.name: f.strength for f in result.features}
             for f in latest.features:
                 past.setdefault(f.name, []).append(scores.get(f.name))
-        feats = sorted(latest.features, key=lambda f: drift_engine.strength(f) or 0.0, reverse=True)
+        feats = sorted(latest.features, key=lambda f: f.strength or 0.0, reverse=True)
         self.query_one("#features", KeyedTable).sync(
             [
                 (
@@ -156,7 +157,7 @@ class DriftScreen(LookoutScreen):
                         Text(number(f.score) if f.score is not None else "-"),
                         Text(number(f.threshold)),
                         status_text(f.level),
-                        bar(drift_engine.strength(f), 12),
+                        bar(f.strength, 12),
                         Text(sparkline(past.get(f.name, []))),
                     ),
                 )
