@@ -22,6 +22,7 @@ from scheduler.drift import compare_feature, compare_profile, summarize
 from scheduler.frame import Frame
 from storage import drift as drift_store
 from storage import events, registry, scheduling
+from storage.config import default_metric
 from storage.db import now
 from storage.records import Batch, DriftResult, FeatureDrift
 from storage.text import sanitize
@@ -198,17 +199,13 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
         info = registry.get_model(store, model)
         task = info.task if info else mcfg.get("task", "classification")
         metric = (info.primary_metric if info else "") or mcfg.get("primary_metric") or ""
-        perf = performance(ws, model, batches, frame, task, metric or _default_metric(task))
+        perf = performance(ws, model, batches, frame, task, metric or default_metric(task))
     level, share = summarize(features, float(dcfg["share_threshold"]))
     if error is None and level == "error":
         error = next((f.error for f in features if f.level == "error"), "no features to compare")
     return _record(
         ws, model, production, level, share, frame.rows, window, features, prediction, perf, error
     )
-
-
-def _default_metric(task: str) -> str:
-    return "rmse" if task == "regression" else "f1"
 
 
 def _record(

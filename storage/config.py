@@ -570,6 +570,11 @@ class Config:
         return p if p.is_absolute() else self.root / p
 
 
+def default_metric(task: str) -> str:
+    """The primary metric a model gets when its config names none."""
+    return "rmse" if task == "regression" else "f1"
+
+
 def _cross_check(data: dict[str, Any]) -> None:
     for pname, p in data["pipelines"].items():
         path = f"pipelines.{pname}"
@@ -592,7 +597,7 @@ def _cross_check(data: dict[str, Any]) -> None:
         if m["source"] == "local" and m["target"] is None:
             raise _Invalid(f"models.{mname}.target", "missing required key (local model)")
         if m["primary_metric"] is None:
-            m["primary_metric"] = "f1" if m["task"] == "classification" else "rmse"
+            m["primary_metric"] = default_metric(m["task"])
 
 
 def parse(text: str, path: Path) -> Config:

@@ -169,11 +169,6 @@ def list_runs(store: Store, pipeline: str | None = None, limit: int = 50) -> lis
     return [_run(r, tuple(by_run[r["id"]])) for r in rows]
 
 
-def latest_run(store: Store, pipeline: str) -> Run | None:
-    runs = list_runs(store, pipeline, limit=1)
-    return runs[0] if runs else None
-
-
 def set_run_status(store: Store, run_id: int, status: str, error: str | None = None) -> None:
     """Move a run; terminal states stamp the end time."""
     t = now()

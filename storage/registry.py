@@ -354,13 +354,6 @@ def list_requests(
     return [_request(conn, r) for r in conn.execute(sql, args)]
 
 
-def pending_count(store: Store, model: str) -> int:
-    row = store.conn.execute(
-        "SELECT count(*) FROM promotion_requests WHERE model = ? AND status = 'pending'", (model,)
-    ).fetchone()
-    return int(row[0])
-
-
 def add_approval(
     conn: sqlite3.Connection,
     request_id: int,

@@ -35,6 +35,7 @@ def collect(ws: Workspace, only: str | None) -> list[dict[str, Any]]:
         if only not in names:
             raise UsageError(f"models: no model named {only!r}")
         names = [only]
+    pending = registry.pending_counts(ws.store)
     out = []
     for name in names:
         cfg = ws.config.models.get(name) or {}
@@ -46,7 +47,7 @@ def collect(ws: Workspace, only: str | None) -> list[dict[str, Any]]:
                 "task": cfg.get("task") or (m.task if m else None),
                 "primary_metric": cfg.get("primary_metric") or (m.primary_metric if m else None),
                 "aliases": registry.aliases(ws.store, name),
-                "pending_requests": registry.pending_count(ws.store, name),
+                "pending_requests": pending.get(name, 0),
                 "versions": [version_json(v) for v in registry.list_versions(ws.store, name)],
             }
         )

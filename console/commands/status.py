@@ -19,9 +19,10 @@ def collect(ws: Workspace) -> dict[str, Any]:
     lease = scheduling.get_lease(store)
     stored = {p.name: p for p in pipelines.list_pipelines(store)}
     names = sorted(set(cfg.pipelines) | set(stored))
+    latest_runs = pipelines.latest_runs(store)
     pipes = []
     for name in names:
-        run = pipelines.latest_run(store, name)
+        run = latest_runs.get(name)
         last = None
         if run is not None:
             last = {
@@ -37,8 +38,8 @@ def collect(ws: Workspace) -> dict[str, Any]:
         next_at = stored[name].next_run_at if name in stored else None
         pipes.append({"name": name, "last_run": last, "next_run": iso(next_at)})
     model_names = sorted(set(cfg.models) | {m.name for m in registry.list_models(store)})
+    pending = registry.pending_counts(store)
     models = []
-    drift_rows = []
     for name in model_names:
         al = registry.aliases(store, name)
         models.append(
@@ -46,12 +47,13 @@ def collect(ws: Workspace) -> dict[str, Any]:
                 "name": name,
                 "production": al.get("production"),
                 "candidate": al.get("candidate"),
-                "pending_requests": registry.pending_count(store, name),
+                "pending_requests": pending.get(name, 0),
             }
         )
-        d = drift.latest(store, name)
-        if d is not None:
-            drift_rows.append({"model": name, "level": d.level, "share": d.share, "at": iso(d.at)})
+    drift_rows = [
+        {"model": d.model, "level": d.level, "share": d.share, "at": iso(d.at)}
+        for d in drift.latest_each(store)
+    ]
     return {
         "workspace": str(ws.root),
         "scheduler": {
