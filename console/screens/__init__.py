@@ -30,11 +30,13 @@ JUMPS = [
     ("drift MODEL", "per-feature drift, score history, histograms"),
     ("timeline", "every event; acknowledge with a note"),
     ("audit", "the audit chain; verify it"),
+    ("approvals", "promotion requests waiting for approval; approve or reject"),
 ]
 
 
 def open_target(text: str) -> Screen[Any] | str | None:
     """The screen a `:` command names, "overview", or None when it names nothing."""
+    from console.screens.approvals import ApprovalsScreen
     from console.screens.audit import AuditScreen
     from console.screens.check import CheckScreen
     from console.screens.drift import DriftScreen
@@ -50,6 +52,8 @@ def open_target(text: str) -> Screen[Any] | str | None:
         return TimelineScreen()
     if word in ("audit", "a"):
         return AuditScreen()
+    if word in ("approvals", "requests"):
+        return ApprovalsScreen()
     if not arg:
         return None
     if word in ("model", "m"):
@@ -84,6 +88,7 @@ class ScreenCommands(Provider):
             yield (name, "open", partial(app.jump, target))  # type: ignore[attr-defined]
         yield ("Timeline", "open the events timeline", partial(app.jump, "timeline"))  # type: ignore[attr-defined]
         yield ("Audit log", "open the audit chain", partial(app.jump, "audit"))  # type: ignore[attr-defined]
+        yield ("Approvals", "open the promotion requests", partial(app.jump, "approvals"))  # type: ignore[attr-defined]
         yield ("Overview", "back to the four panes", partial(app.jump, "overview"))  # type: ignore[attr-defined]
 
     async def search(self, query: str) -> Hits:

@@ -48,7 +48,8 @@ class HelpScreen(ModalScreen[None]):
             ("ctrl+p", "command palette: every action and screen"),
             (
                 ":",
-                "jump: model NAME · pipeline NAME · check DS.NAME · drift MODEL · timeline · audit",
+                "jump: model NAME · pipeline NAME · check DS.NAME · drift MODEL · timeline · audit"
+                " · approvals",
             ),
         ):
             rows.setdefault(what, [key, ""])

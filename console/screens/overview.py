@@ -26,6 +26,7 @@ class OverviewScreen(LookoutScreen):
         Binding("x", "reject", "Reject", id="overview.reject"),
         Binding("t", "trigger", "Run pipeline", id="overview.trigger"),
         Binding("e", "timeline", "Timeline", id="overview.timeline"),
+        Binding("A", "approvals", "Approvals", id="overview.approvals"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -147,3 +148,6 @@ class OverviewScreen(LookoutScreen):
 
     def action_timeline(self) -> None:
         self.lookout.jump("timeline")
+
+    def action_approvals(self) -> None:
+        self.lookout.jump("approvals")
