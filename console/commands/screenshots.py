@@ -66,6 +66,7 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "drift": _jump("drift churn"),
     "timeline": _jump("timeline"),
     "audit": _keys("v", first="audit"),
+    "approvals": _jump("approvals"),
     "help": _keys("question_mark"),
 }
 
