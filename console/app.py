@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -163,13 +164,17 @@ class LookoutApp(App[int]):
 
     # -- start and stop ---------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen[Any]:
+        """The overview is the bottom screen: nothing lies under it that could ask it
+        to repaint the whole terminal."""
         from console.screens.overview import OverviewScreen
 
+        return OverviewScreen()
+
+    def on_mount(self) -> None:
         self._load_keymap()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
-        self.push_screen(OverviewScreen())
 
     def _hangup(self) -> None:
         """The terminal went away (SSH dropped): stop our scheduler, then leave at once.
@@ -283,7 +288,7 @@ class LookoutApp(App[int]):
 
     def _tick(self) -> None:
         self._timer = None
-        if len(self.screen_stack) < 2 or not self.is_running:
+        if not self.screen_stack or not self.is_running:
             return
         self._header_changed()
         if self.paused or isinstance(self.screen, ModalScreen):
@@ -365,7 +370,13 @@ class LookoutApp(App[int]):
         (both import heavy modules, so they wait until the console is on screen)."""
         if not self._started:
             self._started = True
-            self.call_after_refresh(self._startup)  # once this frame is on screen
+            self.call_after_refresh(self._first_frame_shown)
+
+    def _first_frame_shown(self) -> None:
+        if not gc.isenabled():  # `lookout` starts with the collector off; see commands/open
+            gc.freeze()  # what start-up built lives as long as the console: never rescan it
+            gc.enable()
+        self._startup()
 
     def seed(self, screen: Screen[Any], name: str, key: object) -> None:
         """Data for `name` was shown from elsewhere (the prefetch): remember its key."""
@@ -472,7 +483,7 @@ class LookoutApp(App[int]):
             )
             return
         if isinstance(screen, str):  # "overview"
-            while len(self.screen_stack) > 2:
+            while len(self.screen_stack) > 1:
                 self.pop_screen()
             return
         self.push_screen(screen)

@@ -149,6 +149,16 @@ class Terminal:
             self.pump(min(deadline, time.monotonic() + 0.2))
         raise AssertionError(f"{text!r} never appeared:\n" + "\n".join(self.screen.display))
 
+    def wait_quiet(self, quiet: float = 0.5, timeout: float = 30) -> None:
+        """Read until the console has written nothing for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            size = len(self.raw)
+            self.pump(time.monotonic() + quiet)
+            if len(self.raw) == size:
+                return
+        raise AssertionError("the console never stopped writing")
+
     def type(self, keys: str) -> None:
         os.write(self.fd, keys.encode())
 
@@ -228,3 +238,33 @@ def test_the_console_exits_when_its_terminal_goes_away(
         assert term.exited(15), "the console outlived its terminal"
     finally:
         term.kill()
+
+
+@pytest.mark.slow
+def test_a_check_that_starts_failing_repaints_its_panes_not_the_screen(
+    tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    """Over SSH every repainted cell costs bytes: a check flipping to fail moves rows in
+    the checks pane and adds an event, and that is all that may be sent again."""
+    from storage import checks
+    from storage.records import CheckResult
+
+    ws = seed(tmp_path / "ws", USER)
+    term = Terminal(ws.root, terminal_env)
+    try:
+        term.wait_for("sales.units_positive")
+        term.wait_quiet()
+        before = len(term.raw)
+        flip = CheckResult("sales", "row_count", "row_count", "fail", "fail", "3", "≥ 100")
+        checks.record_results(ws.store, [flip])
+        term.wait_for("4 failing of 8")
+        term.wait_quiet()
+        sent = len(term.raw) - before
+        # The rows that moved in the checks pane, the new event and two border counts
+        # take ~5.3 KB; repainting both panes whole (before) took ~8.6 KB.
+        assert sent < 7000, sent
+    finally:
+        term.type("q")
+        if not term.exited(10):
+            term.kill()
+        ws.close()

@@ -158,7 +158,7 @@ class LookoutScreen(Screen[None]):
             widget = header.first(Static)
             if getattr(widget, "_shown", None) != text.plain:
                 widget._shown = text.plain  # type: ignore[attr-defined]
-                widget.update(text)
+                widget.update(text, layout=False)  # one line, always: no relayout
 
     def on_resize(self, event: Resize) -> None:
         self._check_size(event.size.width, event.size.height)
@@ -184,7 +184,7 @@ class LookoutScreen(Screen[None]):
         if box.display:
             self._close_filter(clear=True)
             return
-        if len(self.app.screen_stack) > 2:
+        if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
 
     def _table(self) -> KeyedTable | None:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.format import safe, status_text, when
 from console.screens import LookoutScreen
@@ -102,5 +102,5 @@ class CheckScreen(LookoutScreen):
             text.append("no examples recorded\n", style="dim")
         self.query_one("#examples-text", Static).update(text)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
         self._show_examples()

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.format import bar, number, safe, sparkline, status_text, when
 from console.screens import LookoutScreen
@@ -179,5 +179,5 @@ class DriftScreen(LookoutScreen):
         else:
             box.update(histogram_view(key, h))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
         self._show_histogram()

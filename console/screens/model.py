@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.format import delta, number, safe, status_text, when
 from console.screens import LookoutScreen
@@ -251,8 +251,8 @@ class ModelScreen(LookoutScreen):
         box.border_title = f"compare v{a.version} ↔ v{b.version} (m marks)"
         box.update(compare(a, b, self.detail.drift))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "versions":
+    def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
+        if event.table.id == "versions":
             self._show_compare()
 
     def action_mark(self) -> None:

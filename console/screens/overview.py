@@ -7,14 +7,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.widgets import DataTable
 
 from console.panes import PaneSpec, overview_specs
 from console.screens import LookoutScreen
-from console.widgets import Pane
+from console.widgets import KeyedTable, Pane
 
 SPECS: list[PaneSpec] = overview_specs()
-FIRST_ROWS = 40  # more than a pane shows on a tall terminal; the rest follows
 
 
 class OverviewScreen(LookoutScreen):
@@ -42,23 +40,16 @@ class OverviewScreen(LookoutScreen):
         self.lookout.prefetch = None
         if early is not None and early.ready:  # read while Textual was loading
             for name, (key, data, _seconds) in early.results.items():
-                self.show_data(name, data, limit=FIRST_ROWS)
+                self.show_data(name, data)
                 self.lookout.seed(self, name, key)
-            # the rest of each list once the first frame is on screen
-            self.call_after_refresh(self._show_all, early.results)
             self.loaded = True
             self.lookout.first_data()
-
-    def _show_all(self, results: dict[str, tuple[object, Any, float]]) -> None:
-        with self.app.batch_update():
-            for name, (_key, data, _seconds) in results.items():
-                self.show_data(name, data)
 
     def sources(self) -> dict[str, Any]:
         return {s.name: (s.key, s.fetch) for s in SPECS}
 
-    def show_data(self, name: str, data: Any, limit: int | None = None) -> None:
-        self.query_one(f"#pane-{name}", Pane).show(data, limit)
+    def show_data(self, name: str, data: Any) -> None:
+        self.query_one(f"#pane-{name}", Pane).show(data)
         if name == "models":
             self._requests = {r.id: r for r in data.requests}
         if name in ("models", "pipelines", "checks", "drift"):
@@ -83,11 +74,11 @@ class OverviewScreen(LookoutScreen):
 
     def _selected(self) -> tuple[str, str | None]:
         table = self.focused
-        if not isinstance(table, DataTable) or table.id is None:
+        if not isinstance(table, KeyedTable) or table.id is None:
             return "", None
         return table.id.removeprefix("table-"), getattr(table, "selected_key", None)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_keyed_table_selected(self, event: KeyedTable.Selected) -> None:
         event.stop()
         self.action_open()
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.format import Cells, duration, safe, safe_block, status_text, when
 from console.panes.pipelines import run_seconds, stage_strip
@@ -180,10 +180,10 @@ class PipelineScreen(LookoutScreen):
             text.append_text(safe_block(stage.log_tail or "(no log)"))
         self.query_one("#log-text", Static).update(text)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "runs":
+    def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
+        if event.table.id == "runs":
             self._show_run()
-        elif event.data_table.id == "stages":
+        elif event.table.id == "stages":
             self._show_log()
 
     def action_trigger(self) -> None:

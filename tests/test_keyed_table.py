@@ -1,0 +1,97 @@
+"""The keyed table every list uses: keys, cursor and repaint behaviour a user relies on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from console.widgets import KeyedTable
+
+ROWS = [(f"k{i}", (f"row {i}", Text(f"value {i}", style="green"))) for i in range(50)]
+
+
+class OneTable(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str | None]] = []
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable([("name", "Name"), ("value", "Value")], id="t")
+
+    def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
+        self.seen.append(("highlighted", event.key))
+
+    def on_keyed_table_selected(self, event: KeyedTable.Selected) -> None:
+        self.seen.append(("selected", event.key))
+
+
+def lines(table: KeyedTable) -> list[str]:
+    return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+async def test_keys_move_the_cursor_and_enter_selects() -> None:
+    app = OneTable()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync(ROWS)
+        await pilot.pause()
+        assert lines(table)[:2] == [" Name    Value", " row 0   value 0"]
+        await pilot.press("down", "down")
+        assert table.selected_key == "k2"
+        await pilot.press("end")
+        assert table.selected_key == "k49"
+        assert "row 49" in lines(table)[-1]  # scrolled so the cursor is in view
+        await pilot.press("home", "pagedown")
+        assert table.cursor_row > 5
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.seen[-1] == ("selected", table.selected_key)
+        assert ("highlighted", "k0") in app.seen
+
+
+async def test_the_cursor_stays_on_its_row_when_rows_move_or_vanish() -> None:
+    app = OneTable()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        table.move_cursor(row=3)
+        table.sync(list(reversed(ROWS)))  # new order: the cursor follows k3
+        await pilot.pause()
+        assert table.selected_key == "k3" and table.cursor_row == 46
+        table.sync([r for r in ROWS if r[0] != "k3"])  # its row is gone: a neighbour
+        assert table.selected_key is not None and table.row_count == 49
+        table.set_filter("value 7")
+        assert table.row_count == 1 and table.selected_key == "k7"
+        table.set_filter("")
+        assert table.row_count == 49 and table.selected_key == "k7"
+
+
+async def test_one_changed_cell_repaints_one_line() -> None:
+    app = OneTable()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        table._dirty_regions.clear()  # noqa: SLF001 - what the next frame will repaint
+        changed: list[Any] = list(ROWS)
+        changed[4] = ("k4", ("row 4", Text("value 4!", style="red")))
+        table.sync(changed)
+        assert [(r.y, r.height) for r in table._dirty_regions] == [(5, 1)]  # noqa: SLF001
+        await pilot.pause()
+        assert lines(table)[5] == " row 4   value 4!"
+
+
+async def test_a_click_highlights_and_a_second_click_selects() -> None:
+    app = OneTable()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        await pilot.click(KeyedTable, offset=(3, 3))  # the header is line 0
+        assert table.selected_key == "k2"
+        await pilot.click(KeyedTable, offset=(3, 3))
+        await pilot.pause()
+        assert app.seen[-1] == ("selected", "k2")
