@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
@@ -51,6 +52,7 @@ MUTATING: dict[str, tuple[str, ...]] = {
     "cancel_run": ("operator", "approver", "admin"),
 }
 MIN_SIZE = (60, 16)
+NO_COLOR = NoColor()
 Source = tuple[Callable[[Store], object], Callable[[Store], Any]]
 
 
@@ -161,6 +163,12 @@ class LookoutApp(App[int]):
         self._polling = False
         self._started = False
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
+        self.set_class(self.no_color, "-no-color")
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """With NO_COLOR, drop colours instead of turning them grey: Textual's grey for
+        red text on a dark background is all but invisible, and "✗ failed" must be read."""
+        return [NO_COLOR if isinstance(f, Monochrome) else f for f in super().get_line_filters()]
 
     # -- start and stop ---------------------------------------------------------------
 
@@ -479,7 +487,7 @@ class LookoutApp(App[int]):
         if screen is None:
             self.report(
                 f"nothing to jump to for {target!r}; try model NAME, pipeline NAME, "
-                "check DATASET.NAME, drift MODEL, timeline, audit, overview"
+                "check DATASET.NAME, drift MODEL, approvals, timeline, audit, overview"
             )
             return
         if isinstance(screen, str):  # "overview"

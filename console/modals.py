@@ -270,7 +270,7 @@ class NoteModal(ModalScreen[str | None]):
 
 
 class JumpModal(ModalScreen[str | None]):
-    """`:model churn`, `:pipeline x`, `:check ds.name`, `:timeline`, `:audit`."""
+    """`:model churn`, `:pipeline x`, `:check ds.name`, `:approvals`, `:timeline`, `:audit`."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="jump.cancel")]
 
@@ -280,11 +280,15 @@ class JumpModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         yield QuietInput(
-            placeholder=":model NAME · :pipeline NAME · :check DS.NAME · :drift MODEL · :timeline · :audit",
+            placeholder=(
+                ":model NAME · :pipeline NAME · :check DS.NAME · :drift MODEL"
+                " · :approvals · :timeline · :audit"
+            ),
             id="jump",
             suggester=SuggestFromList(
                 [
                     *self.suggestions,
+                    "approvals",
                     "timeline",
                     "audit",
                     "overview",

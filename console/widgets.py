@@ -387,27 +387,50 @@ class KeyHints(Static):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
+    def on_resize(self) -> None:
+        self.changed(self.screen)
+
     def changed(self, screen: Any) -> None:
         if screen is not self.screen:
             return
-        hints = self.hints()
+        hints = self.hints(self.size.width or self.app.size.width)
         if hints.plain != getattr(self, "_shown", None):
             self._shown = hints.plain
             self.update(hints, layout=False)  # one docked line: no relayout
 
-    def hints(self) -> Text:
-        out = Text()
+    def hints(self, width: int) -> Text:
+        """As many of this screen's keys as fit in `width` (its own first, then back and
+        filter), then the app's (quit, help) and the palette, which always show: on a
+        narrow terminal the way out stays visible."""
+        screen_keys: list[Text] = []
+        common: list[Text] = []
+        app_keys: list[Text] = []
         seen: set[str] = set()
         palette = None
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            if binding.action == "app.command_palette" or binding.action == "command_palette":
+        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.action in ("app.command_palette", "command_palette"):
                 palette = binding
             if not binding.show or not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
-            out.append(f" {self.app.get_key_display(binding)} ", style="bold")
-            out.append(f"{binding.description} ", style="" if enabled else "dim")
+            hint = Text()
+            hint.append(f" {self.app.get_key_display(binding)} ", style="bold")
+            hint.append(f"{binding.description} ", style="" if enabled else "dim")
+            if node is self.app:
+                app_keys.append(hint)
+            elif (binding.id or "").startswith("screen."):  # back, filter: every screen
+                common.append(hint)
+            else:
+                screen_keys.append(hint)
+        screen_keys += common
+        tail = Text().join(app_keys)
         if palette is not None:
-            out.append(f"  {self.app.get_key_display(palette)} ", style="bold")
-            out.append("palette")
+            tail.append(f"  {self.app.get_key_display(palette)} ", style="bold")
+            tail.append("palette")
+        out = Text()
+        for hint in screen_keys:
+            if out.cell_len + hint.cell_len + tail.cell_len > width:
+                break
+            out.append_text(hint)
+        out.append_text(tail)
         return out

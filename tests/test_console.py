@@ -245,6 +245,29 @@ async def test_palette_opens_screens_and_runs_actions(ws: Workspace) -> None:
         assert scheduling.pending_requests(ws.store) == 1
 
 
+async def test_the_palette_offers_each_screen_once(ws: Workspace) -> None:
+    from console.screens import ScreenCommands
+
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        provider = ScreenCommands(app.screen)
+        names = [name for name, _help, _call in provider._commands()]  # noqa: SLF001
+        assert len(names) == len(set(names)), names
+        assert {"Timeline", "Approvals", "Audit log", "Overview"} <= set(names)
+
+
+async def test_a_narrow_terminal_keeps_quit_and_help_in_the_key_hints(ws: Workspace) -> None:
+    from console.widgets import KeyHints
+
+    app = make(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        hints = str(app.screen.query_one(KeyHints).render())
+        assert "Approve" in hints and "q Quit" in hints and "? Help" in hints
+        assert len(hints) <= 80
+
+
 @pytest.mark.parametrize(
     ("command", "screen", "attr", "value"),
     [

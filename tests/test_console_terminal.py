@@ -16,6 +16,7 @@ from typing import Any
 
 import pyte
 import pytest
+from textual.color import Color
 
 from console.app import LookoutApp
 from console.commands.screenshots import settle
@@ -96,6 +97,20 @@ async def test_glyph_and_word_carry_status_without_colour(
         text = assert_clean(app)
         for status in ("✗ failed", "▶ running", "✓ succeeded", "✗ fail", "‼ error", "▲ warn"):
             assert status in text, status
+        # no colour at all reaches the terminal (grey on grey would hide "✗ failed"),
+        # and the row under the cursor stands out in reverse video
+        table = app.screen.query_one("#table-pipelines")
+        filters = app.get_line_filters()
+        cursor = table.render_line(1)
+        for flt in filters:
+            cursor = cursor.apply_filter(flt, Color(0, 0, 0))
+        assert all(s.style is None or s.style.reverse for s in cursor if s.text.strip())
+        for strip in app.screen._compositor.render_strips():  # noqa: SLF001
+            for flt in filters:
+                strip = strip.apply_filter(flt, Color(0, 0, 0))
+            for seg in strip:
+                if seg.style is not None and seg.text.strip():
+                    assert seg.style.color is None or seg.style.color.is_default, seg
 
 
 async def test_a_too_small_terminal_names_the_size_it_needs(hostile: Any) -> None:

@@ -32,6 +32,13 @@ JUMPS = [
     ("audit", "the audit chain; verify it"),
     ("approvals", "promotion requests waiting for approval; approve or reject"),
 ]
+# Screens the palette always offers: (name, help, `:` target)
+SCREENS = [
+    ("Timeline", "open the events timeline", "timeline"),
+    ("Audit log", "open the audit chain", "audit"),
+    ("Approvals", "open the promotion requests", "approvals"),
+    ("Overview", "back to the four panes", "overview"),
+]
 
 
 def open_target(text: str) -> Screen[Any] | str | None:
@@ -73,23 +80,24 @@ class ScreenCommands(Provider):
 
     def _commands(self) -> Iterator[tuple[str, str, Any]]:
         screen = self.screen
-        app = self.app
-        seen: set[str] = set()
+        app: Any = self.app
+        actions: set[str] = set()
+        names: set[str] = set()
         for node in (screen, app):
             for binding in node._bindings:  # noqa: SLF001 - the bindings this screen declares
                 b = binding[1]
-                if not b.description or b.action in seen:
+                if not b.description or b.action in actions:
                     continue
                 if node.check_action(b.action, ()) is False:
                     continue
-                seen.add(b.action)
+                actions.add(b.action)
+                names.add(b.description)
                 yield (b.description, f"key {b.key}", partial(node.run_action, b.action))
         for name, target in getattr(screen, "palette_targets", list)():
-            yield (name, "open", partial(app.jump, target))  # type: ignore[attr-defined]
-        yield ("Timeline", "open the events timeline", partial(app.jump, "timeline"))  # type: ignore[attr-defined]
-        yield ("Audit log", "open the audit chain", partial(app.jump, "audit"))  # type: ignore[attr-defined]
-        yield ("Approvals", "open the promotion requests", partial(app.jump, "approvals"))  # type: ignore[attr-defined]
-        yield ("Overview", "back to the four panes", partial(app.jump, "overview"))  # type: ignore[attr-defined]
+            yield (name, "open", partial(app.jump, target))
+        for name, help_text, target in SCREENS:
+            if name not in names:  # a key on this screen already opens it
+                yield (name, help_text, partial(app.jump, target))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
