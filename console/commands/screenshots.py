@@ -65,6 +65,8 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "promote": _keys("P", first="model churn"),
     "drift": _jump("drift churn"),
     "timeline": _jump("timeline"),
+    "acknowledge": _keys("a", first="timeline"),
+    "jump": _keys("colon", "m"),
     "audit": _keys("v", first="audit"),
     "approvals": _jump("approvals"),
     "help": _keys("question_mark"),
