@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
@@ -72,3 +73,26 @@ def cli() -> Callable[..., CliResult]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded console workspace (tests/seed.py), built once per test run."""
+    from tests.seed import seed
+
+    root = tmp_path_factory.mktemp("template") / "ws"
+    seed(root, "alice").close()
+    return root
+
+
+@pytest.fixture
+def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh copy of the seeded workspace (one request pending: churn v3 → v4 by the
+    scheduler, its drift gate failed); logs and keymaps in the test's own dirs."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    root = tmp_path / "ws"
+    shutil.copytree(template, root)
+    w = open_workspace(root)
+    yield w
+    w.close()

@@ -3,7 +3,6 @@ live refresh that keeps the cursor, and read-only / viewer consoles without muta
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +18,11 @@ from console.screens.timeline import TimelineScreen
 from console.widgets import KeyedTable
 from storage import audit, checks, events, registry, scheduling
 from storage.records import CheckResult
-from storage.workspace import Workspace, open_workspace
-from tests.seed import NOW, seed
+from storage.workspace import Workspace
+from tests.seed import NOW
 
 USER = "alice"
 MUTATING_ACTIONS = {"approve", "reject", "trigger", "promote", "rollback", "acknowledge"}
-
-
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("template") / "ws"
-    seed(root, USER).close()
-    return root
-
-
-@pytest.fixture
-def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A fresh copy of the seeded workspace; logs and keymaps in the test's own dirs."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    root = tmp_path / "ws"
-    shutil.copytree(template, root)
-    w = open_workspace(root)
-    yield w
-    w.close()
 
 
 def make(ws: Workspace, **kw: Any) -> LookoutApp:

@@ -4,7 +4,6 @@ may not decide, four-eyes said up front, hostile text shown inert."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +17,10 @@ from console.screens.model import ModelScreen
 from console.widgets import KeyedTable
 from storage import registry
 from storage.records import Gate
-from storage.workspace import Workspace, open_workspace
+from storage.workspace import Workspace
 from tests.seed import seed
 from tests.test_console import USER, confirm, make, type_text, visible_actions
 from tests.test_console_terminal import HOSTILE, NAMES, assert_clean
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("template") / "ws"
-    seed(root, USER).close()
-    return root
-
-
-@pytest.fixture
-def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A fresh copy of the seeded workspace (one request pending: churn v3 → v4, by the
-    scheduler, its drift gate failed); logs and keymaps in the test's own dirs."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    root = tmp_path / "ws"
-    shutil.copytree(template, root)
-    w = open_workspace(root)
-    yield w
-    w.close()
 
 
 def request(ws: Workspace, model: str, version: int, by: str) -> int:
