@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import struct
+import sys
+from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -113,7 +116,7 @@ def register_version(
                 artifact_sha256,
                 snapshot_id,
                 run_id,
-                None if profile is None else json.dumps(profile),
+                None if profile is None else encode_profile(profile),
             ),
         )
         row = conn.execute(
@@ -153,21 +156,94 @@ def get_version(store: Store, model: str, version: int) -> Version | None:
     return _version(row, tuple(_aliases_by_version(conn, model).get(version, ())))
 
 
+# -- reference profiles -------------------------------------------------------------
+#
+# A drift profile is mostly its numeric features' samples: 2000 floats each, which as
+# JSON text take ~40 kB and ~1.5 ms to parse per feature. So a profile is stored as a
+# BLOB (in the `profile_json` column; SQLite keeps a BLOB as it is in a TEXT column):
+#
+#     PROFILE_MAGIC, skeleton length (uint32 LE), skeleton (JSON, UTF-8), float64 LE values
+#
+# The skeleton is {"profile": the profile with each packed sample set to null,
+# "packed": [[where, feature, count], ...]}, where = "features" (feature names one) or
+# "target" (feature null); the samples' values follow in that order. A sample is packed
+# when it is a non-empty list of floats (or an array('d')), so decoding gives back
+# exactly the numbers stored, as array('d') (a sequence of floats NumPy reads without a
+# copy). Anything else stays in the skeleton as it was. Profiles written as JSON text by
+# earlier versions of Lookout load as they always did.
+
+PROFILE_MAGIC = b"LKPROF\x00\x01"
+_LENGTH = struct.Struct("<I")
+
+
+def _packable(feature: Any) -> bool:
+    sample = feature.get("sample") if isinstance(feature, dict) else None
+    if isinstance(sample, array):  # as get_profile returns it
+        return sample.typecode == "d"
+    return isinstance(sample, list) and bool(sample) and all(isinstance(x, float) for x in sample)
+
+
+def encode_profile(profile: dict[str, Any]) -> bytes:
+    """A profile as the BLOB `get_profile` reads (see above)."""
+    skeleton = dict(profile)
+    packed: list[list[Any]] = []
+    values = array("d")
+
+    def pack(feature: dict[str, Any], where: str, name: str | None) -> dict[str, Any]:
+        values.extend(feature["sample"])
+        packed.append([where, name, len(feature["sample"])])
+        return {**feature, "sample": None}
+
+    features = profile.get("features")
+    if isinstance(features, dict):
+        skeleton["features"] = {
+            name: pack(f, "features", name) if _packable(f) else f for name, f in features.items()
+        }
+    if _packable(profile.get("target")):
+        skeleton["target"] = pack(profile["target"], "target", None)
+    head = json.dumps({"profile": skeleton, "packed": packed}).encode()
+    if sys.byteorder == "big":
+        values.byteswap()
+    return b"".join((PROFILE_MAGIC, _LENGTH.pack(len(head)), head, values.tobytes()))
+
+
+def decode_profile(stored: str | bytes) -> dict[str, Any]:
+    """A stored profile: a BLOB from `encode_profile` (its samples as array('d')), or JSON
+    text from earlier versions (samples as lists)."""
+    if isinstance(stored, str) or not stored.startswith(PROFILE_MAGIC):
+        return dict(json.loads(stored))
+    start = len(PROFILE_MAGIC) + _LENGTH.size
+    (length,) = _LENGTH.unpack_from(stored, len(PROFILE_MAGIC))
+    head = json.loads(stored[start : start + length])
+    profile: dict[str, Any] = head["profile"]
+    data = memoryview(stored)[start + length :]
+    at = 0
+    for where, name, count in head["packed"]:
+        sample = array("d")
+        sample.frombytes(data[at : at + 8 * count])
+        if sys.byteorder == "big":
+            sample.byteswap()
+        at += 8 * count
+        feature = profile["features"][name] if where == "features" else profile["target"]
+        feature["sample"] = sample
+    return profile
+
+
 def get_profile(store: Store, model: str, version: int) -> dict[str, Any] | None:
-    """The reference profile stored with a version (for drift)."""
+    """The reference profile stored with a version (for drift), decoded by `decode_profile`."""
     row = store.conn.execute(
         "SELECT profile_json FROM versions WHERE model = ? AND version = ?", (model, version)
     ).fetchone()
     if row is None or row[0] is None:
         return None
-    return dict(json.loads(row[0]))
+    return decode_profile(row[0])
 
 
 def set_profile(store: Store, model: str, version: int, profile: dict[str, Any]) -> None:
     with store.write() as conn:
         conn.execute(
             "UPDATE versions SET profile_json = ? WHERE model = ? AND version = ?",
-            (json.dumps(profile), model, version),
+            (encode_profile(profile), model, version),
         )
 
 
