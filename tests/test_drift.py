@@ -82,6 +82,28 @@ def test_ks_and_wasserstein_on_large_current_windows_match_scipy() -> None:
     assert w.score == pytest.approx(stats.wasserstein_distance(ref, cur) / ref.std(), rel=1e-9)
 
 
+@settings(max_examples=50, deadline=None)
+@given(values, values)
+def test_wasserstein_by_merging_and_by_cells_agree(ref: list[float], cur: list[float]) -> None:
+    """Small windows merge with the sample, large ones sum over its cells: the same distance."""
+    sample, current = np.sort(ref), drift._Sorted(np.sort(cur))
+    merged = drift._wasserstein_merged(sample, current.c)
+    scale = 1 + max(abs(x) for x in ref + cur)
+    assert merged == pytest.approx(drift._wasserstein_cells(sample, current), abs=1e-12 * scale)
+    assert merged == pytest.approx(stats.wasserstein_distance(ref, cur), abs=1e-12 * scale)
+
+
+def test_wasserstein_merges_small_windows_and_sums_cells_of_large_ones() -> None:
+    rng = np.random.default_rng(11)
+    sample = np.sort(np.round(rng.normal(size=2000), 2))  # ties, as a drift gate's profile
+    for size in (500, 2000 * drift.MERGE_MAX, 2000 * drift.MERGE_MAX + 1, 50_000):
+        cur = drift._Sorted(np.sort(np.round(rng.normal(0.1, 1.2, size=size), 2)))
+        exact = stats.wasserstein_distance(sample, cur.c)
+        assert drift._wasserstein(sample, cur) == pytest.approx(exact, rel=1e-12)
+        assert drift._wasserstein_merged(sample, cur.c) == pytest.approx(exact, rel=1e-12)
+        assert drift._wasserstein_cells(sample, cur) == pytest.approx(exact, rel=1e-12)
+
+
 @settings(max_examples=12, deadline=None)
 @given(
     st.integers(2001, 30_000),
