@@ -163,7 +163,7 @@ def _profile_column(prof: dict[str, Any]) -> tuple[np.ndarray, str] | None:
 def _drift_gate(ws: Workspace, candidate: Version, production: Version | None) -> Gate:
     """The drift gate, computed once per candidate, production version and settings.
 
-    Comparing two profiles costs tens of milliseconds of parsing and statistics;
+    Comparing two profiles costs milliseconds (about 10 for 30 numeric features);
     the pipeline's registration computes it and stores the result, so a later
     promotion from any process reuses it. Profiles are written with their
     version and never change, so the result cannot go stale.

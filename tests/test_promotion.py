@@ -363,6 +363,46 @@ def test_registration_stores_the_drift_gate_for_any_process(
     )
 
 
+def test_drift_gate_decides_the_same_on_profiles_stored_as_json_text(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """A store written before profiles were BLOBs (JSON text) gates as a new one, mixed too."""
+    from scheduler.drift import build_profile
+    from scheduler.frame import frame_from_columns
+
+    rng = np.random.default_rng(8)
+
+    def profile(shift: float) -> dict[str, Any]:
+        columns: dict[str, Any] = {f"f{i}": rng.normal(shift * (i < 4), 1, 5000) for i in range(6)}
+        columns["c"] = rng.choice(np.array(["x", "y", "z"]), 5000)
+        return build_profile(frame_from_columns(columns), list(columns), categorical=["c"])
+
+    shapes = [profile(0.0), profile(0.0), profile(0.5)]
+    decided = []
+    for stored_as_text in ((), (1,), (1, 2, 3)):  # none, production's only, all
+        ws = make_workspace(toml(), name=f"text{len(stored_as_text)}")
+        promote_new(ws, profile=shapes[0])
+        for shape in shapes[1:]:
+            add_version(ws, profile=shape)
+        with ws.store.write() as conn:  # what Lookout wrote before
+            for n in stored_as_text:
+                conn.execute(
+                    "UPDATE versions SET profile_json = ? WHERE version = ?",
+                    (json.dumps(shapes[n - 1]), n),
+                )
+            kinds = conn.execute("SELECT typeof(profile_json) FROM versions ORDER BY version")
+            assert [k for (k,) in kinds] == [
+                "text" if n in stored_as_text else "blob" for n in (1, 2, 3)
+            ]
+        decided.append(
+            [g for n in (2, 3) for g in promotion.evaluate_gates(ws, "m", n) if g.name == "drift"]
+        )
+    similar, shifted = decided[0]
+    assert similar.passed and "0 of 7 features drifted" in similar.detail
+    assert not shifted.passed and "4 of 7 features drifted" in shifted.detail
+    assert decided[1] == decided[0] and decided[2] == decided[0]
+
+
 def test_drift_gate_without_profiles_passes_and_says_why(
     make_workspace: Callable[..., Workspace],
 ) -> None:
