@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from storage import events
@@ -97,10 +100,25 @@ def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
     )
 
 
+# The columns of check_results in the order `_clean` returns their values.
+_COLUMNS = (
+    "dataset",
+    "name",
+    "kind",
+    "severity",
+    "result",
+    "observed",
+    "threshold",
+    "rows_examined",
+    "failing_rows",
+    "examples_json",
+    "message",
+    "snapshot_id",
+    "run_id",
+    "at",
+)
 _INSERT = (
-    "INSERT INTO check_results (dataset, name, kind, severity, result, observed, threshold,"
-    " rows_examined, failing_rows, examples_json, message, snapshot_id, run_id, at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    f"INSERT INTO check_results ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
 )
 
 
@@ -156,11 +174,33 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
 
 
 ROWS_PER_STATEMENT = 2000  # 14 values a row stays under SQLite's 32766 bound parameters
+# Columns (positions in `_COLUMNS`) that a bulk statement leaves out when they are NULL in
+# every row it carries. Only columns without a DEFAULT belong here: left out, they are NULL.
+_NULLABLE = (5, 6, 11, 12)  # observed, threshold, snapshot_id, run_id
+_EVERY_COLUMN = tuple(range(len(_COLUMNS)))
 
 
-def _multi_insert(rows: int) -> str:
-    one = "(" + ",".join("?" * 14) + ")"
-    return _INSERT[: _INSERT.index("VALUES")] + "VALUES " + ",".join([one] * rows)
+@functools.lru_cache(maxsize=64)
+def _multi_insert(columns: tuple[int, ...], rows: int) -> str:
+    names = ", ".join(_COLUMNS[i] for i in columns)
+    one = "(" + ",".join("?" * len(columns)) + ")"
+    return f"INSERT INTO check_results ({names}) VALUES " + ",".join([one] * rows)
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """One multi-row INSERT of cleaned rows.
+
+    The sqlite3 module binds None slowly (it looks for an adapter, and fails, for
+    each one), so a column that is NULL in every row is left out of the statement.
+    """
+    skip = [i for i in _NULLABLE if all(row[i] is None for row in rows)]
+    if skip:
+        columns = tuple(i for i in _EVERY_COLUMN if i not in skip)
+        values = list(chain.from_iterable(map(itemgetter(*columns), rows)))
+    else:
+        columns = _EVERY_COLUMN
+        values = list(chain.from_iterable(rows))
+    conn.execute(_multi_insert(columns, len(rows)), values)
 
 
 def insert_history(store: Store, results: Iterable[CheckResult]) -> int:
@@ -171,17 +211,17 @@ def insert_history(store: Store, results: Iterable[CheckResult]) -> int:
     """
     t = now()
     count = 0
-    full = _multi_insert(ROWS_PER_STATEMENT)
-    values: list[Any] = []
+    rows: list[tuple[Any, ...]] = []
     with store.write() as conn:
         for r in results:
-            values.extend(_clean(r, t))
-            count += 1
-            if count % ROWS_PER_STATEMENT == 0:
-                conn.execute(full, values)
-                values.clear()
-        if values:
-            conn.execute(_multi_insert(len(values) // 14), values)
+            rows.append(_clean(r, t))
+            if len(rows) == ROWS_PER_STATEMENT:
+                _insert_rows(conn, rows)
+                count += len(rows)
+                rows = []
+        if rows:
+            _insert_rows(conn, rows)
+            count += len(rows)
     return count
 
 

@@ -302,3 +302,45 @@ def test_a_resolved_event_no_longer_counts_as_open(store: Store) -> None:
         events.resolve(conn, "k")
     assert events.count_open(store) == 1
     assert [e.id for e in events.list_events(store)] == [later.id, paged.id]
+
+
+def test_bulk_loaded_results_read_back_as_recorded_ones(tmp_path: Path) -> None:
+    """insert_history stores what record_results stores, whichever columns a batch leaves NULL."""
+
+    def result(i: int, snapshot: int) -> CheckResult:
+        mixed = 2000 <= i < 4000
+        return CheckResult(
+            f"ds{i % 3}",
+            f"c{i % 7}",
+            "range",
+            "fail",
+            ("pass", "fail", "error", "warn")[i % 4],
+            # Statements carry 2000 rows. The first has every observed value and no
+            # threshold or snapshot; the second mixes values with NULLs; the third has none.
+            observed=None if i >= 4000 or (mixed and i % 2) else f"{i}",
+            threshold=f"< {i}" if mixed and i % 3 else None,
+            examples=("bad\x1b[31m row",) if i % 4 else (),
+            message="column missing" if i % 4 == 2 else "",
+            snapshot_id=snapshot if mixed and i % 5 == 0 else None,
+            at=1.7e9 + i,
+        )
+
+    stores = []
+    for name in ("bulk", "each"):
+        s = Store(tmp_path / f"{name}.db")
+        snapshot = checks.record_snapshot(s, "ds0", "f.csv", 10, {"x": "int"}, "fp").id
+        stores.append((s, [result(i, snapshot) for i in range(4500)]))
+    (bulk, rows), (each, same_rows) = stores
+    assert checks.insert_history(bulk, rows) == 4500
+    recorded = checks.record_results(each, same_rows)
+
+    def table(s: Store) -> list[tuple[object, ...]]:
+        return [tuple(r) for r in s.conn.execute("SELECT * FROM check_results ORDER BY id")]
+
+    assert table(bulk) == table(each)
+    assert checks.history(bulk, "ds0", "c3", limit=5000) == sorted(
+        (r for r in recorded if (r.dataset, r.name) == ("ds0", "c3")), key=lambda r: -(r.id or 0)
+    )
+    assert len(checks.results_for_snapshot(bulk, rows[2000].snapshot_id or 0)) == 2000 // 5
+    bulk.close()
+    each.close()
