@@ -75,7 +75,27 @@ def _text(value: str | None, limit: int) -> str | None:
     return sanitize(value, limit)
 
 
-def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
+def _check_id(
+    conn: sqlite3.Connection, dataset: str, name: str, known: dict[tuple[str, str], int]
+) -> int:
+    """The integer id of a check (dataset, name), added on first use; `known` caches them.
+
+    Call inside a write transaction, so no other writer adds the same check meanwhile.
+    """
+    key = (dataset, name)
+    found = known.get(key)
+    if found is None:
+        row = conn.execute("SELECT id FROM checks WHERE dataset = ? AND name = ?", key).fetchone()
+        if row is None:
+            cur = conn.execute("INSERT INTO checks (dataset, name) VALUES (?, ?)", key)
+            found = int(cur.lastrowid or 0)
+        else:
+            found = int(row[0])
+        known[key] = found
+    return found
+
+
+def _clean(result: CheckResult, check_id: int, at: float) -> tuple[Any, ...]:
     examples = result.examples
     examples_json = (
         json.dumps([sanitize(e, EXAMPLE_CHARS, single_line=True) for e in examples[:MAX_EXAMPLES]])
@@ -83,8 +103,7 @@ def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
         else "[]"
     )
     return (
-        result.dataset,
-        result.name,
+        check_id,
         result.kind,
         result.severity,
         result.result,
@@ -102,8 +121,7 @@ def _clean(result: CheckResult, at: float) -> tuple[Any, ...]:
 
 # The columns of check_results in the order `_clean` returns their values.
 _COLUMNS = (
-    "dataset",
-    "name",
+    "check_id",
     "kind",
     "severity",
     "result",
@@ -116,6 +134,9 @@ _COLUMNS = (
     "snapshot_id",
     "run_id",
     "at",
+)
+_OBSERVED, _THRESHOLD, _EXAMPLES, _MESSAGE, _AT = (
+    _COLUMNS.index(c) for c in ("observed", "threshold", "examples_json", "message", "at")
 )
 _INSERT = (
     f"INSERT INTO check_results ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
@@ -130,15 +151,17 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
     """
     stored: list[CheckResult] = []
     t = now()
+    known: dict[tuple[str, str], int] = {}
     with store.write() as conn:
         for result in results:
-            row = _clean(result, t)
+            check_id = _check_id(conn, result.dataset, result.name, known)
+            row = _clean(result, check_id, t)
             cur = conn.execute(_INSERT, row)
             rid = int(cur.lastrowid or 0)
             conn.execute(
-                "INSERT INTO check_latest (dataset, name, result_id) VALUES (?,?,?)"
-                " ON CONFLICT(dataset, name) DO UPDATE SET result_id = excluded.result_id",
-                (result.dataset, result.name, rid),
+                "INSERT INTO check_latest (check_id, result_id) VALUES (?,?)"
+                " ON CONFLICT(check_id) DO UPDATE SET result_id = excluded.result_id",
+                (check_id, rid),
             )
             key = f"check:{result.dataset}:{result.name}"
             if result.result == "pass":
@@ -162,21 +185,21 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
             stored.append(
                 replace(
                     result,
-                    observed=row[5],
-                    threshold=row[6],
-                    examples=tuple(json.loads(row[9])),
-                    message=row[10],
+                    observed=row[_OBSERVED],
+                    threshold=row[_THRESHOLD],
+                    examples=tuple(json.loads(row[_EXAMPLES])),
+                    message=row[_MESSAGE],
                     id=rid,
-                    at=row[13],
+                    at=row[_AT],
                 )
             )
     return stored
 
 
-ROWS_PER_STATEMENT = 2000  # 14 values a row stays under SQLite's 32766 bound parameters
-# Columns (positions in `_COLUMNS`) that a bulk statement leaves out when they are NULL in
-# every row it carries. Only columns without a DEFAULT belong here: left out, they are NULL.
-_NULLABLE = (5, 6, 11, 12)  # observed, threshold, snapshot_id, run_id
+ROWS_PER_STATEMENT = 2000  # 13 values a row stays under SQLite's 32766 bound parameters
+# Columns that a bulk statement leaves out when they are NULL in every row it carries.
+# Only columns without a DEFAULT belong here: left out, they are NULL.
+_NULLABLE = tuple(_COLUMNS.index(c) for c in ("observed", "threshold", "snapshot_id", "run_id"))
 _EVERY_COLUMN = tuple(range(len(_COLUMNS)))
 
 
@@ -212,9 +235,11 @@ def insert_history(store: Store, results: Iterable[CheckResult]) -> int:
     t = now()
     count = 0
     rows: list[tuple[Any, ...]] = []
+    known: dict[tuple[str, str], int] = {}
     with store.write() as conn:
         for r in results:
-            rows.append(_clean(r, t))
+            check_id = known.get((r.dataset, r.name)) or _check_id(conn, r.dataset, r.name, known)
+            rows.append(_clean(r, check_id, t))
             if len(rows) == ROWS_PER_STATEMENT:
                 _insert_rows(conn, rows)
                 count += len(rows)
@@ -245,12 +270,17 @@ def _result(row: sqlite3.Row) -> CheckResult:
     )
 
 
+# Results with their check's dataset and name, as `_result` reads them.
+_SELECT = "SELECT r.*, c.dataset, c.name FROM check_results r JOIN checks c ON c.id = r.check_id"
+
+
 def latest_results(store: Store, dataset: str | None = None) -> list[CheckResult]:
     """The latest result of each check, failing first."""
     sql = (
-        "SELECT r.* FROM check_latest l JOIN check_results r ON r.id = l.result_id"
-        + (" WHERE l.dataset = ?" if dataset else "")
-        + f" ORDER BY {RESULT_ORDER}, r.dataset, r.name"
+        "SELECT r.*, c.dataset, c.name FROM check_latest l"
+        " JOIN checks c ON c.id = l.check_id JOIN check_results r ON r.id = l.result_id"
+        + (" WHERE c.dataset = ?" if dataset else "")
+        + f" ORDER BY {RESULT_ORDER}, c.dataset, c.name"
     )
     return [_result(r) for r in store.conn.execute(sql, (dataset,) if dataset else ())]
 
@@ -258,14 +288,15 @@ def latest_results(store: Store, dataset: str | None = None) -> list[CheckResult
 def recent_failures(store: Store, limit: int = 50) -> list[CheckResult]:
     """The newest failing or erroring results across all history (indexed)."""
     # The condition is spelled exactly as the partial index's, so SQLite walks that index.
-    sql = "SELECT * FROM check_results WHERE result IN ('fail','error') ORDER BY id DESC LIMIT ?"
+    sql = f"{_SELECT} WHERE r.result IN ('fail','error') ORDER BY r.id DESC LIMIT ?"
     return [_result(r) for r in store.conn.execute(sql, (limit,))]
 
 
 def history(store: Store, dataset: str, name: str, limit: int = 100) -> list[CheckResult]:
     """One check's results, newest first."""
     rows = store.conn.execute(
-        "SELECT * FROM check_results WHERE dataset = ? AND name = ? ORDER BY id DESC LIMIT ?",
+        f"{_SELECT} WHERE r.check_id = (SELECT id FROM checks WHERE dataset = ? AND name = ?)"
+        " ORDER BY r.id DESC LIMIT ?",
         (dataset, name, limit),
     )
     return [_result(r) for r in rows]
@@ -273,9 +304,7 @@ def history(store: Store, dataset: str, name: str, limit: int = 100) -> list[Che
 
 def results_for_snapshot(store: Store, snapshot_id: int) -> list[CheckResult]:
     """The check results of one data snapshot (what a version was trained on)."""
-    rows = store.conn.execute(
-        "SELECT * FROM check_results WHERE snapshot_id = ? ORDER BY id", (snapshot_id,)
-    )
+    rows = store.conn.execute(f"{_SELECT} WHERE r.snapshot_id = ? ORDER BY r.id", (snapshot_id,))
     return [_result(r) for r in rows]
 
 

@@ -310,5 +310,66 @@ V2 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2]
+# Check results rebuilt for bulk loads (issue 2: ≥ 100k rows/s). Ids, rows and the latest
+# result of each check are kept.
+# - A check is a row of `checks`; results refer to it by an integer id, so each result
+#   binds, stores and indexes one integer instead of two strings.
+# - The result CHECK is spelled with "=": SQLite evaluates "x IN (a list of more than two)"
+#   in a CHECK by building a temporary b-tree for every row inserted.
+# - Indexes are ascending. A new result then goes just after its check's previous one and
+#   pages fill up; under "id DESC" it went just before, and splits left them half empty.
+#   SQLite reads an index backwards for "ORDER BY id DESC".
+# check_latest is rebuilt too, so that no foreign key ever points at a dropped table.
+V3 = [
+    """CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        name TEXT NOT NULL,
+        UNIQUE (dataset, name)
+    )""",
+    "INSERT INTO checks (dataset, name)"
+    " SELECT dataset, name FROM check_results UNION SELECT dataset, name FROM check_latest",
+    """CREATE TABLE check_results_v3 (
+        id INTEGER PRIMARY KEY,
+        check_id INTEGER NOT NULL REFERENCES checks(id),
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('warn','fail')),
+        result TEXT NOT NULL CHECK (result = 'pass' OR result = 'warn' OR result = 'fail'
+                                    OR result = 'error'),
+        observed TEXT,
+        threshold TEXT,
+        rows_examined INTEGER NOT NULL DEFAULT 0,
+        failing_rows INTEGER NOT NULL DEFAULT 0,
+        examples_json TEXT NOT NULL DEFAULT '[]',
+        message TEXT NOT NULL DEFAULT '',
+        snapshot_id INTEGER REFERENCES snapshots(id),
+        run_id INTEGER REFERENCES runs(id),
+        at REAL NOT NULL
+    )""",
+    """INSERT INTO check_results_v3 (id, check_id, kind, severity, result, observed, threshold,
+        rows_examined, failing_rows, examples_json, message, snapshot_id, run_id, at)
+    SELECT r.id, c.id, r.kind, r.severity, r.result, r.observed, r.threshold, r.rows_examined,
+        r.failing_rows, r.examples_json, r.message, r.snapshot_id, r.run_id, r.at
+    FROM check_results r JOIN checks c ON c.dataset = r.dataset AND c.name = r.name
+    ORDER BY r.id""",
+    """CREATE TABLE check_latest_v3 (
+        check_id INTEGER PRIMARY KEY REFERENCES checks(id),
+        result_id INTEGER NOT NULL REFERENCES check_results_v3(id)
+    )""",
+    """INSERT INTO check_latest_v3 (check_id, result_id)
+    SELECT c.id, l.result_id
+    FROM check_latest l JOIN checks c ON c.dataset = l.dataset AND c.name = l.name""",
+    # The child first: once nothing refers to check_results, dropping it checks no keys.
+    "DROP TABLE check_latest",
+    "DROP TABLE check_results",
+    # Renaming also rewrites check_latest_v3's reference to the new name.
+    "ALTER TABLE check_results_v3 RENAME TO check_results",
+    "ALTER TABLE check_latest_v3 RENAME TO check_latest",
+    "CREATE INDEX check_results_by_check ON check_results (check_id)",
+    "CREATE INDEX check_results_failing ON check_results (id) WHERE result IN ('fail','error')",
+    "CREATE INDEX check_results_by_snapshot ON check_results (snapshot_id)"
+    " WHERE snapshot_id IS NOT NULL",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -344,3 +345,38 @@ def test_bulk_loaded_results_read_back_as_recorded_ones(tmp_path: Path) -> None:
     assert len(checks.results_for_snapshot(bulk, rows[2000].snapshot_id or 0)) == 2000 // 5
     bulk.close()
     each.close()
+
+
+def _plan(store: Store, read: Callable[[], object]) -> str:
+    """The query plan of the statement `read` runs (traced with its values bound)."""
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        read()
+    finally:
+        store.conn.set_trace_callback(None)
+    [sql] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    return " / ".join(r["detail"] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+
+def test_check_history_queries_walk_their_indexes(store: Store) -> None:
+    """'Latest failing' and one check's history read an index backwards: no sort, no scan."""
+    checks.record_results(store, [CheckResult("ds", "c", "range", "fail", "fail")])
+    failing = _plan(store, lambda: checks.recent_failures(store, 50))
+    by_check = _plan(store, lambda: checks.history(store, "ds", "c", 100))
+    assert failing.startswith("SCAN r USING INDEX check_results_failing /")
+    assert "SEARCH r USING INDEX check_results_by_check (check_id=?)" in by_check
+    assert "TEMP B-TREE" not in failing + by_check
+    assert "SCAN" not in by_check
+
+
+def test_check_results_still_refuse_unknown_outcomes(store: Store) -> None:
+    checks.record_results(store, [CheckResult("d", "c", "range", "warn", "pass")])
+    insert = (
+        "INSERT INTO check_results (check_id, kind, severity, result, at)"
+        " VALUES (1, 'range', ?, ?, 1.0)"
+    )
+    store.conn.execute(insert, ("warn", "error"))
+    for severity, result in [("warn", "ok"), ("warn", "Pass"), ("error", "pass")]:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            store.conn.execute(insert, (severity, result))

@@ -1,0 +1,119 @@
+"""Upgrading a store in place: a V2 store with check history opens with V3 and reads the same."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+from storage import checks
+from storage.db import Store, migrate
+from storage.records import CheckResult
+from storage.schema import SCHEMA_VERSION
+
+CHECKS = [("orders", "amount_range"), ("orders", "id_unique"), ("users", "email_not_null")]
+OUTCOMES = ["pass", "pass", "warn", "fail", "pass", "error"]
+
+
+def _v2_store(path: Path) -> list[CheckResult]:
+    """A store as Lookout with schema V2 left it; returns the check results it holds."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=2)
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO snapshots (id, dataset, created_at, source, rows, columns_json, fingerprint)"
+        " VALUES (7, 'orders', 1.7e9, 'orders.csv', 1000, '{}', 'abc')"
+    )
+    written = []
+    for i in range(120):
+        dataset, name = CHECKS[i % len(CHECKS)]
+        result = OUTCOMES[i % len(OUTCOMES)]
+        r = CheckResult(
+            dataset,
+            name,
+            "range" if i % 2 else "not_null",
+            "fail" if i % 2 else "warn",
+            result,
+            observed=None if i % 5 == 0 else f"{i / 7:.3f}",
+            threshold=None if i % 4 == 0 else "< 0.5",
+            rows_examined=1000 + i,
+            failing_rows=i % 13,
+            examples=(f"row {i}",) if result != "pass" else (),
+            message="column missing" if result == "error" else "",
+            snapshot_id=7 if i % 3 == 0 else None,
+            at=1.7e9 + i,
+        )
+        cur = conn.execute(
+            "INSERT INTO check_results (dataset, name, kind, severity, result, observed,"
+            " threshold, rows_examined, failing_rows, examples_json, message, snapshot_id,"
+            " run_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                *(r.dataset, r.name, r.kind, r.severity, r.result, r.observed, r.threshold),
+                *(r.rows_examined, r.failing_rows, json.dumps(list(r.examples)), r.message),
+                *(r.snapshot_id, r.run_id, r.at),
+            ),
+        )
+        written.append(replace(r, id=cur.lastrowid))
+    conn.execute(
+        "INSERT INTO check_latest (dataset, name, result_id)"
+        " SELECT dataset, name, max(id) FROM check_results GROUP BY dataset, name"
+    )
+    conn.execute("COMMIT")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+    return written
+
+
+def _schema(store: Store) -> dict[str, str]:
+    rows = store.conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
+    return {r["name"]: r["sql"] for r in rows}
+
+
+def test_v2_store_with_check_history_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    written = _v2_store(path)
+    newest_first = written[::-1]
+    latest = [next(r for r in newest_first if (r.dataset, r.name) == c) for c in CHECKS]
+    order = {"fail": 0, "error": 1, "warn": 2, "pass": 3}
+
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    for dataset, name in CHECKS:
+        assert checks.history(store, dataset, name, limit=1000) == [
+            r for r in newest_first if (r.dataset, r.name) == (dataset, name)
+        ]
+    assert checks.latest_results(store) == sorted(
+        latest, key=lambda r: (order[r.result], r.dataset, r.name)
+    )
+    assert [r.name for r in checks.latest_results(store, "users")] == ["email_not_null"]
+    failing = [r for r in newest_first if r.result in ("fail", "error")]
+    assert checks.recent_failures(store, 10) == failing[:10]
+    assert checks.results_for_snapshot(store, 7) == [r for r in written if r.snapshot_id == 7]
+    assert checks.counts(store) == {
+        k: sum(r.result == k for r in latest) for k in ("pass", "warn", "fail", "error")
+    }
+
+    conn = store.conn
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert {r["table"] for r in conn.execute("PRAGMA foreign_key_list(check_latest)")} == {
+        "checks",
+        "check_results",
+    }
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_v3'").fetchall()
+
+    # The upgraded store has exactly the tables and indexes a new store gets.
+    fresh = Store(tmp_path / "fresh.db")
+    assert _schema(store) == _schema(fresh)
+    fresh.close()
+
+    # And it keeps working: a new result is the newest in its history and the latest.
+    stored = checks.record_results(
+        store, [CheckResult("orders", "amount_range", "range", "fail", "fail", observed="9")]
+    )
+    history = checks.history(store, "orders", "amount_range", limit=1000)
+    assert history[0] == stored[0] == checks.recent_failures(store, 1)[0]
+    assert history[1:] == [r for r in newest_first if r.name == "amount_range"]
+    assert stored[0] in checks.latest_results(store, "orders")
+    store.close()
