@@ -110,6 +110,11 @@ class KeyedTable(ScrollView, can_focus=True):
     def selected_key(self) -> str | None:
         return self._shown[self._cursor][0] if self._shown else None
 
+    @property
+    def keys(self) -> list[str]:
+        """Every row's key, in order, filtered out or not."""
+        return [key for key, _ in self._rows]
+
     def get_row_index(self, key: str) -> int:
         return self._index[key]
 
@@ -122,7 +127,7 @@ class KeyedTable(ScrollView, can_focus=True):
         self.filter_text = text
         self._apply()
 
-    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+    def move_cursor(self, *, row: int, scroll: bool = True) -> None:
         if not self._shown:
             return
         row = max(0, min(row, len(self._shown) - 1))

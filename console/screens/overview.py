@@ -13,6 +13,7 @@ from console.screens import LookoutScreen
 from console.widgets import KeyedTable, Pane
 
 SPECS: list[PaneSpec] = overview_specs()
+OPENABLE = ("models", "pipelines", "checks", "drift")  # panes whose rows open a screen
 
 
 class OverviewScreen(LookoutScreen):
@@ -52,23 +53,19 @@ class OverviewScreen(LookoutScreen):
         self.query_one(f"#pane-{name}", Pane).show(data)
         if name == "models":
             self._requests = {r.id: r for r in data.requests}
-        if name in ("models", "pipelines", "checks", "drift"):
-            self._names = getattr(self, "_names", {})
-            self._names[name] = [
-                k for k, _ in self.query_one(f"#pane-{name}", Pane).spec.rows(data)
-            ]
 
     def palette_targets(self) -> list[tuple[str, str]]:
+        """What the panes list now, by the keys of their rows."""
         out = []
-        names = getattr(self, "_names", {})
-        for key in names.get("models", []):
+        names = {n: self.query_one(f"#table-{n}", KeyedTable).keys for n in OPENABLE}
+        for key in names["models"]:
             if key.startswith("model:"):
                 out.append((f"Model {key[6:]}", f"model {key[6:]}"))
-        for key in names.get("pipelines", []):
+        for key in names["pipelines"]:
             out.append((f"Pipeline {key}", f"pipeline {key}"))
-        for key in names.get("checks", []):
+        for key in names["checks"]:
             out.append((f"Check {key}", f"check {key}"))
-        for key in names.get("drift", []):
+        for key in names["drift"]:
             out.append((f"Drift {key}", f"drift {key}"))
         return out
 

@@ -158,7 +158,7 @@ class PipelineScreen(LookoutScreen):
                 ),
                 0,
             )
-            stages.move_cursor(row=focus, animate=False)
+            stages.move_cursor(row=focus)
         self._show_log()
 
     def _show_log(self) -> None:
