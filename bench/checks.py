@@ -19,10 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from scheduler.checks import run_checks
-from scheduler.frame import Frame
-from storage.workspace import open_workspace
+from lookout.scheduler.checks import run_checks
+from lookout.scheduler.frame import Frame
+from lookout.scheduler.workspace import open_workspace
 
 NUMERIC = 40
 CATEGORIES = ["north", "south", "east", "west", "centre"]

@@ -23,9 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from scheduler.connectors import mlflow, webhooks
-from storage import events
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler.connectors import mlflow, webhooks
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import events
 
 RUNS = 3
 EVENTS = 300

@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage import checks, drift, events, pipelines, registry
-from storage.records import CheckResult, FeatureDrift, Gate, Run, StageRun
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import checks, drift, events, pipelines, registry
+from lookout.storage.records import CheckResult, FeatureDrift, Gate, Run, StageRun
 
 ROOT = Path(__file__).resolve().parents[1]
 TTYBENCH = ROOT.parent / "shared" / "tools" / "ttybench.py"
@@ -37,9 +37,9 @@ READY = "pipe-00"  # a pipeline name: visible only once the panes hold data
 
 WRITER = """
 import sys, threading, time
-from storage import checks, pipelines, scheduling
-from storage.db import Store
-from storage.records import CheckResult
+from lookout.storage import checks, pipelines, scheduling
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult
 store = Store(sys.argv[1])
 stop = time.time() + float(sys.argv[2])
 stages = ["load", "validate", "train", "evaluate", "register"]
@@ -74,7 +74,7 @@ print(n)
 def config() -> str:
     lines = ['[workspace]\nname = "bench"\n']
     for i in range(DATASETS):
-        lines.append(f'[datasets.ds-{i:02d}]\nsource = "scheduler.examples:wine"\n')
+        lines.append(f'[datasets.ds-{i:02d}]\nsource = "lookout.scheduler.examples:wine"\n')
     for i in range(MODELS):
         lines.append(f'[models.model-{i:02d}]\ntask = "classification"\ntarget = "target"\n')
     for i in range(PIPELINES):
@@ -252,8 +252,8 @@ def ttybench(
 
 def pane_refresh(ws: Workspace, rounds: int) -> dict[str, float]:
     """p95 of query + render per source, forcing every pane to refetch each round."""
-    from console.app import LookoutApp
-    from console.commands.screenshots import settle
+    from lookout.console.app import LookoutApp
+    from lookout.console.commands.screenshots import settle
 
     async def go() -> list[tuple[str, float, float]]:
         app = LookoutApp(ws, start_scheduler=False)

@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from scheduler import drift
-from scheduler.drift_job import run_drift, window_frame
-from scheduler.frame import Frame
-from storage import drift as drift_store
-from storage import registry
-from storage.workspace import open_workspace
+from lookout.scheduler import drift
+from lookout.scheduler.drift_job import run_drift, window_frame
+from lookout.scheduler.frame import Frame
+from lookout.scheduler.workspace import open_workspace
+from lookout.storage import drift as drift_store
+from lookout.storage import registry
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:

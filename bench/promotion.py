@@ -19,14 +19,13 @@ from typing import Any
 
 import joblib
 import numpy as np
-
-from scheduler import promotion, serving
-from scheduler.drift import build_profile
-from scheduler.frame import frame_from_columns
-from storage import checks, registry
-from storage.identity import current_user
-from storage.records import CheckResult
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler import promotion, serving
+from lookout.scheduler.drift import build_profile
+from lookout.scheduler.frame import frame_from_columns
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import checks, registry
+from lookout.storage.identity import current_user
+from lookout.storage.records import CheckResult
 
 FEATURES = 30
 OPERATOR = "bench-operator"

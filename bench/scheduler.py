@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import psutil
-
-from scheduler import pipeline
-from storage import pipelines, scheduling
-from storage.workspace import open_workspace
+from lookout.scheduler import pipeline
+from lookout.scheduler.workspace import open_workspace
+from lookout.storage import pipelines, scheduling
 
 STAGES = 20
 CONFIG = """
@@ -87,7 +86,7 @@ def overhead_per_stage(root: Path, repeat: int) -> list[float]:
 def request_latency_and_idle_cpu(root: Path, repeat: int) -> tuple[list[float], list[float]]:
     ws = open_workspace(root)
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--workspace", str(root), "scheduler"],
+        [sys.executable, "-m", "lookout.console.cli", "--workspace", str(root), "scheduler"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -15,17 +15,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage import checks
-from storage.db import Store
-from storage.records import CheckResult
+from lookout.storage import checks
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult
 
 RUNS = 5
 
 WRITER = """
 import sys, time
-from storage import checks
-from storage.db import Store
-from storage.records import CheckResult
+from lookout.storage import checks
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult
 s = Store(sys.argv[1])
 stop = time.time() + float(sys.argv[2])
 n = 0

@@ -23,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from lookout.console.panes import Prefetch
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import scheduling
+from lookout.storage.db import Store
+from lookout.storage.identity import current_user
+from lookout.storage.records import Lease
+from lookout.storage.text import sanitize
 from rich.text import Text
 from textual import work
 from textual.app import App
@@ -31,14 +38,6 @@ from textual.filter import LineFilter, Monochrome, NoColor
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
-
-from console.panes import Prefetch
-from storage import scheduling
-from storage.db import Store
-from storage.identity import current_user
-from storage.records import Lease
-from storage.text import sanitize
-from storage.workspace import Workspace
 
 # action name -> roles allowed to see and use it
 MUTATING: dict[str, tuple[str, ...]] = {
@@ -175,7 +174,7 @@ class LookoutApp(App[int]):
     def get_default_screen(self) -> Screen[Any]:
         """The overview is the bottom screen: nothing lies under it that could ask it
         to repaint the whole terminal."""
-        from console.screens.overview import OverviewScreen
+        from lookout.console.screens.overview import OverviewScreen
 
         return OverviewScreen()
 
@@ -202,7 +201,7 @@ class LookoutApp(App[int]):
         """Learn the user's role, then start a scheduler here if nobody runs one."""
         role = "viewer"
         try:
-            from scheduler import promotion
+            from lookout.scheduler import promotion
 
             role = promotion.role_of(self.ws, self.user)
         except Exception as exc:  # a broken policy must not stop the console opening
@@ -221,7 +220,7 @@ class LookoutApp(App[int]):
         if lease is not None and lease.alive(self.clock()):
             return
         try:
-            service = importlib.import_module("scheduler.service")
+            service = importlib.import_module("lookout.scheduler.service")
         except ImportError:
             return
         try:
@@ -466,13 +465,13 @@ class LookoutApp(App[int]):
         self.request_refresh(fetch_all=True)
 
     def action_help(self) -> None:
-        from console.screens.help import HelpScreen
+        from lookout.console.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
     def action_jump(self) -> None:
-        from console.modals import JumpModal
+        from lookout.console.modals import JumpModal
 
         targets: list[tuple[str, str]] = getattr(self.screen, "palette_targets", list)()
         self.push_screen(JumpModal([target for _, target in targets]), self.jump)
@@ -481,7 +480,7 @@ class LookoutApp(App[int]):
         """Open a screen named like `model churn`, `pipeline x`, `check ds.name`, `timeline`."""
         if not target:
             return
-        from console.screens import open_target
+        from lookout.console.screens import open_target
 
         screen = open_target(target.strip())
         if screen is None:

@@ -12,9 +12,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from console.output import UsageError, fail
+from lookout.console.output import UsageError, fail
 
-# subcommand -> module under console.commands that implements it
+# subcommand -> module under lookout.console.commands that implements it
 COMMANDS = {
     None: "open",
     "demo": "demo",
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    def add(name: str, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def add(name: str, help: str, *parents: _Parser) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common, *parents])
 
     d = add("demo", "build a live demo workspace and open the console on it")
@@ -145,16 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.readonly and args.command in MUTATING:
-            from scheduler.policy import NEEDS
+            from lookout.scheduler.policy import NEEDS
 
             role = NEEDS.get(args.command)
             needs = f" ({args.command} needs the {role} role and a writable store)" if role else ""
             raise UsageError(f"{args.command}: refused in read-only mode{needs}")
         module_name = COMMANDS[args.command]
         try:
-            module = importlib.import_module(f"console.commands.{module_name}")
+            module = importlib.import_module(f"lookout.console.commands.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"console.commands.{module_name}":
+            if exc.name != f"lookout.console.commands.{module_name}":
                 raise
             raise UsageError(f"{args.command}: not available yet") from None
         return int(module.run(args) or 0)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from lookout.storage.text import sanitize
 from rich.text import Text
-
-from storage.text import sanitize
 
 # status word -> (glyph, style)
 STATUS: dict[str, tuple[str, str]] = {

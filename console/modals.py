@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lookout.console.format import delta, number, safe, status_text
+from lookout.console.widgets import QuietInput
+from lookout.storage import events, pipelines, registry, scheduling
+from lookout.storage.db import Store
+from lookout.storage.records import Gate
+from lookout.storage.text import sanitize
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,15 +27,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from console.format import delta, number, safe, status_text
-from console.widgets import QuietInput
-from storage import events, pipelines, registry, scheduling
-from storage.db import Store
-from storage.records import Gate
-from storage.text import sanitize
-
 if TYPE_CHECKING:
-    from console.app import LookoutApp
+    from lookout.console.app import LookoutApp
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def plan_promote(
     store: Store, model: str, version: int, ws: Any, alias: str = "production"
 ) -> Plan:
     """The promotion of `version`, with the gates as they stand now."""
-    from scheduler import promotion
+    from lookout.scheduler import promotion
 
     current = registry.aliases(store, model).get(alias)
     if registry.get_version(store, model, version) is None:
@@ -324,7 +323,7 @@ def _confirm_then(
         try:
             plan = build(app.ws.store)
         except Exception as exc:
-            from console.app import Failed
+            from lookout.console.app import Failed
 
             app.post_message(Failed(what, exc))
             return
@@ -339,7 +338,7 @@ def _confirm_then(
 
 
 def promote(app: LookoutApp, model: str, version: int) -> None:
-    from scheduler import promotion
+    from lookout.scheduler import promotion
 
     _confirm_then(
         app,
@@ -353,7 +352,7 @@ def promote(app: LookoutApp, model: str, version: int) -> None:
 
 def decide(app: LookoutApp, verb: str, request_id: int) -> None:
     """Approve or reject a pending promotion request."""
-    from scheduler import promotion
+    from lookout.scheduler import promotion
 
     def act(plan: Plan, answer: Confirmed) -> Any:
         if verb == "approve":
@@ -369,7 +368,7 @@ def decide(app: LookoutApp, verb: str, request_id: int) -> None:
 
 
 def rollback(app: LookoutApp, model: str) -> None:
-    from scheduler import promotion
+    from lookout.scheduler import promotion
 
     _confirm_then(
         app,

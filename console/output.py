@@ -7,10 +7,10 @@ import json
 import sys
 from typing import Any
 
-from storage.config import ConfigError
-from storage.db import StoreError
-from storage.text import sanitize
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler.config import ConfigError
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage.db import StoreError
+from lookout.storage.text import sanitize
 
 
 class UsageError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lookout.console.format import Cells
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -19,8 +20,6 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
-
-from console.format import Cells
 
 
 class KeyedTable(ScrollView, can_focus=True):

@@ -5,7 +5,7 @@ whole NumPy columns (a 1M-row column costs a few passes, never a Python loop
 over rows). Anything that stops a check from being evaluated (missing column,
 wrong kind, no rows, no reference) raises `Unevaluable`, which becomes an
 `error` result: never a pass, never a crash. Storing the results and paging
-on-call is `storage.checks.record_results`.
+on-call is `lookout.storage.checks.record_results`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-
-from scheduler import drift
-from scheduler.frame import DataError, Frame
-from scheduler.loading import load_dataset, resolve_callable
-from storage import checks as stored_checks
-from storage import registry
-from storage.db import now
-from storage.records import CheckResult, iso
-from storage.workspace import Workspace
+from lookout.scheduler import drift
+from lookout.scheduler.frame import DataError, Frame
+from lookout.scheduler.loading import load_dataset, resolve_callable
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import checks as stored_checks
+from lookout.storage import registry
+from lookout.storage.db import now
+from lookout.storage.records import CheckResult, iso
 
 MAX_EXAMPLES = stored_checks.MAX_EXAMPLES
 NUMERIC_KINDS = ("number", "integer", "datetime", "bool")

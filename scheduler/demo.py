@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from scheduler import checks as check_engine
-from scheduler import drift_job, promotion, training
-from scheduler.frame import Frame
-from scheduler.pipeline import queue_run
-from scheduler.service import Scheduler
-from storage import registry, sdk
-from storage.config import CONFIG_NAME
-from storage.identity import current_user
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler import checks as check_engine
+from lookout.scheduler import drift_job, promotion, sdk, training
+from lookout.scheduler.config import CONFIG_NAME
+from lookout.scheduler.frame import Frame
+from lookout.scheduler.pipeline import queue_run
+from lookout.scheduler.service import Scheduler
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import registry
+from lookout.storage.identity import current_user
 
 MARKER = "# lookout demo workspace"
 # Wine features whose live distribution moves away from training over the first minutes.
@@ -172,7 +171,7 @@ def _as_written(values: np.ndarray) -> np.ndarray:
 
 
 def _bundled(name: str) -> Frame:
-    from scheduler import examples
+    from lookout.scheduler import examples
 
     frame: Frame = getattr(examples, name)()
     return frame

@@ -14,7 +14,7 @@ Two entry points other parts call:
 
 ``compare_profile(profile, frame, features=None, method="auto", overrides=None)
 -> list[FeatureDrift]``
-    One `storage.records.FeatureDrift` per feature (default: every profiled
+    One `lookout.storage.records.FeatureDrift` per feature (default: every profiled
     feature), in the order asked. `method` applies to every feature unless
     ``overrides[name]["method"]`` names another; ``overrides[name]`` may also
     set ``warn`` and ``drift`` thresholds (the shape of
@@ -78,9 +78,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-
-from scheduler.frame import Frame
-from storage.records import P_VALUE_METHODS, FeatureDrift
+from lookout.scheduler.frame import Frame
+from lookout.storage.records import P_VALUE_METHODS, FeatureDrift
 
 PROFILE_FORMAT = 2
 SKETCH_SIZE = 2000

@@ -17,16 +17,15 @@ import math
 from typing import Any
 
 import numpy as np
-
-from scheduler.drift import compare_feature, compare_profile, summarize
-from scheduler.frame import Frame
-from storage import drift as drift_store
-from storage import events, registry, scheduling
-from storage.config import default_metric
-from storage.db import now
-from storage.records import Batch, DriftResult, FeatureDrift
-from storage.text import sanitize
-from storage.workspace import Workspace
+from lookout.scheduler.config import default_metric
+from lookout.scheduler.drift import compare_feature, compare_profile, summarize
+from lookout.scheduler.frame import Frame
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import drift as drift_store
+from lookout.storage import events, registry, scheduling
+from lookout.storage.db import now
+from lookout.storage.records import Batch, DriftResult, FeatureDrift
+from lookout.storage.text import sanitize
 
 DEFAULTS: dict[str, Any] = {
     "window_rows": 5000,
@@ -99,7 +98,7 @@ def _metrics(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     if y.dtype.kind == "f" and pred.dtype.kind == "f":
         ys, ps = y, pred
     else:
-        from scheduler.drift import category_key
+        from lookout.scheduler.drift import category_key
 
         ys = np.array([category_key(v) if isinstance(v, float) else str(v) for v in y.tolist()])
         ps = np.array([category_key(v) if isinstance(v, float) else str(v) for v in pred.tolist()])

@@ -1,8 +1,8 @@
-"""Datasets bundled with scikit-learn, as dataset sources (`source = "scheduler.examples:NAME"`)."""
+"""Datasets bundled with scikit-learn, as dataset sources (`source = "lookout.scheduler.examples:NAME"`)."""
 
 from __future__ import annotations
 
-from scheduler.frame import Frame, frame_from_columns
+from lookout.scheduler.frame import Frame, frame_from_columns
 
 
 def _bunch(loader_name: str) -> Frame:

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from scheduler.frame import DataError, Frame, frame_from_columns, read_table
-from storage.config import CALL_RE, Config
+from lookout.scheduler.config import CALL_RE, Config
+from lookout.scheduler.frame import DataError, Frame, frame_from_columns, read_table
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from scheduler import training
-from scheduler.frame import DataError, Frame
-from scheduler.loading import load_dataset, resolve_callable
-from storage import checks as checks_store
-from storage import events, pipelines, registry, scheduling
-from storage.records import Run
-from storage.workspace import Workspace
+from lookout.scheduler import training
+from lookout.scheduler.frame import DataError, Frame
+from lookout.scheduler.loading import load_dataset, resolve_callable
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import checks as checks_store
+from lookout.storage import events, pipelines, registry, scheduling
+from lookout.storage.records import Run
 
 BUILTIN = ("ingest", "validate", "train", "evaluate", "register")
 MAX_RECOVERY_ATTEMPTS = 3
@@ -220,7 +220,7 @@ def _ingest(ctx: StageContext) -> None:
 
 
 def _validate(ctx: StageContext) -> None:
-    from scheduler import checks
+    from lookout.scheduler import checks
 
     loaded = ctx.data["loaded"]
     results = checks.run_checks(
@@ -312,7 +312,7 @@ def _register(ctx: StageContext) -> None:
         ctx.metrics["version"] = earlier[1]
         ctx.log.info("version %d was already registered by this run's first attempt", earlier[1])
         return
-    from scheduler import drift, promotion
+    from lookout.scheduler import drift, promotion
 
     mcfg = _model_cfg(ctx)
     trained: training.Trained = ctx.data["trained"]

@@ -9,8 +9,8 @@ through `on_version_registered`.
 
 from __future__ import annotations
 
-from storage.identity import user_groups
-from storage.workspace import Workspace
+from lookout.scheduler.workspace import Workspace
+from lookout.storage.identity import user_groups
 
 ROLES = ("viewer", "operator", "approver", "admin")
 

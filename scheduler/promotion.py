@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scheduler import policy, serving
-from scheduler.policy import ROLES, PermissionDenied, can, role_of
-from storage import audit, checks, events, registry
-from storage.records import Gate, PromotionRequest, Version
-from storage.text import sanitize
-from storage.workspace import Workspace
+from lookout.scheduler import policy, serving
+from lookout.scheduler.policy import ROLES, PermissionDenied, can, role_of
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import audit, checks, events, registry
+from lookout.storage.records import Gate, PromotionRequest, Version
+from lookout.storage.text import sanitize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -144,8 +144,7 @@ def _profile_column(prof: dict[str, Any]) -> tuple[np.ndarray, str] | None:
     scaled down to at most CATEGORY_ROWS values.
     """
     import numpy as np
-
-    from scheduler.drift import sketch_ranks
+    from lookout.scheduler.drift import sketch_ranks
 
     if prof.get("kind") == "numeric" and prof.get("sample"):
         sample = np.asarray(prof["sample"], dtype=float)
@@ -187,8 +186,8 @@ def _compare_profiles(
 
     The engine (NumPy, SciPy) is imported here so approving and listing stay light.
     """
-    from scheduler import drift
-    from scheduler.frame import Frame
+    from lookout.scheduler import drift
+    from lookout.scheduler.frame import Frame
 
     if production is None:
         return Gate("drift", True, "no production version to compare with")
@@ -275,7 +274,7 @@ def _apply_alias(
         source = stored.source if stored else "local"
     if source == "mlflow":
         try:
-            from scheduler.connectors import mlflow as connector
+            from lookout.scheduler.connectors import mlflow as connector
         except ImportError:
             raise PromotionError(
                 f"{model} is an MLflow model and the MLflow connector is not available"

@@ -44,13 +44,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-
-from scheduler import pipeline
-from storage import events, pipelines, scheduling
-from storage.config import DURATION_RE, ConfigError, duration
-from storage.db import now
-from storage.records import Lease, Request
-from storage.workspace import Workspace
+from lookout.scheduler import pipeline
+from lookout.scheduler.config import DURATION_RE, ConfigError, duration
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import events, pipelines, scheduling
+from lookout.storage.db import now
+from lookout.storage.records import Lease, Request
 
 log = logging.getLogger("lookout.scheduler")
 FILE_SCAN = 2.0  # seconds between looks at trigger globs
@@ -124,7 +123,7 @@ def _optional(module: str, attr: str) -> Callable[..., Any] | None:
 
 def sync_mlflow(ws: Workspace) -> None:
     """One MLflow sync; a failed one raises so the ledger records it as failed."""
-    from scheduler.connectors import mlflow
+    from lookout.scheduler.connectors import mlflow
 
     report = mlflow.sync(ws)
     if not report.ok:
@@ -385,7 +384,7 @@ class Scheduler:
                         f"checks:{name}",
                         make_trigger(d["check_schedule"], f"datasets.{name}.check_schedule"),
                         self._ledgered_job(
-                            f"checks:{name}", "scheduler.checks", "run_dataset", name
+                            f"checks:{name}", "lookout.scheduler.checks", "run_dataset", name
                         ),
                     )
                 )
@@ -396,17 +395,17 @@ class Scheduler:
                         f"drift:{name}",
                         make_trigger(m["drift"]["schedule"], f"models.{name}.drift.schedule"),
                         self._ledgered_job(
-                            f"drift:{name}", "scheduler.drift_job", "run_drift", name
+                            f"drift:{name}", "lookout.scheduler.drift_job", "run_drift", name
                         ),
                     )
                 )
-        mlflow_enabled = _optional("scheduler.connectors.mlflow", "enabled")
+        mlflow_enabled = _optional("lookout.scheduler.connectors.mlflow", "enabled")
         if mlflow_enabled is not None and mlflow_enabled(self.ws):  # config or $MLFLOW_TRACKING_URI
             jobs.append(
                 Job(
                     "mlflow",
                     IntervalTrigger(seconds=float(cfg.mlflow["poll"]), timezone=dt.UTC),
-                    self._ledgered_job("mlflow", "scheduler.service", "sync_mlflow"),
+                    self._ledgered_job("mlflow", "lookout.scheduler.service", "sync_mlflow"),
                 )
             )
         if cfg.notifications:
@@ -415,7 +414,7 @@ class Scheduler:
                     "webhooks",
                     IntervalTrigger(seconds=WEBHOOK_EVERY, timezone=dt.UTC),
                     self._ledgered_job(
-                        "webhooks", "scheduler.connectors.webhooks", "deliver_pending"
+                        "webhooks", "lookout.scheduler.connectors.webhooks", "deliver_pending"
                     ),
                 )
             )
@@ -583,9 +582,9 @@ class Scheduler:
                     f"no {'dataset' if req.kind == 'run_checks' else 'model'} named {req.target}",
                 )
             module, attr, job = (
-                ("scheduler.checks", "run_dataset", f"checks:{req.target}")
+                ("lookout.scheduler.checks", "run_dataset", f"checks:{req.target}")
                 if req.kind == "run_checks"
-                else ("scheduler.drift_job", "run_drift", f"drift:{req.target}")
+                else ("lookout.scheduler.drift_job", "run_drift", f"drift:{req.target}")
             )
             fn = _optional(module, attr)
             if fn is None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.db import now
-from storage.records import Version
-from storage.workspace import Workspace
+from lookout.scheduler.workspace import Workspace
+from lookout.storage.db import now
+from lookout.storage.records import Version
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 BACKOFF = 0.2  # seconds before the first retry of a reload hook; doubles each time

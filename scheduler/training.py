@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from scheduler.frame import Frame
+from lookout.scheduler.frame import Frame
 
 ARTIFACT_FORMAT = 1
 

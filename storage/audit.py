@@ -13,8 +13,8 @@ import json
 import sqlite3
 from typing import Any
 
-from storage.db import Store, now
-from storage.records import AuditEntry, AuditVerification
+from lookout.storage.db import Store, now
+from lookout.storage.records import AuditEntry, AuditVerification
 
 GENESIS = "0" * 64
 

@@ -11,10 +11,10 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from storage import events
-from storage.db import Store, now
-from storage.records import CheckResult, Snapshot
-from storage.text import sanitize
+from lookout.storage import events
+from lookout.storage.db import Store, now
+from lookout.storage.records import CheckResult, Snapshot
+from lookout.storage.text import sanitize
 
 MAX_EXAMPLES = 20
 EXAMPLE_CHARS = 80

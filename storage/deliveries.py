@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from storage.db import Store, now
-from storage.events import _COLUMNS as _EVENT_COLUMNS
-from storage.events import _event
-from storage.records import Delivery, Event
+from lookout.storage.db import Store, now
+from lookout.storage.events import _COLUMNS as _EVENT_COLUMNS
+from lookout.storage.events import _event
+from lookout.storage.records import Delivery, Event
 
 STATUSES = ("pending", "delivered", "failed", "suppressed")
 

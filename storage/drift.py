@@ -28,8 +28,8 @@ from array import array
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from storage.db import Store, now
-from storage.records import Batch, DriftResult, FeatureDrift
+from lookout.storage.db import Store, now
+from lookout.storage.records import Batch, DriftResult, FeatureDrift
 
 F8 = "f8"
 TEXT = "str"
@@ -280,7 +280,7 @@ def expected_features(
 
     None when neither names any feature (every column is then accepted).
     """
-    from storage import registry
+    from lookout.storage import registry
 
     production = registry.aliases(store, model).get("production")
     profile = registry.get_profile(store, model, production) if production is not None else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from storage.db import Store, now
-from storage.records import Event
+from lookout.storage.db import Store, now
+from lookout.storage.records import Event
 
 _COLUMNS = (
     "id, at, kind, severity, subject, message, dedup_key, resolved_at, acked_by, acked_at, ack_note"

@@ -11,8 +11,8 @@ import json
 import sqlite3
 from typing import Any
 
-from storage.db import Store, now
-from storage.records import ExternalState
+from lookout.storage.db import Store, now
+from lookout.storage.records import ExternalState
 
 
 def _state(row: sqlite3.Row) -> ExternalState:

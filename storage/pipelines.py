@@ -7,10 +7,10 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from storage import events
-from storage.db import Store, now
-from storage.records import Pipeline, Run, StageRun
-from storage.text import sanitize
+from lookout.storage import events
+from lookout.storage.db import Store, now
+from lookout.storage.records import Pipeline, Run, StageRun
+from lookout.storage.text import sanitize
 
 LOG_TAIL_CHARS = 8000
 

@@ -343,7 +343,7 @@ class Batch:
 
     `columns` maps a name to either little-endian float64 bytes (a zero-copy
     memoryview into the stored blob; `numpy.frombuffer(v, "<f8")` reads it)
-    or a list of strings. Only `storage.drift` builds these.
+    or a list of strings. Only `lookout.storage.drift` builds these.
     """
 
     id: int

@@ -15,8 +15,8 @@ from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from storage.db import Store, StoreError, now
-from storage.records import (
+from lookout.storage.db import Store, StoreError, now
+from lookout.storage.records import (
     AliasTransition,
     Approval,
     Gate,

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from typing import Any
 
-from storage.db import Store, now
-from storage.records import JobRun, Lease, Request
+from lookout.storage.db import Store, now
+from lookout.storage.records import JobRun, Lease, Request
 
 LEASE_NAME = "scheduler"
 

@@ -7,7 +7,7 @@ data_version` (see `Store.data_version`) says whether anything changed at all.
 
 from __future__ import annotations
 
-from storage.db import Store
+from lookout.storage.db import Store
 
 
 def _one(store: Store, sql: str) -> tuple[object, ...]:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from console.cli import main
-from storage.db import Store
-from storage.workspace import Workspace, open_workspace
+from lookout.console.cli import main
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage.db import Store
 
 MINIMAL = """
 [workspace]

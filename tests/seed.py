@@ -13,10 +13,10 @@ import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from storage import audit, checks, drift, events, pipelines, registry
-from storage.db import Store
-from storage.records import CheckResult, FeatureDrift, Gate
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import audit, checks, drift, events, pipelines, registry
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult, FeatureDrift, Gate
 
 # 2026-03-02 09:00:00 UTC: the seeded "now".
 NOW = 1772442000.0
@@ -32,13 +32,13 @@ approvals_required = 1
 admin = ["{user}"]
 
 [datasets.customers]
-source = "scheduler.examples:breast_cancer"
+source = "lookout.scheduler.examples:breast_cancer"
 
 [datasets.transactions]
-source = "scheduler.examples:wine"
+source = "lookout.scheduler.examples:wine"
 
 [datasets.sales]
-source = "scheduler.examples:diabetes"
+source = "lookout.scheduler.examples:diabetes"
 
 [models.churn]
 task = "classification"
@@ -75,20 +75,20 @@ schedule = "2h"
 """
 
 STORAGE_MODULES = (
-    "storage.db",
-    "storage.pipelines",
-    "storage.checks",
-    "storage.registry",
-    "storage.drift",
-    "storage.events",
-    "storage.audit",
-    "storage.scheduling",
+    "lookout.storage.db",
+    "lookout.storage.pipelines",
+    "lookout.storage.checks",
+    "lookout.storage.registry",
+    "lookout.storage.drift",
+    "lookout.storage.events",
+    "lookout.storage.audit",
+    "lookout.storage.scheduling",
 )
 STAGES = ["load", "validate", "train", "evaluate", "register"]
 
 
 class Clock:
-    """A settable clock standing in for `storage.db.now` while seeding."""
+    """A settable clock standing in for `lookout.storage.db.now` while seeding."""
 
     def __init__(self, t: float) -> None:
         self.t = t
@@ -402,9 +402,8 @@ def _artifact(path: Path) -> str:
 def _profile() -> dict[str, object]:
     """The drift engine's reference profile of a fixed training sample."""
     import numpy as np
-
-    from scheduler.drift import build_profile
-    from scheduler.frame import frame_from_columns
+    from lookout.scheduler.drift import build_profile
+    from lookout.scheduler.frame import frame_from_columns
 
     rng = np.random.default_rng(3)
     frame = frame_from_columns(

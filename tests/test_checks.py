@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
-from scheduler import drift
-from scheduler.checks import (
+from lookout.scheduler import drift
+from lookout.scheduler.checks import (
     Context,
     blocking,
     check_not_null,
@@ -23,13 +22,13 @@ from scheduler.checks import (
     run_checks,
     run_dataset,
 )
-from scheduler.frame import Frame, frame_from_columns
-from storage import checks as stored
-from storage import events, registry
-from storage.config import ConfigError, parse
-from storage.db import now
-from storage.records import CheckResult
-from storage.workspace import Workspace, open_workspace
+from lookout.scheduler.config import ConfigError, parse
+from lookout.scheduler.frame import Frame, frame_from_columns
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import checks as stored
+from lookout.storage import events, registry
+from lookout.storage.db import now
+from lookout.storage.records import CheckResult
 
 MakeWs = Callable[..., Workspace]
 

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from storage import audit, checks, events
-from storage.db import Store
-from storage.records import CheckResult
+from lookout.storage import audit, checks, events
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult
 
 
 def _init(cli, tmp_path: Path) -> Path:

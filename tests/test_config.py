@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from console.commands.init import STARTER
-from storage.config import ConfigError, load, parse
+from lookout.console.commands.init import STARTER
+from lookout.scheduler.config import ConfigError, load, parse
 
 PATH = Path("/ws/lookout.toml")
 

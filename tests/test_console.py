@@ -7,18 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lookout.console.app import LookoutApp
+from lookout.console.commands.screenshots import settle
+from lookout.console.modals import ConfirmModal, NoteModal
+from lookout.console.screens.model import ModelScreen
+from lookout.console.screens.pipeline import PipelineScreen
+from lookout.console.screens.timeline import TimelineScreen
+from lookout.console.widgets import KeyedTable
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import audit, checks, events, registry, scheduling
+from lookout.storage.records import CheckResult
 from textual.widgets import Button, Checkbox, Input
 
-from console.app import LookoutApp
-from console.commands.screenshots import settle
-from console.modals import ConfirmModal, NoteModal
-from console.screens.model import ModelScreen
-from console.screens.pipeline import PipelineScreen
-from console.screens.timeline import TimelineScreen
-from console.widgets import KeyedTable
-from storage import audit, checks, events, registry, scheduling
-from storage.records import CheckResult
-from storage.workspace import Workspace
 from tests.seed import NOW
 
 USER = "alice"
@@ -226,7 +226,7 @@ async def test_palette_opens_screens_and_runs_actions(ws: Workspace) -> None:
 
 
 async def test_the_palette_offers_each_screen_once(ws: Workspace) -> None:
-    from console.screens import ScreenCommands
+    from lookout.console.screens import ScreenCommands
 
     app = make(ws)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -238,7 +238,7 @@ async def test_the_palette_offers_each_screen_once(ws: Workspace) -> None:
 
 
 async def test_a_narrow_terminal_keeps_quit_and_help_in_the_key_hints(ws: Workspace) -> None:
-    from console.widgets import KeyHints
+    from lookout.console.widgets import KeyHints
 
     app = make(ws)
     async with app.run_test(size=(80, 24)) as pilot:

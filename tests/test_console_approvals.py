@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lookout.console.app import LookoutApp
+from lookout.console.commands.screenshots import settle
+from lookout.console.screens.approvals import ApprovalsScreen
+from lookout.console.screens.model import ModelScreen
+from lookout.console.widgets import KeyedTable
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import registry
+from lookout.storage.records import Gate
 from textual.widgets import Button, Checkbox
 
-from console.app import LookoutApp
-from console.commands.screenshots import settle
-from console.screens.approvals import ApprovalsScreen
-from console.screens.model import ModelScreen
-from console.widgets import KeyedTable
-from storage import registry
-from storage.records import Gate
-from storage.workspace import Workspace
 from tests.seed import seed
 from tests.test_console import USER, confirm, make, type_text, visible_actions
 from tests.test_console_terminal import HOSTILE, NAMES, assert_clean

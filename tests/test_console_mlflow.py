@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from console.panes import models
-from scheduler.connectors.mlflow import SyncStatus
-from storage.records import Model
+from lookout.console.panes import models
+from lookout.scheduler.connectors.mlflow import SyncStatus
+from lookout.storage.records import Model
 
 
 def _data(sync: SyncStatus) -> models.ModelsData:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lookout.console.commands.screenshots import SCENES, SIZES, make_app
+from lookout.scheduler.workspace import open_workspace
 
-from console.commands.screenshots import SCENES, SIZES, make_app
-from storage.workspace import open_workspace
 from tests.seed import seed
 
 USER = "alice"

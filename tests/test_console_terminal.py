@@ -16,12 +16,12 @@ from typing import Any
 
 import pyte
 import pytest
+from lookout.console.app import LookoutApp
+from lookout.console.commands.screenshots import settle
+from lookout.console.screens.model import ModelScreen
+from lookout.console.screens.pipeline import PipelineScreen
 from textual.color import Color
 
-from console.app import LookoutApp
-from console.commands.screenshots import settle
-from console.screens.model import ModelScreen
-from console.screens.pipeline import PipelineScreen
 from tests.seed import NOW, seed
 
 USER = "alice"
@@ -261,8 +261,8 @@ def test_a_check_that_starts_failing_repaints_its_panes_not_the_screen(
 ) -> None:
     """Over SSH every repainted cell costs bytes: a check flipping to fail moves rows in
     the checks pane and adds an event, and that is all that may be sent again."""
-    from storage import checks
-    from storage.records import CheckResult
+    from lookout.storage import checks
+    from lookout.storage.records import CheckResult
 
     ws = seed(tmp_path / "ws", USER)
     term = Terminal(ws.root, terminal_env)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-LOOKOUT = [sys.executable, "-m", "console.cli"]
+LOOKOUT = [sys.executable, "-m", "lookout.console.cli"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lookout.scheduler import drift
+from lookout.scheduler.frame import Frame
+from lookout.storage import drift as drift_store
+from lookout.storage.db import Store
+from lookout.storage.records import FeatureDrift
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
-
-from scheduler import drift
-from scheduler.frame import Frame
-from storage import drift as drift_store
-from storage.db import Store
-from storage.records import FeatureDrift
 
 # scipy warns when its exact KS p-value fails and it falls back to the asymptotic one
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from scheduler import drift
-from scheduler.drift_job import run_drift
-from scheduler.frame import Frame
-from storage import drift as drift_store
-from storage import events, registry, scheduling, sdk
-from storage.drift import BatchError
+from lookout.scheduler import drift, sdk
+from lookout.scheduler.drift_job import run_drift
+from lookout.scheduler.frame import Frame
+from lookout.storage import drift as drift_store
+from lookout.storage import events, registry, scheduling
+from lookout.storage.drift import BatchError
 
 CONFIG = """
 [workspace]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.console.widgets import KeyedTable
 from rich.text import Text
 from textual.app import App, ComposeResult
-
-from console.widgets import KeyedTable
 
 ROWS = [(f"k{i}", (f"row {i}", Text(f"value {i}", style="green"))) for i in range(50)]
 

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _modules(package: str) -> list[str]:
     return [
-        f"{package}.{m.name}"
-        for m in pkgutil.walk_packages([str(ROOT / package)])
-        if not m.name.startswith("_")
+        m.name
+        for m in pkgutil.walk_packages([str(ROOT / package)], prefix=f"lookout.{package}.")
+        if not m.name.rpartition(".")[2].startswith("_")
     ]
 
 
@@ -47,7 +47,7 @@ def test_core_source_never_imports_rich() -> None:
 
 
 def test_storage_imports_only_the_standard_library() -> None:
-    allowed = {"storage", "sqlite_utils"} | set(sys.stdlib_module_names)
+    allowed = {"lookout"} | set(sys.stdlib_module_names)
     code = (
         "import importlib, sys\n"
         "before = set(sys.modules)\n"
@@ -66,7 +66,7 @@ def test_status_command_does_not_load_textual() -> None:
     code = (
         "import sys\n"
         "from console import cli\n"
-        "import console.commands.status, console.commands.events, console.commands.audit\n"
+        "import lookout.console.commands.status, lookout.console.commands.events, lookout.console.commands.audit\n"
         "print('textual' in sys.modules)\n"
     )
     out = subprocess.run(

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lookout.scheduler import promotion
+from lookout.scheduler.connectors import mlflow as connector
+from lookout.storage import audit, events, registry
+from lookout.storage.db import now
 
-from scheduler import promotion
-from scheduler.connectors import mlflow as connector
-from storage import audit, events, registry
-from storage.db import now
 from tests.mlflow_server import (
     client,
     echo_server,
@@ -362,7 +362,7 @@ def test_no_mlflow_import_at_run_time() -> None:
     import subprocess
     import sys
 
-    code = "import scheduler.connectors.mlflow, sys; print('mlflow' in sys.modules)"
+    code = "import lookout.scheduler.connectors.mlflow, sys; print('mlflow' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from scheduler import promotion
-from storage.workspace import Workspace
+from lookout.scheduler import promotion
+from lookout.scheduler.workspace import Workspace
+
 from tests.test_promotion import add_version, promote_new, toml
 
 CONFIG_ONLY = '[models.other]\ntask = "regression"\ntarget = "y"\n'

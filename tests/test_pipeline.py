@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from scheduler import pipeline, training
-from scheduler.pipeline import Runner
-from storage import events, pipelines, registry, sdk
-from storage.records import Run
-from storage.workspace import Workspace
+from lookout.scheduler import pipeline, sdk, training
+from lookout.scheduler.pipeline import Runner
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import events, pipelines, registry
+from lookout.storage.records import Run
 
 FAST = """
 [scheduler]
@@ -131,7 +130,7 @@ def test_a_bundled_dataset_trains_version_1_then_version_2(
         FAST
         + """
 [datasets.cancer]
-source = "scheduler.examples:breast_cancer"
+source = "lookout.scheduler.examples:breast_cancer"
 [[datasets.cancer.checks]]
 name = "binary_target"
 type = "allowed_values"
@@ -178,7 +177,7 @@ def test_a_regressor_gets_regression_metrics(make_workspace: Callable[..., Works
         FAST
         + """
 [datasets.d]
-source = "scheduler.examples:diabetes"
+source = "lookout.scheduler.examples:diabetes"
 [models.r]
 task = "regression"
 target = "target"

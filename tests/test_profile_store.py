@@ -8,11 +8,10 @@ from array import array
 from typing import Any
 
 import numpy as np
-
-from scheduler.drift import build_profile
-from scheduler.frame import frame_from_columns
-from storage import registry
-from storage.db import Store
+from lookout.scheduler.drift import build_profile
+from lookout.scheduler.frame import frame_from_columns
+from lookout.storage import registry
+from lookout.storage.db import Store
 
 
 def plain(value: Any) -> Any:

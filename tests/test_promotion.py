@@ -14,13 +14,12 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-
-from scheduler import promotion, serving
-from scheduler.promotion import PromotionError
-from storage import audit, checks, events, registry
-from storage.identity import current_user, user_groups
-from storage.records import CheckResult, Version
-from storage.workspace import Workspace
+from lookout.scheduler import promotion, serving
+from lookout.scheduler.promotion import PromotionError
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import audit, checks, events, registry
+from lookout.storage.identity import current_user, user_groups
+from lookout.storage.records import CheckResult, Version
 
 ME = current_user()
 OTHER = "someone-else"
@@ -317,8 +316,8 @@ def test_failing_check_on_training_data_fails_the_gate(
 def test_drift_gate_compares_the_training_profiles(
     make_workspace: Callable[..., Workspace],
 ) -> None:
-    from scheduler.drift import build_profile
-    from scheduler.frame import frame_from_columns
+    from lookout.scheduler.drift import build_profile
+    from lookout.scheduler.frame import frame_from_columns
 
     ws = make_workspace(toml())
     rng = np.random.default_rng(7)
@@ -345,8 +344,8 @@ def test_drift_gate_compares_the_training_profiles(
 def test_registration_stores_the_drift_gate_for_any_process(
     make_workspace: Callable[..., Workspace],
 ) -> None:
-    from scheduler.drift import build_profile
-    from scheduler.frame import frame_from_columns
+    from lookout.scheduler.drift import build_profile
+    from lookout.scheduler.frame import frame_from_columns
 
     ws = make_workspace(toml())
     shape = build_profile(frame_from_columns({"a": np.arange(50.0)}), ["a"])
@@ -367,8 +366,8 @@ def test_drift_gate_decides_the_same_on_profiles_stored_as_json_text(
     make_workspace: Callable[..., Workspace],
 ) -> None:
     """A store written before profiles were BLOBs (JSON text) gates as a new one, mixed too."""
-    from scheduler.drift import build_profile
-    from scheduler.frame import frame_from_columns
+    from lookout.scheduler.drift import build_profile
+    from lookout.scheduler.frame import frame_from_columns
 
     rng = np.random.default_rng(8)
 
@@ -557,7 +556,7 @@ def test_readonly_workspace_refuses(make_workspace: Callable[..., Workspace]) ->
     v = add_version(ws)
     req = promotion.on_version_registered(ws, "m", v.version, "pipeline:train")
     assert req is not None
-    from storage.workspace import open_workspace
+    from lookout.scheduler.workspace import open_workspace
 
     ro = open_workspace(ws.root, readonly=True)
     try:

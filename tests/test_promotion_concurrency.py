@@ -7,10 +7,10 @@ import sys
 from collections.abc import Callable
 
 import pytest
+from lookout.scheduler import promotion, serving
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import audit, registry
 
-from scheduler import promotion, serving
-from storage import audit, registry
-from storage.workspace import Workspace
 from tests.test_promotion import ME, add_version, promote_new, toml
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ def run_all(root: str, commands: list[list[str]]) -> list[subprocess.CompletedPr
     """Start every command at once as its own process, then wait for all of them."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "--workspace", root, *cmd],
+            [sys.executable, "-m", "lookout.console.cli", "--workspace", root, *cmd],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from lookout.scheduler import pipeline
+from lookout.scheduler.pipeline import Runner
+from lookout.scheduler.service import Scheduler, due, first_fire
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import checks as checks_store
+from lookout.storage import events, pipelines, registry, scheduling
+from lookout.storage.db import now
+from lookout.storage.records import Run
 
-from scheduler import pipeline
-from scheduler.pipeline import Runner
-from scheduler.service import Scheduler, due, first_fire
-from storage import checks as checks_store
-from storage import events, pipelines, registry, scheduling
-from storage.db import now
-from storage.records import Run
-from storage.workspace import Workspace
 from tests.test_pipeline import config, make, write_csv
 
 HOLD = '[[pipelines.p.stages]]\nname = "hold"\ncall = "lookout_stages:hold"\n'
@@ -417,7 +417,7 @@ def test_scheduler_once_from_the_command_line(
 
 def lookout(ws: Workspace, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--workspace", str(ws.root), *args],
+        [sys.executable, "-m", "lookout.console.cli", "--workspace", str(ws.root), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

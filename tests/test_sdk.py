@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from storage import checks, events, pipelines, registry, sdk
-from storage.db import Store
+from lookout.scheduler import sdk
+from lookout.storage import checks, events, pipelines, registry
+from lookout.storage.db import Store
 
 
 def test_a_recorded_run_shows_stages_checks_and_a_version(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_bad_statuses_are_refused(tmp_path: Path) -> None:
 
 def test_the_sdk_imports_only_the_standard_library(tmp_path: Path) -> None:
     code = (
-        "import sys; import storage.sdk;"
+        "import sys; import lookout.scheduler.sdk;"
         "bad = [m for m in ('numpy', 'sklearn', 'apscheduler', 'textual', 'rich', 'scheduler')"
         " if m in sys.modules]; print(bad)"
     )

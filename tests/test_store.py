@@ -12,11 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from storage import audit, checks, events
-from storage.db import Store, StoreError, migrate
-from storage.records import CheckResult
-from storage.schema import MIGRATIONS, SCHEMA_VERSION
+from lookout.storage import audit, checks, events
+from lookout.storage.db import Store, StoreError, migrate
+from lookout.storage.records import CheckResult
+from lookout.storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def test_new_store_has_pragmas_and_current_schema(store: Store) -> None:
@@ -128,8 +127,8 @@ def test_data_version_changes_when_another_connection_commits(tmp_path: Path) ->
 
 WRITER = """
 import sys
-from storage.db import Store
-from storage import events, audit
+from lookout.storage.db import Store
+from lookout.storage import events, audit
 s = Store(sys.argv[1])
 for i in range(int(sys.argv[3])):
     with s.write() as conn:

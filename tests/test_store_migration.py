@@ -7,10 +7,10 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from storage import checks
-from storage.db import Store, migrate
-from storage.records import CheckResult
-from storage.schema import SCHEMA_VERSION
+from lookout.storage import checks
+from lookout.storage.db import Store, migrate
+from lookout.storage.records import CheckResult
+from lookout.storage.schema import SCHEMA_VERSION
 
 CHECKS = [("orders", "amount_range"), ("orders", "id_unique"), ("users", "email_not_null")]
 OUTCOMES = ["pass", "pass", "warn", "fail", "pass", "error"]

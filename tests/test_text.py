@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from storage.text import sanitize
+from lookout.storage.text import sanitize
 
 HOSTILE = [
     ("\x1b[31mred\x1b[0m", "red"),

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from scheduler.connectors import webhooks
-from storage import deliveries, events
-from storage.workspace import Workspace
+from lookout.scheduler.connectors import webhooks
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import deliveries, events
 
 
 @dataclass

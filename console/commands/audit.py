@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from console.output import print_json, table, workspace
-from storage import audit
-from storage.records import AuditEntry, iso
+from lookout.console.output import print_json, table, workspace
+from lookout.storage import audit
+from lookout.storage.records import AuditEntry, iso
 
 
 def as_json(e: AuditEntry) -> dict[str, object]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from console.output import UsageError, print_json, table, workspace
-from scheduler.checks import run_dataset
-from storage import checks
-from storage.records import CheckResult, iso
-from storage.workspace import Workspace
+from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.scheduler.checks import run_dataset
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import checks
+from lookout.storage.records import CheckResult, iso
 
 ORDER = {"fail": 0, "error": 1, "warn": 2, "pass": 3, None: 4}
 

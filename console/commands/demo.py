@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from console.output import UsageError
+from lookout.console.output import UsageError
 
 DEFAULT_DIR = "lookout-demo"
 TRAFFIC_SECONDS = 5.0  # one inference batch per model this often (divided by --speed)
@@ -17,7 +17,7 @@ TRAFFIC_SECONDS = 5.0  # one inference batch per model this often (divided by --
 def run(args: argparse.Namespace) -> int:
     if not math.isfinite(args.speed) or args.speed <= 0:
         raise UsageError(f"--speed: expected a number > 0, got {args.speed}")
-    from scheduler.demo import RAMP_STEPS, DemoError, Traffic, build
+    from lookout.scheduler.demo import RAMP_STEPS, DemoError, Traffic, build
 
     root = Path(args.dir or getattr(args, "workspace", None) or DEFAULT_DIR)
     say = (lambda line: print(f"demo: {line}", file=sys.stderr)) if args.no_tui else print
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise UsageError("the console needs a terminal; use --no-tui in scripts")
-    from console.app import LookoutApp
+    from lookout.console.app import LookoutApp
 
     stop = threading.Event()
     traffic = threading.Thread(

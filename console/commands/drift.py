@@ -6,10 +6,10 @@ import argparse
 import math
 from typing import Any
 
-from console.output import UsageError, print_json, table, workspace
-from storage import drift, registry
-from storage.records import DriftResult, FeatureDrift, iso
-from storage.text import sanitize
+from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.storage import drift, registry
+from lookout.storage.records import DriftResult, FeatureDrift, iso
+from lookout.storage.text import sanitize
 
 
 def _number(v: float | None) -> float | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from console.output import UsageError, print_json, table, workspace
-from storage import events
-from storage.identity import current_user
-from storage.records import Event, iso
+from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.storage import events
+from lookout.storage.identity import current_user
+from lookout.storage.records import Event, iso
 
 
 def as_json(e: Event) -> dict[str, object]:

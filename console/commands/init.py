@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from console.output import UsageError
-from storage.config import CONFIG_NAME, ConfigError, parse
-from storage.db import Store, StoreError
-from storage.workspace import locate
+from lookout.console.output import UsageError
+from lookout.scheduler.config import CONFIG_NAME, ConfigError, parse
+from lookout.scheduler.workspace import locate
+from lookout.storage.db import Store, StoreError
 
 STARTER = """\
 # Lookout workspace. Every key is described in the README's configuration reference.
@@ -36,7 +36,7 @@ admin = ["{user}"]
 # The example dataset is scikit-learn's breast-cancer table, written to
 # data/breast_cancer.csv by the callable below on first run.
 [datasets.breast_cancer]
-source = "scheduler.examples:breast_cancer"
+source = "lookout.scheduler.examples:breast_cancer"
 
 [[datasets.breast_cancer.checks]]
 name = "has_rows"
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     path = root / CONFIG_NAME
     if path.exists():
         raise UsageError(f"{path}: already exists; not overwriting it")
-    from storage.identity import current_user
+    from lookout.storage.identity import current_user
 
     text = STARTER.format(user=current_user())
     try:

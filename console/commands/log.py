@@ -13,13 +13,12 @@ import argparse
 from typing import Any
 
 import numpy as np
-
-from console.output import UsageError, print_json, workspace
-from scheduler.drift import category_key
-from scheduler.frame import DataError, Frame, read_table
-from storage import drift, registry
-from storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
-from storage.text import sanitize
+from lookout.console.output import UsageError, print_json, workspace
+from lookout.scheduler.drift import category_key
+from lookout.scheduler.frame import DataError, Frame, read_table
+from lookout.storage import drift, registry
+from lookout.storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
+from lookout.storage.text import sanitize
 
 
 def _ids(frame: Frame, name: str) -> list[str]:

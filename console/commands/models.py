@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from console.output import UsageError, print_json, table, workspace
-from storage import registry
-from storage.records import Version, iso
-from storage.workspace import Workspace
+from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import registry
+from lookout.storage.records import Version, iso
 
 TEXT_VERSIONS = 10  # per model in the plain listing of every model
 

@@ -7,7 +7,7 @@ import gc
 import math
 import sys
 
-from console.output import UsageError, workspace
+from lookout.console.output import UsageError, workspace
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,10 +24,10 @@ def run(args: argparse.Namespace) -> int:
     # Worker threads read the store row by row, giving up the GIL at every row; a short
     # switch interval lets them have it back quickly while the UI thread is busy drawing.
     sys.setswitchinterval(0.001)
-    from console.panes import Prefetch
+    from lookout.console.panes import Prefetch
 
     early = Prefetch(ws.store)  # the first data is read while Textual imports
-    from console.app import LookoutApp
+    from lookout.console.app import LookoutApp
 
     app = LookoutApp(
         ws,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from console.output import fail, print_json, table, workspace
-from scheduler import promotion
-from storage import registry
-from storage.identity import current_user
-from storage.records import PromotionRequest, iso
-from storage.text import sanitize
+from lookout.console.output import fail, print_json, table, workspace
+from lookout.scheduler import promotion
+from lookout.storage import registry
+from lookout.storage.identity import current_user
+from lookout.storage.records import PromotionRequest, iso
+from lookout.storage.text import sanitize
 
 
 def request_json(r: PromotionRequest) -> dict[str, Any]:

@@ -13,16 +13,16 @@ import re
 import threading
 from typing import Any
 
-from console.output import UsageError, print_json, workspace
-from scheduler import pipeline
-from scheduler.service import Scheduler
-from storage import pipelines, scheduling
-from storage.config import ConfigError
-from storage.db import now
-from storage.identity import current_user
-from storage.records import Run, iso
-from storage.text import sanitize
-from storage.workspace import Workspace
+from lookout.console.output import UsageError, print_json, workspace
+from lookout.scheduler import pipeline
+from lookout.scheduler.config import ConfigError
+from lookout.scheduler.service import Scheduler
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import pipelines, scheduling
+from lookout.storage.db import now
+from lookout.storage.identity import current_user
+from lookout.storage.records import Run, iso
+from lookout.storage.text import sanitize
 
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 

@@ -9,10 +9,10 @@ import sys
 import threading
 from types import FrameType
 
-from console.output import UsageError, fail, workspace
-from scheduler.service import Scheduler
-from storage.config import ConfigError
-from storage.records import Lease, iso
+from lookout.console.output import UsageError, fail, workspace
+from lookout.scheduler.config import ConfigError
+from lookout.scheduler.service import Scheduler
+from lookout.storage.records import Lease, iso
 
 
 def _holder(lease: Lease) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from console.output import UsageError
+from lookout.console.output import UsageError
 
 SIZES = {"": (120, 40), "-80x24": (80, 24)}
 USER = "alice"
@@ -86,7 +86,8 @@ def seeded(root: Path) -> Any:
 
 
 def make_app(ws: Any) -> Any:
-    from console.app import LookoutApp
+    from lookout.console.app import LookoutApp
+
     from tests.seed import NOW
 
     return LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user=USER)

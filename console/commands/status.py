@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from console.output import print_json, table, workspace
-from storage import checks, drift, events, pipelines, registry, scheduling
-from storage.db import now
-from storage.records import iso
-from storage.workspace import Workspace
+from lookout.console.output import print_json, table, workspace
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import checks, drift, events, pipelines, registry, scheduling
+from lookout.storage.db import now
+from lookout.storage.records import iso
 
 
 def collect(ws: Workspace) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from storage.db import Store
+from lookout.storage.db import Store
 
 if TYPE_CHECKING:
-    from console.format import Cells
+    from lookout.console.format import Cells
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class PaneSpec:
 
 def overview_specs() -> list[PaneSpec]:
     """The four panes and the events strip, in screen order."""
-    from console.panes import checks, drift, events, models, pipelines
+    from lookout.console.panes import checks, drift, events, models, pipelines
 
     return [pipelines.SPEC, checks.SPEC, models.SPEC, drift.SPEC, events.SPEC]
 

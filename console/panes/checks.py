@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from console.format import Cells, safe, status_text
-from console.panes import PaneSpec
-from storage import checks, watch
-from storage.db import Store
-from storage.records import CheckResult
+from lookout.console.format import Cells, safe, status_text
+from lookout.console.panes import PaneSpec
+from lookout.storage import checks, watch
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult
 
 
 def fetch(store: Store) -> list[CheckResult]:

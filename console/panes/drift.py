@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lookout.console.format import Cells, bar, safe, sparkline, status_text
+from lookout.console.panes import PaneSpec
+from lookout.storage import drift, watch
+from lookout.storage.db import Store
+from lookout.storage.records import DriftResult
 from rich.text import Text
-
-from console.format import Cells, bar, safe, sparkline, status_text
-from console.panes import PaneSpec
-from storage import drift, watch
-from storage.db import Store
-from storage.records import DriftResult
 
 HISTORY = 12
 

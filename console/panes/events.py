@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lookout.console.format import Cells, safe, status_text, when
+from lookout.console.panes import PaneSpec
+from lookout.storage import events, watch
+from lookout.storage.db import Store
+from lookout.storage.records import Event
 from rich.text import Text
-
-from console.format import Cells, safe, status_text, when
-from console.panes import PaneSpec
-from storage import events, watch
-from storage.db import Store
-from storage.records import Event
 
 
 @dataclass(frozen=True)

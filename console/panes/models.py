@@ -6,16 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lookout.console.format import Cells, delta, duration, number, safe, status_text
+from lookout.console.panes import PaneSpec
+from lookout.storage import registry, watch
+from lookout.storage.db import Store
+from lookout.storage.records import Model, PromotionRequest, Version
 from rich.text import Text
 
-from console.format import Cells, delta, duration, number, safe, status_text
-from console.panes import PaneSpec
-from storage import registry, watch
-from storage.db import Store
-from storage.records import Model, PromotionRequest, Version
-
 if TYPE_CHECKING:  # the connector loads httpx: only import it when a model uses MLflow
-    from scheduler.connectors.mlflow import SyncStatus
+    from lookout.scheduler.connectors.mlflow import SyncStatus
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def fetch(store: Store) -> ModelsData:
     ]
     sync = None
     if any(s.model.source == "mlflow" for s in states):
-        from scheduler.connectors.mlflow import last_sync
+        from lookout.scheduler.connectors.mlflow import last_sync
 
         sync = last_sync(store)
     return ModelsData(states, registry.list_requests(store, status="pending", limit=50), sync)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lookout.console.format import STATUS, Cells, clock_time, duration, glyph, safe, status_text
+from lookout.console.panes import PaneSpec
+from lookout.storage import pipelines, watch
+from lookout.storage.db import Store
+from lookout.storage.records import Pipeline, Run
 from rich.text import Text
-
-from console.format import STATUS, Cells, clock_time, duration, glyph, safe, status_text
-from console.panes import PaneSpec
-from storage import pipelines, watch
-from storage.db import Store
-from storage.records import Pipeline, Run
 
 
 @dataclass(frozen=True)

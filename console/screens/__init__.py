@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lookout.console.widgets import KeyedTable, KeyHints, QuietInput
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,10 +17,8 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from console.widgets import KeyedTable, KeyHints, QuietInput
-
 if TYPE_CHECKING:
-    from console.app import LookoutApp, Source
+    from lookout.console.app import LookoutApp, Source
 
 # What `:` and the palette can open: (command, help)
 JUMPS = [
@@ -43,13 +42,13 @@ SCREENS = [
 
 def open_target(text: str) -> Screen[Any] | str | None:
     """The screen a `:` command names, "overview", or None when it names nothing."""
-    from console.screens.approvals import ApprovalsScreen
-    from console.screens.audit import AuditScreen
-    from console.screens.check import CheckScreen
-    from console.screens.drift import DriftScreen
-    from console.screens.model import ModelScreen
-    from console.screens.pipeline import PipelineScreen
-    from console.screens.timeline import TimelineScreen
+    from lookout.console.screens.approvals import ApprovalsScreen
+    from lookout.console.screens.audit import AuditScreen
+    from lookout.console.screens.check import CheckScreen
+    from lookout.console.screens.drift import DriftScreen
+    from lookout.console.screens.model import ModelScreen
+    from lookout.console.screens.pipeline import PipelineScreen
+    from lookout.console.screens.timeline import TimelineScreen
 
     word, _, arg = text.lstrip(":").strip().partition(" ")
     word, arg = word.lower(), arg.strip()
@@ -172,7 +171,7 @@ class LookoutScreen(Screen[None]):
         self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
-        from console.app import MIN_SIZE
+        from lookout.console.app import MIN_SIZE
 
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         self.set_class(small, "-too-small")

@@ -6,17 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lookout.console.format import delta, glyph, safe, status_text, when
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import registry, watch
+from lookout.storage.db import Store
+from lookout.storage.records import PromotionRequest
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
-
-from console.format import delta, glyph, safe, status_text, when
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import registry, watch
-from storage.db import Store
-from storage.records import PromotionRequest
 
 DECIDED = 50  # how many decided requests to show
 
@@ -272,7 +271,7 @@ class ApprovalsScreen(LookoutScreen):
         return next((w.request for w in self.data.pending if str(w.request.id) == key), None)
 
     def _decide(self, verb: str) -> None:
-        from console.modals import decide
+        from lookout.console.modals import decide
 
         r = self._selected_pending()
         if r is None:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.console.format import safe, when
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import audit, watch
+from lookout.storage.db import Store
+from lookout.storage.records import AuditEntry, AuditVerification
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
-
-from console.format import safe, when
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import audit, watch
-from storage.db import Store
-from storage.records import AuditEntry, AuditVerification
 
 
 def fetch(store: Store) -> list[AuditEntry]:
@@ -78,7 +77,7 @@ class AuditScreen(LookoutScreen):
         try:
             result = audit.verify(self.lookout.ws.store)
         except Exception as exc:
-            from console.app import Failed
+            from lookout.console.app import Failed
 
             self.lookout.post_message(Failed("verifying the audit chain", exc))
             return

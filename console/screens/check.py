@@ -5,17 +5,16 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from lookout.console.format import safe, status_text, when
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import checks, watch
+from lookout.storage.db import Store
+from lookout.storage.records import CheckResult
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-
-from console.format import safe, status_text, when
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import checks, watch
-from storage.db import Store
-from storage.records import CheckResult
 
 
 def fetch(store: Store, dataset: str, name: str) -> list[CheckResult]:

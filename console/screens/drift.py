@@ -6,18 +6,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lookout.console.format import bar, number, safe, sparkline, status_text, when
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import drift, registry, watch
+from lookout.storage.db import Store
+from lookout.storage.records import DriftResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-
-from console.format import bar, number, safe, sparkline, status_text, when
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import drift, registry, watch
-from storage.db import Store
-from storage.records import DriftResult
 
 WINDOW_ROWS = 5000
 BAR = 24
@@ -44,8 +43,7 @@ def histograms(store: Store, model: str, version: int | None) -> dict[str, Histo
     if not features:
         return {}
     import numpy as np  # only when this screen fetches: numpy costs the first frame 0.2 s
-
-    from scheduler.drift import histogram
+    from lookout.scheduler.drift import histogram
 
     batches = drift.load_window(store, model, max_rows=WINDOW_ROWS)
     out = {}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.console.format import STATUS
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
-
-from console.format import STATUS
 
 LEGEND = ["succeeded", "failed", "running", "pending", "skipped", "interrupted", "warn", "error"]
 
@@ -32,7 +31,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self._content())
 
     def _content(self) -> Text:
-        from console.app import keymap_path
+        from lookout.console.app import keymap_path
 
         rows: dict[str, list[str]] = {}  # description -> [keys, id]
         for node in (self.origin, self.app):

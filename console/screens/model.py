@@ -6,19 +6,18 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lookout.console.format import delta, number, safe, status_text, when
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import drift, registry, watch
+from lookout.storage.db import Store
+from lookout.storage.records import AliasTransition, DriftResult, Model, PromotionRequest, Version
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
-
-from console.format import delta, number, safe, status_text, when
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import drift, registry, watch
-from storage.db import Store
-from storage.records import AliasTransition, DriftResult, Model, PromotionRequest, Version
 
 
 @dataclass(frozen=True)
@@ -262,7 +261,7 @@ class ModelScreen(LookoutScreen):
             self._show_compare()
 
     def action_promote(self) -> None:
-        from console.modals import promote
+        from lookout.console.modals import promote
 
         v = self._selected_version()
         if v is None:
@@ -271,7 +270,7 @@ class ModelScreen(LookoutScreen):
         promote(self.lookout, self.model_name, v.version)
 
     def action_rollback(self) -> None:
-        from console.modals import rollback
+        from lookout.console.modals import rollback
 
         rollback(self.lookout, self.model_name)
 
@@ -285,7 +284,7 @@ class ModelScreen(LookoutScreen):
         return pending[0].id if pending else None
 
     def _decide(self, verb: str) -> None:
-        from console.modals import decide
+        from lookout.console.modals import decide
 
         request_id = self._pending_request()
         if request_id is None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.console.panes import PaneSpec, overview_specs
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable, Pane
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-
-from console.panes import PaneSpec, overview_specs
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable, Pane
 
 SPECS: list[PaneSpec] = overview_specs()
 OPENABLE = ("models", "pipelines", "checks", "drift")  # panes whose rows open a screen
@@ -117,7 +116,7 @@ class OverviewScreen(LookoutScreen):
         self._decide("reject")
 
     def _decide(self, verb: str) -> None:
-        from console.modals import decide
+        from lookout.console.modals import decide
 
         request_id = self._request_id()
         if request_id is None:
@@ -126,7 +125,7 @@ class OverviewScreen(LookoutScreen):
         decide(self.lookout, verb, request_id)
 
     def action_trigger(self) -> None:
-        from console.modals import trigger_run
+        from lookout.console.modals import trigger_run
 
         pane, key = self._selected()
         if pane != "pipelines" or key is None:

@@ -6,19 +6,18 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lookout.console.format import Cells, duration, safe, safe_block, status_text, when
+from lookout.console.panes.pipelines import run_seconds, stage_strip
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import pipelines, watch
+from lookout.storage.db import Store
+from lookout.storage.records import Pipeline, Run, StageRun
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-
-from console.format import Cells, duration, safe, safe_block, status_text, when
-from console.panes.pipelines import run_seconds, stage_strip
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import pipelines, watch
-from storage.db import Store
-from storage.records import Pipeline, Run, StageRun
 
 TIMELINE_WIDTH = 24
 
@@ -187,12 +186,12 @@ class PipelineScreen(LookoutScreen):
             self._show_log()
 
     def action_trigger(self) -> None:
-        from console.modals import trigger_run
+        from lookout.console.modals import trigger_run
 
         trigger_run(self.lookout, self.pipeline_name)
 
     def action_retry(self) -> None:
-        from console.modals import trigger_run
+        from lookout.console.modals import trigger_run
 
         run = self._run()
         if run is None or run.status not in ("failed", "interrupted", "cancelled"):
@@ -201,7 +200,7 @@ class PipelineScreen(LookoutScreen):
         trigger_run(self.lookout, self.pipeline_name, retry_of=run.id)
 
     def action_cancel_run(self) -> None:
-        from console.modals import cancel_run
+        from lookout.console.modals import cancel_run
 
         run = self._run()
         if run is None or run.status not in ("queued", "running"):

@@ -5,15 +5,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from lookout.console.format import safe
+from lookout.console.panes import events as events_pane
+from lookout.console.screens import LookoutScreen
+from lookout.console.widgets import KeyedTable
+from lookout.storage import watch
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
-
-from console.format import safe
-from console.panes import events as events_pane
-from console.screens import LookoutScreen
-from console.widgets import KeyedTable
-from storage import watch
 
 
 class TimelineScreen(LookoutScreen):
@@ -52,7 +51,7 @@ class TimelineScreen(LookoutScreen):
         )
 
     def action_acknowledge(self) -> None:
-        from console.modals import acknowledge
+        from lookout.console.modals import acknowledge
 
         key = self.query_one("#events", KeyedTable).selected_key
         if key is None:

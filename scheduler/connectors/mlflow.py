@@ -31,13 +31,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-
-from storage import audit, events, external, registry
-from storage.db import Store, now
-from storage.identity import current_user
-from storage.records import Model
-from storage.text import sanitize
-from storage.workspace import Workspace
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import audit, events, external, registry
+from lookout.storage.db import Store, now
+from lookout.storage.identity import current_user
+from lookout.storage.records import Model
+from lookout.storage.text import sanitize
 
 SOURCE = "mlflow"
 API = "/api/2.0/mlflow/"

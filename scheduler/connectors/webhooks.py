@@ -5,7 +5,7 @@ Each `[notifications.NAME]` target gets every event of the kinds it asked for
 `{"text": ...}`, signed with HMAC-SHA256 when a secret is configured. A
 delivery is retried with backoff, an event whose kind and subject the target
 already heard about within its `dedup` window is `suppressed`, and every
-outcome is recorded in the store (`storage.deliveries`).
+outcome is recorded in the store (`lookout.storage.deliveries`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from storage import deliveries
-from storage.db import now
-from storage.records import Event, iso
-from storage.text import sanitize
-from storage.workspace import Workspace
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import deliveries
+from lookout.storage.db import now
+from lookout.storage.records import Event, iso
+from lookout.storage.text import sanitize
 
 SIGNATURE_HEADER = "X-Lookout-Signature"
 BACKOFF = 0.25  # seconds before the first retry; doubles each time

@@ -4,7 +4,7 @@ Standard library only, so any Python process that can import `storage` can
 report to a workspace. Everything it records shows up in the console and in
 `lookout status` like the scheduler's own runs::
 
-    from storage import sdk
+    from lookout.scheduler import sdk
 
     store = sdk.open_store("/srv/lookout")        # a workspace directory or a lookout.db
     with sdk.record_run(store, "nightly_churn", trigger="airflow") as run:
@@ -31,13 +31,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from storage import checks as checks_store
-from storage import config as config_mod
-from storage import drift as drift_store
-from storage import pipelines, registry
-from storage.db import Store
-from storage.identity import current_user
-from storage.records import CHECK_RESULTS, CheckResult, Run, Version
+from lookout.scheduler import config as config_mod
+from lookout.storage import checks as checks_store
+from lookout.storage import drift as drift_store
+from lookout.storage import pipelines, registry
+from lookout.storage.db import Store
+from lookout.storage.identity import current_user
+from lookout.storage.records import CHECK_RESULTS, CheckResult, Run, Version
 
 
 def open_store(path: str | os.PathLike[str]) -> Store:
@@ -278,7 +278,7 @@ def log_inferences(
     all the same length. The batch must hold every
     feature of the model's production profile (or, without one, of its
     config), numbers for numeric features; other columns are dropped. Raises
-    `storage.drift.BatchError` (one line naming the column) and stores nothing
+    `lookout.storage.drift.BatchError` (one line naming the column) and stores nothing
     when it does not fit.
     """
     with _store_and_model_config(target, model) as (store, model_cfg):

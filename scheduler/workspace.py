@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage import config as config_mod
-from storage.config import Config
-from storage.db import Store
+from lookout.scheduler import config as config_mod
+from lookout.scheduler.config import Config
+from lookout.storage.db import Store
 
 ENV_VAR = "LOOKOUT_WORKSPACE"
 
