@@ -24,6 +24,7 @@ from typing import Any
 
 import platformdirs
 from lookout.console.panes import Prefetch
+from lookout.scheduler import policy
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import scheduling
 from lookout.storage.db import Store
@@ -39,17 +40,9 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
-# action name -> roles allowed to see and use it
-MUTATING: dict[str, tuple[str, ...]] = {
-    "promote": ("operator", "approver", "admin"),
-    "rollback": ("operator", "approver", "admin"),
-    "approve": ("approver", "admin"),
-    "reject": ("approver", "admin"),
-    "acknowledge": ("operator", "approver", "admin"),
-    "trigger": ("operator", "approver", "admin"),
-    "retry": ("operator", "approver", "admin"),
-    "cancel_run": ("operator", "approver", "admin"),
-}
+# console action -> the policy action it asks for (the console's own names read better
+# in keymaps: a retry is a new run, cancelling a run is `cancel`)
+POLICY_ACTION = {"trigger": "run", "retry": "run", "cancel_run": "cancel"}
 MIN_SIZE = (60, 16)
 NO_COLOR = NoColor()
 Source = tuple[Callable[[Store], object], Callable[[Store], Any]]
@@ -255,10 +248,10 @@ class LookoutApp(App[int]):
 
     def may(self, action: str) -> bool:
         """Whether this user, in this mode, may take a mutating action at all."""
-        roles = MUTATING.get(action)
-        if roles is None:
+        action = POLICY_ACTION.get(action, action)
+        if action not in policy.NEEDS:
             return True
-        return not self.readonly and self.role in roles
+        return not self.readonly and policy.allows(self.role, action)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.may(action)

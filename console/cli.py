@@ -35,7 +35,18 @@ COMMANDS = {
     "audit": "audit",
     "screenshots": "screenshots",
 }
-MUTATING = {"promote", "approve", "reject", "rollback", "run", "log", "init", "demo"}
+# subcommands that change the workspace: refused with --readonly (the policy action
+# each asks for, or None where it writes files rather than asking the policy)
+CHANGES = {
+    "promote": "promote",
+    "approve": "approve",
+    "reject": "reject",
+    "rollback": "rollback",
+    "run": "run",
+    "log": "log",
+    "init": None,
+    "demo": None,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,11 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.readonly and args.command in MUTATING:
+        if args.readonly and args.command in CHANGES:
             from lookout.scheduler.policy import NEEDS
 
-            role = NEEDS.get(args.command)
-            needs = f" ({args.command} needs the {role} role and a writable store)" if role else ""
+            action = CHANGES[args.command]
+            needs = (
+                f" ({args.command} needs the {NEEDS[action]} role and a writable store)"
+                if action
+                else ""
+            )
             raise UsageError(f"{args.command}: refused in read-only mode{needs}")
         module_name = COMMANDS[args.command]
         try:

@@ -14,13 +14,21 @@ from lookout.storage.identity import user_groups
 
 ROLES = ("viewer", "operator", "approver", "admin")
 
-# The least role each action needs.
+# Every change anyone can ask for, and the least role it needs. The one permission
+# table: the console hides what a role may not do, the command line refuses it, and
+# `require` enforces it for every caller.
 NEEDS = {
     "promote": "operator",
     "rollback": "operator",
     "approve": "approver",
     "reject": "approver",
     "override": "approver",
+    "acknowledge": "operator",
+    "run": "operator",
+    "cancel": "operator",
+    "run_checks": "operator",
+    "run_drift": "operator",
+    "log": "operator",
 }
 
 
@@ -54,10 +62,14 @@ def role_of(ws: Workspace, user: str) -> str:
     return "viewer"
 
 
+def allows(role: str, action: str) -> bool:
+    """Whether a role may take an action of NEEDS."""
+    return ROLES.index(role) >= ROLES.index(NEEDS[action])
+
+
 def can(ws: Workspace, user: str, action: str) -> bool:
-    """Whether `user` may perform `action` (promote, rollback, approve, reject, override)."""
-    need = NEEDS[action]
-    return ROLES.index(role_of(ws, user)) >= ROLES.index(need)
+    """Whether `user` may perform `action` (a key of NEEDS)."""
+    return allows(role_of(ws, user), action)
 
 
 def require(ws: Workspace, user: str, action: str) -> None:
