@@ -165,13 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else ""
             )
             raise UsageError(f"{args.command}: refused in read-only mode{needs}")
-        module_name = COMMANDS[args.command]
-        try:
-            module = importlib.import_module(f"lookout.console.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lookout.console.commands.{module_name}":
-                raise
-            raise UsageError(f"{args.command}: not available yet") from None
+        module = importlib.import_module(f"lookout.console.commands.{COMMANDS[args.command]}")
         return int(module.run(args) or 0)
     except UsageError as exc:
         return fail(str(exc))

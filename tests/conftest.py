@@ -77,7 +77,7 @@ PYTHON = sys.executable
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded console workspace (tests/seed.py), built once per test run."""
-    from tests.seed import seed
+    from lookout.console.showcase import seed
 
     root = tmp_path_factory.mktemp("template") / "ws"
     seed(root, "alice").close()

@@ -13,13 +13,12 @@ from lookout.console.modals import ConfirmModal, NoteModal
 from lookout.console.screens.model import ModelScreen
 from lookout.console.screens.pipeline import PipelineScreen
 from lookout.console.screens.timeline import TimelineScreen
+from lookout.console.showcase import NOW
 from lookout.console.widgets import KeyedTable
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import audit, checks, events, registry, scheduling
 from lookout.storage.records import CheckResult
 from textual.widgets import Button, Checkbox, Input
-
-from tests.seed import NOW
 
 USER = "alice"
 MUTATING_ACTIONS = {"approve", "reject", "trigger", "promote", "rollback", "acknowledge"}

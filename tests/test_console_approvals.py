@@ -12,13 +12,13 @@ from lookout.console.app import LookoutApp
 from lookout.console.commands.screenshots import settle
 from lookout.console.screens.approvals import ApprovalsScreen
 from lookout.console.screens.model import ModelScreen
+from lookout.console.showcase import seed
 from lookout.console.widgets import KeyedTable
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import registry
 from lookout.storage.records import Gate
 from textual.widgets import Button, Checkbox
 
-from tests.seed import seed
 from tests.test_console import USER, confirm, make, type_text, visible_actions
 from tests.test_console_terminal import HOSTILE, NAMES, assert_clean
 

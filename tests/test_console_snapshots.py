@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from lookout.console.commands.screenshots import SCENES, SIZES, make_app
+from lookout.console.showcase import seed
 from lookout.scheduler.workspace import open_workspace
-
-from tests.seed import seed
 
 USER = "alice"
 

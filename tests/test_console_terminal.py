@@ -20,9 +20,8 @@ from lookout.console.app import LookoutApp
 from lookout.console.commands.screenshots import settle
 from lookout.console.screens.model import ModelScreen
 from lookout.console.screens.pipeline import PipelineScreen
+from lookout.console.showcase import NOW, seed
 from textual.color import Color
-
-from tests.seed import NOW, seed
 
 USER = "alice"
 # markup, CSI (clear screen, leave alt screen), C1 CSI, OSC 0 title, OSC 8 link, OSC 52 clipboard

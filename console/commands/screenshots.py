@@ -1,21 +1,19 @@
 """`lookout screenshots [--out DIR]`: an SVG of every screen, from a seeded workspace.
 
-The workspace comes from the repository's `tests/seed.py` (fixed times, so the
-pictures only change when the console does). The same scenes drive the
-snapshot tests.
+The workspace comes from `lookout.console.showcase` (fixed times, so the pictures
+only change when the console does). The same scenes drive the snapshot tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from lookout.console.output import UsageError
+from lookout.console import showcase
 
 SIZES = {"": (120, 40), "-80x24": (80, 24)}
 USER = "alice"
@@ -73,24 +71,10 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
 }
 
 
-def seeded(root: Path) -> Any:
-    """The seeded workspace from the repository's tests/seed.py."""
-    repo = Path(__file__).resolve().parents[2]
-    if not (repo / "tests" / "seed.py").exists():
-        raise UsageError("screenshots: needs a source checkout (tests/seed.py is missing)")
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from tests.seed import seed
-
-    return seed(root, USER)
-
-
 def make_app(ws: Any) -> Any:
     from lookout.console.app import LookoutApp
 
-    from tests.seed import NOW
-
-    return LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user=USER)
+    return LookoutApp(ws, clock=lambda: showcase.NOW, start_scheduler=False, user=USER)
 
 
 async def _shoot(ws: Any, name: str, size: tuple[int, int]) -> str:
@@ -104,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lookout-shots-") as tmp:
-        ws = seeded(Path(tmp) / "acme-ml")
+        ws = showcase.seed(Path(tmp) / "acme-ml", USER)
         try:
             for name in SCENES:
                 for suffix, size in SIZES.items():

@@ -1,4 +1,4 @@
-"""A realistic, deterministic workspace for the console's tests and `lookout screenshots`.
+"""A realistic, deterministic workspace: what `lookout screenshots` and the snapshot tests show.
 
 Everything is written through the storage functions the scheduler uses, with
 the store's clock pinned (`frozen_clock`) so every time shown on screen is the
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from lookout.scheduler.workspace import Workspace, open_workspace
-from lookout.storage import audit, checks, drift, events, pipelines, registry
+from lookout.storage import audit, checks, db, drift, events, pipelines, registry, scheduling
 from lookout.storage.db import Store
 from lookout.storage.records import CheckResult, FeatureDrift, Gate
 
@@ -74,16 +73,8 @@ estimator = "sklearn.linear_model:Ridge"
 schedule = "2h"
 """
 
-STORAGE_MODULES = (
-    "lookout.storage.db",
-    "lookout.storage.pipelines",
-    "lookout.storage.checks",
-    "lookout.storage.registry",
-    "lookout.storage.drift",
-    "lookout.storage.events",
-    "lookout.storage.audit",
-    "lookout.storage.scheduling",
-)
+# every storage module that stamps rows with `now()`
+STAMPING = (db, pipelines, checks, registry, drift, events, audit, scheduling)
 STAGES = ["load", "validate", "train", "evaluate", "register"]
 
 
@@ -101,8 +92,7 @@ class Clock:
 def frozen_clock(clock: Clock) -> Iterator[Clock]:
     """Point every storage module's `now` at `clock` for the duration."""
     saved = []
-    for name in STORAGE_MODULES:
-        module = importlib.import_module(name)
+    for module in STAMPING:
         saved.append((module, module.now))
         module.now = clock  # type: ignore[attr-defined]
     try:
