@@ -38,7 +38,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (wheel,) = (tmp / "dist").glob("lookout_mlops-*.whl")
     _run(sys.executable, "-m", "venv", "--without-pip", tmp / "venv")
     python = tmp / "venv" / "bin" / "python"
-    site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").strip())
+    site = Path(
+        _run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").strip()
+    )
     _run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index",
          "-q", wheel)  # fmt: skip
     (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
