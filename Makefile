@@ -5,6 +5,10 @@ STAMP := $(VENV)/.installed
 # mypy cannot follow setuptools' package-dir mapping, so it reads the namespace through
 # links: $(TYPES)/lookout/storage -> storage/ and so on.
 TYPES := $(VENV)/typecheck
+# Tests that run lookout as other OS accounts need an interpreter they can reach: the
+# Python above lives in root's home (mode 0700), Debian's own python3.11 does not.
+OS_VENV := .venv-os
+OS_STAMP := $(OS_VENV)/.installed
 
 .PHONY: demo test lint bench screenshots clean
 
@@ -17,6 +21,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 	@echo "Lookout is installed in $(VENV): run it as $(BIN)/lookout (or: source $(BIN)/activate)"
 
+$(OS_STAMP): pyproject.toml
+	if [ -x /usr/bin/python3.11 ]; then \
+	  test -x $(OS_VENV)/bin/python || /usr/bin/python3.11 -m venv $(OS_VENV); \
+	  $(OS_VENV)/bin/python -m pip install -q --upgrade pip && \
+	  $(OS_VENV)/bin/python -m pip install -q -e . && touch $(OS_STAMP); \
+	else echo "no /usr/bin/python3.11: tests that run as other OS accounts will skip"; fi
+
 demo: $(STAMP)
 	$(BIN)/lookout demo
 
@@ -26,7 +37,7 @@ lint: $(STAMP)
 	MYPYPATH=$(TYPES) $(BIN)/mypy -p lookout.storage -p lookout.scheduler -p lookout.console
 	$(BIN)/lint-imports
 
-test: lint
+test: lint $(OS_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -37,4 +48,4 @@ screenshots: $(STAMP)
 	$(BIN)/lookout screenshots --out screenshots
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OS_VENV) .mypy_cache .ruff_cache

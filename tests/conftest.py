@@ -95,3 +95,15 @@ def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     w = open_workspace(root)
     yield w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def team() -> Any:
+    """A real group of OS accounts (service account, people, an outsider), made once per
+    run and removed afterwards; see tests/accounts.py."""
+    from tests import accounts
+
+    accounts.need_root("create OS accounts")
+    accounts.os_python()
+    with accounts.team() as t:
+        yield t
