@@ -220,7 +220,7 @@ def _ingest(ctx: StageContext) -> None:
 
 
 def _validate(ctx: StageContext) -> None:
-    from lookout.scheduler import checks
+    from lookout.scheduler.checks import engine as checks
 
     loaded = ctx.data["loaded"]
     results = checks.run_checks(

@@ -45,7 +45,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from lookout.scheduler import pipeline
-from lookout.scheduler.config import DURATION_RE, ConfigError, duration
+from lookout.scheduler.config import ConfigError
+from lookout.scheduler.validate import DURATION_RE, duration
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import events, pipelines, scheduling
 from lookout.storage.db import now
