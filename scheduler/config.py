@@ -6,9 +6,10 @@ what was expected, e.g.::
     lookout.toml: pipelines.wine.retries: expected an integer ≥ 0, got "two"
 
 The spec below is the configuration reference; the README mirrors it. Check
-types and drift methods bring their keys and names from their own tables
-(`lookout.scheduler.checks`, `lookout.scheduler.drift_methods`), and the
-value checkers come from `lookout.scheduler.validate`.
+types, drift methods and connectors bring their keys and names from their
+own tables (`lookout.scheduler.checks`, `lookout.scheduler.drift_methods`,
+`lookout.scheduler.connectors`); the value checkers are
+`lookout.scheduler.validate`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lookout.scheduler.checks import CHECK_TYPES
+from lookout.scheduler.connectors import CONNECTORS, MODEL_SOURCES
 from lookout.scheduler.drift_methods import CHOICES as DRIFT_CHOICES
 from lookout.scheduler.validate import (
     Invalid,
@@ -186,7 +188,7 @@ SPEC = table(
                         "primary_metric": Key(nonempty),
                         "features": Key(list_of(nonempty), default=list),
                         "categorical": Key(list_of(nonempty), default=list),
-                        "source": Key(choice("local", "mlflow"), default="local"),
+                        "source": Key(choice("local", *MODEL_SOURCES), default="local"),
                         "reload_hook": Key(url),
                         "hook_timeout": Key(duration, default=5.0),
                         "hook_retries": Key(integer(0, 10), default=2),
@@ -251,23 +253,7 @@ SPEC = table(
             ),
             default=dict,
         ),
-        "mlflow": Key(
-            table(
-                {
-                    "tracking_uri": Key(url),
-                    "production_alias": Key(nonempty, default="champion"),
-                    "candidate_alias": Key(nonempty, default="challenger"),
-                    "models": Key(list_of(nonempty), default=list),
-                    "token_env": Key(nonempty),
-                    "token_file": Key(nonempty),
-                    "username_env": Key(nonempty),
-                    "password_env": Key(nonempty),
-                    "timeout": Key(duration, default=5.0),
-                    "poll": Key(duration, default=30.0),
-                }
-            ),
-            default=dict,
-        ),
+        **{c.name: Key(c.settings, default=dict) for c in CONNECTORS.values()},
         "notifications": Key(
             named_tables(
                 table(
@@ -303,8 +289,8 @@ class Config:
     datasets: dict[str, dict[str, Any]]
     models: dict[str, dict[str, Any]]
     pipelines: dict[str, dict[str, Any]]
-    mlflow: dict[str, Any]
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its section
 
     @property
     def database(self) -> Path:
@@ -362,7 +348,8 @@ def parse(text: str, path: Path) -> Config:
         _cross_check(data)
     except Invalid as exc:
         raise ConfigError(f"{label}: {exc.path}: {exc.message}") from None
-    return Config(path=path, root=path.parent, **data)
+    sections = {name: data.pop(name) for name in CONNECTORS}
+    return Config(path=path, root=path.parent, connectors=sections, **data)
 
 
 def load(workspace: Path) -> Config:

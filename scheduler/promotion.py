@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lookout.scheduler import policy, serving
+from lookout.scheduler.connectors import model_source
 from lookout.scheduler.policy import ROLES, PermissionDenied, can, role_of
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import audit, checks, events, registry
@@ -265,25 +266,21 @@ def _apply_alias(
 ) -> Callable[[], None]:
     """Make the outside world match the new alias; returns how to undo it.
 
-    Local models switch the serving pointer (after the sha256 check); MLflow
-    models set the alias in the MLflow registry through the connector.
+    Local models switch the serving pointer (after the sha256 check); a
+    connector's models (e.g. MLflow's) set the alias there.
     """
     source = (model_cfg or {}).get("source")
     if source is None:
         stored = registry.get_model(ws.store, model)
         source = stored.source if stored else "local"
-    if source == "mlflow":
-        try:
-            from lookout.scheduler.connectors import mlflow as connector
-        except ImportError:
-            raise PromotionError(
-                f"{model} is an MLflow model and the MLflow connector is not available"
-            ) from None
+    connector = model_source(source)
+    if connector is not None:
         try:
             connector.set_alias(ws, model, alias, version.version)
         except Exception as exc:
             raise PromotionError(
-                f"MLflow did not set {model}@{alias} to v{version.version}: {sanitize(exc, 200)}"
+                f"{connector.title} did not set {model}@{alias} to v{version.version}:"
+                f" {sanitize(exc, 200)}"
             ) from None
 
         def undo() -> None:
@@ -302,10 +299,14 @@ def _apply_alias(
 def _call_hook(
     ws: Workspace, model: str, alias: str, version: Version, action: str, actor: str
 ) -> str | None:
-    """Tell the serving system to reload; record a failure. Returns the failure, if any."""
+    """Tell the serving system to reload; record a failure. Returns the failure, if any.
+
+    Only for local models: a connector's models are served from where their
+    aliases live, which the connector already moved.
+    """
     cfg = ws.config.models.get(model) or {}
     url = cfg.get("reload_hook")
-    if not url or cfg.get("source") == "mlflow":
+    if not url or model_source(cfg.get("source")) is not None:
         return None
     pointer = serving.read_pointer(ws, model, alias)
     payload = {
