@@ -113,7 +113,7 @@ def due(
     return (latest if (current - latest).total_seconds() <= grace else None), nxt
 
 
-def sync(ws: Workspace, connector: Connector) -> None:
+def sync_connector(ws: Workspace, connector: Connector) -> None:
     """One sync of a connector; a failed one raises so the ledger records it as failed."""
     report = connector.sync(ws)
     if not report.ok:
@@ -392,7 +392,7 @@ class Scheduler:
                     Job(
                         connector.name,
                         IntervalTrigger(seconds=connector.interval(self.ws), timezone=dt.UTC),
-                        self._ledgered_job(connector.name, sync, connector),
+                        self._ledgered_job(connector.name, sync_connector, connector),
                     )
                 )
         if cfg.notifications:

@@ -44,7 +44,6 @@ class SyncResult(Protocol):
     def error(self) -> str | None: ...
 
 
-@runtime_checkable
 class Connector(Protocol):
     """An outside system whose state Lookout mirrors into the store."""
 
