@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from lookout.scheduler.checks import run_checks
+from lookout.scheduler.checks.engine import run_checks
 from lookout.scheduler.frame import Frame
 from lookout.scheduler.workspace import open_workspace
 

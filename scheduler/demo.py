@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from lookout.scheduler import checks as check_engine
 from lookout.scheduler import drift_job, promotion, sdk, training
+from lookout.scheduler.checks import engine as check_engine
 from lookout.scheduler.config import CONFIG_NAME
 from lookout.scheduler.frame import Frame
 from lookout.scheduler.pipeline import queue_run

@@ -25,23 +25,11 @@ Two entry points other parts call:
     ``summarize(features, share_threshold)`` turns the list into the model's
     (level, share of drifted features).
 
-Methods (``FeatureDrift.method``; ``score`` is compared with ``threshold``):
-
-=============  ===================================================  ===========  ===========
-method         score                                                warn         drift
-=============  ===================================================  ===========  ===========
-psi            population stability index over the reference's      ≥ 0.1        ≥ 0.25
-               decile bins (+ a NaN bin; categories for text);
-               shares floored at 1e-4
-ks             two-sample Kolmogorov–Smirnov p-value (`statistic`    p < 0.1      p < 0.05
-               holds D)
-wasserstein    Wasserstein-1 distance / max(reference std, 0.001)    ≥ 0.05       ≥ 0.1
-jensenshannon  Jensen–Shannon distance (natural log) of binned or    ≥ 0.05       ≥ 0.1
-               categorical shares
-chisquare      chi-square p-value of the 2×k contingency table of    p < 0.1      p < 0.05
-               reference and current counts (scipy's
-               ``chi2_contingency``, Yates-corrected for 2×2)
-=============  ===================================================  ===========  ===========
+Methods (``FeatureDrift.method``; ``score`` is compared with ``threshold``) are
+the rows of `lookout.scheduler.drift_methods.METHODS`, one module each: psi,
+ks, wasserstein, jensenshannon and chisquare. A method's scorer gets a
+`Comparison`: the feature's profile and views of the current values (the
+sorted finite values, counts over the reference's cells).
 
 ``auto`` chooses as Evidently's DataDriftPreset does: a numeric feature with
 at most 1000 reference values gets ``ks`` (``chisquare`` when reference and
@@ -72,14 +60,15 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from lookout.scheduler.drift_methods import METHODS
+from lookout.scheduler.drift_methods.base import CATEGORICAL, FeatureError
 from lookout.scheduler.frame import Frame
-from lookout.storage.records import P_VALUE_METHODS, FeatureDrift
+from lookout.storage.records import FeatureDrift
 
 PROFILE_FORMAT = 2
 SKETCH_SIZE = 2000
@@ -87,30 +76,8 @@ CATEGORY_CAP = 1000  # most frequent categories kept in a profile; the rest coun
 VALUE_TABLE_MAX = 20  # numeric features with at most this many distinct values keep a table
 AUTO_SMALL = 1000  # reference size up to which `auto` uses the statistical tests
 AUTO_FEW_VALUES = 5
-PSI_FLOOR = 1e-4
-STD_FLOOR = 0.001
-KS_EXACT_MAX = 10_000  # scipy's ks_2samp uses the exact distribution up to this many rows
 PARALLEL_ROWS = 200_000  # compare features on threads from this many current rows
 MERGE_MAX = 4  # Wasserstein merges current values up to this many times the sample's size
-METHODS = ("psi", "ks", "wasserstein", "jensenshannon", "chisquare")
-# method -> (warn, drift); for p-value methods lower is worse.
-DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
-    "psi": (0.1, 0.25),
-    "ks": (0.1, 0.05),
-    "wasserstein": (0.05, 0.1),
-    "jensenshannon": (0.05, 0.1),
-    "chisquare": (0.1, 0.05),
-}
-NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
-
-
-# scipy falls back to the asymptotic KS p-value by itself when the exact one fails; saying so
-# on stderr of the scheduler helps nobody (catch_warnings would not be thread-safe here)
-warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful", RuntimeWarning)
-
-
-class FeatureError(Exception):
-    """A feature that cannot be compared; becomes an `error` FeatureDrift."""
 
 
 # -- building a profile ---------------------------------------------------------------
@@ -188,7 +155,7 @@ def _numeric_profile(raw: np.ndarray, sketch_size: int) -> dict[str, Any]:
         bin_counts=bins.tolist(),
         exact=exact,
         sample=sample.tolist(),
-        sketch_w1=0.0 if exact else _wasserstein(sample, _Sorted(s)),
+        sketch_w1=0.0 if exact else wasserstein(sample, Sorted(s)),
     )
     if 1 + np.count_nonzero(s[1:] != s[:-1]) <= VALUE_TABLE_MAX:
         prof["values"] = category_counts(s)
@@ -252,7 +219,7 @@ def build_profile(
 # -- sorted current data and the two distances on it ---------------------------------
 
 
-class _Sorted:
+class Sorted:
     """Finite current values, sorted; sums over rank ranges, taken from the mean for precision."""
 
     def __init__(self, values: np.ndarray):
@@ -296,7 +263,7 @@ def _reference_steps(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return values, np.cumsum(counts), len(sample)
 
 
-def _ks_statistic(sample: np.ndarray, cur: _Sorted) -> float:
+def ks_statistic(sample: np.ndarray, cur: Sorted) -> float:
     """sup |G − C| between the sample's ECDF G and the current ECDF C (exact for the sample)."""
     v, num, den = _reference_steps(sample)
     at = np.searchsorted(cur.c, v, side="right") / cur.n
@@ -321,7 +288,7 @@ def _wasserstein_merged(sample: np.ndarray, current: np.ndarray) -> float:
     return float(np.sum(np.abs(g - c) * np.diff(values[order])))
 
 
-def _wasserstein(sample: np.ndarray, cur: _Sorted) -> float:
+def wasserstein(sample: np.ndarray, cur: Sorted) -> float:
     """W1 between the sample (equal weights) and the current values: ∫ |G − C| dx, exactly.
 
     Up to MERGE_MAX times the sample's size of current values (a small window,
@@ -333,8 +300,8 @@ def _wasserstein(sample: np.ndarray, cur: _Sorted) -> float:
     return _wasserstein_cells(sample, cur)
 
 
-def _wasserstein_cells(sample: np.ndarray, cur: _Sorted) -> float:
-    """W1 as `_wasserstein`, cell by cell of the sample, for many current values.
+def _wasserstein_cells(sample: np.ndarray, cur: Sorted) -> float:
+    """W1 as `wasserstein`, cell by cell of the sample, for many current values.
 
     Between consecutive sample values G is constant, so each cell splits at
     the one point where C crosses it; sums over rank ranges give every piece.
@@ -369,10 +336,11 @@ def _wasserstein_cells(sample: np.ndarray, cur: _Sorted) -> float:
     return float(low[0] + high[0] + np.sum(cells))
 
 
-# -- tests on tables ------------------------------------------------------------------
+# -- counts over cells ------------------------------------------------------------------
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
+def shares(counts: np.ndarray) -> np.ndarray:
+    """Counts as shares of their total (all zero when there are none)."""
     total = counts.sum()
     return counts / total if total else counts.astype(float)
 
@@ -384,32 +352,6 @@ def _bin_counts(edges: np.ndarray, s: np.ndarray, neginf: int = 0, posinf: int =
     counts[0] += neginf
     counts[-1] += posinf
     return counts.astype(float)
-
-
-def _psi(ref: np.ndarray, cur: np.ndarray) -> float:
-    r = np.maximum(_shares(ref), PSI_FLOOR)
-    c = np.maximum(_shares(cur), PSI_FLOOR)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
-def _jensenshannon(ref: np.ndarray, cur: np.ndarray) -> float:
-    from scipy.spatial.distance import jensenshannon
-
-    if ref.sum() == 0 or cur.sum() == 0:
-        raise FeatureError("no values to compare")
-    return float(jensenshannon(ref.astype(float), cur.astype(float)))
-
-
-def _chisquare(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """(p-value, statistic) of chi2_contingency on the 2×k table, empty columns dropped."""
-    from scipy.stats import chi2_contingency
-
-    keep = (ref + cur) > 0
-    table = np.vstack([ref[keep], cur[keep]])
-    if table.shape[1] < 2:
-        return 1.0, 0.0  # one category on both sides: nothing can differ
-    res = chi2_contingency(table)
-    return float(res.pvalue), float(res.statistic)
 
 
 def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, int], other: int):
@@ -432,11 +374,70 @@ def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, int], other:
 # -- comparing one feature ------------------------------------------------------------
 
 
+class Comparison:
+    """One feature's reference profile and current values, in the views methods score.
+
+    The engine builds it once it knows both sides have values. `sample()` and
+    `current()` exist for numeric features only; a method's `kinds` keeps
+    categorical features from asking.
+    """
+
+    def __init__(
+        self,
+        profile: Mapping[str, Any],
+        freq: Mapping[str, int],
+        raw: np.ndarray | None = None,
+        current: Sorted | None = None,
+    ):
+        self.profile = profile
+        self.freq = freq  # current count of each category (or of a few-valued feature's values)
+        self._raw = raw  # numeric: the current column as floats, NaN and ±inf included
+        self._current = current  # numeric: its finite values, sorted
+
+    def sample(self) -> np.ndarray:
+        """The reference's sorted sample: exact up to its sketch size, else a quantile sketch."""
+        return np.asarray(self.profile["sample"], dtype=float)
+
+    def current(self) -> Sorted:
+        """The current finite values, sorted."""
+        if self._current is None:
+            raise FeatureError("the method needs numbers, the feature is categorical")
+        return self._current
+
+    def counts(self, nonfinite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Reference and current counts over the same cells.
+
+        The cells are the categories, a numeric feature's values when it has
+        few, or else the reference's decile bins. Binned values count finite
+        values only, unless `nonfinite`: then NaN gets a bin of its own and
+        ±inf falls in the open outer bins (as PSI wants).
+        """
+        prof = self.profile
+        if prof["kind"] == CATEGORICAL:
+            return _table_pair(prof["freq"], self.freq, int(prof.get("other_count", 0)))
+        if "values" in prof:  # few distinct values: compare them as categories
+            return _table_pair(prof["values"], self.freq, 0)
+        edges = np.asarray(prof["edges"], dtype=float)
+        ref = np.asarray(prof["bin_counts"], dtype=float)
+        cur = self.current()
+        if nonfinite and self._raw is not None:
+            x = self._raw
+            infs = np.isinf(x)
+            neginf = int(np.count_nonzero(infs & (x < 0))) if infs.any() else 0
+            posinf = int(np.count_nonzero(infs)) - neginf
+            now_ = _bin_counts(edges, cur.c, neginf, posinf)
+            return np.append(ref, prof["nan_count"]), np.append(now_, np.isnan(x).sum())
+        ref[0] -= prof["neginf_count"]
+        ref[-1] -= prof["posinf_count"]
+        return ref, _bin_counts(edges, cur.c)
+
+
 def thresholds(method: str, override: Mapping[str, Any] | None) -> tuple[float, float]:
     """(warn, drift) for a method, with a feature's overrides; checks they are in order."""
-    warn, drift = DEFAULT_THRESHOLDS[method]
+    m = METHODS[method]
+    warn, drift = m.warn, m.drift
     o = override or {}
-    lower_is_worse = method in P_VALUE_METHODS
+    lower_is_worse = m.p_value
     if o.get("drift") is not None:
         drift = float(o["drift"])
         if o.get("warn") is None:
@@ -453,9 +454,7 @@ def thresholds(method: str, override: Mapping[str, Any] | None) -> tuple[float, 
 def level_of(method: str, score: float, warn: float, drift: float) -> str:
     if math.isnan(score):
         return "error"
-    if method in P_VALUE_METHODS:
-        return "drift" if score < drift else "warn" if score < warn else "ok"
-    return "drift" if score >= drift else "warn" if score >= warn else "ok"
+    return METHODS[method].level(score, warn, drift)
 
 
 def choose_method(prof: Mapping[str, Any], distinct_total: int) -> str:
@@ -475,49 +474,6 @@ def _current_numeric(name: str, frame: Frame) -> np.ndarray:
     if frame.kinds.get(name) == "datetime":
         raise FeatureError("holds dates, the reference holds numbers")
     return col if col.dtype == np.float64 else col.astype(float)
-
-
-def _numeric_score(
-    method: str, prof: Mapping[str, Any], x: np.ndarray, cur: _Sorted, cur_values: dict[str, int]
-) -> tuple[float, float | None]:
-    """(score, statistic) of one method on a numeric feature."""
-    sample = np.asarray(prof["sample"], dtype=float)
-    if method == "ks":
-        if prof["exact"] and cur.n <= KS_EXACT_MAX:
-            from scipy.stats import ks_2samp
-
-            res = ks_2samp(sample, cur.c)
-            return float(res.pvalue), float(res.statistic)
-        from scipy.stats import kstwo
-
-        d = _ks_statistic(sample, cur)
-        big, small = sorted([float(prof["count"]), float(cur.n)], reverse=True)
-        p = float(np.clip(kstwo.sf(d, np.round(big * small / (big + small))), 0, 1))
-        return p, d
-    if method == "wasserstein":
-        return _wasserstein(sample, cur) / max(float(prof["std"]), STD_FLOOR), None
-    if "values" in prof:  # few distinct values: compare them as categories
-        ref, now_ = _table_pair(prof["values"], cur_values, 0)
-    else:
-        edges = np.asarray(prof["edges"], dtype=float)
-        ref = np.asarray(prof["bin_counts"], dtype=float)
-        if method == "psi":  # ±inf fall in the open outer bins, NaN gets a bin of its own
-            infs = np.isinf(x)
-            neginf = int(np.count_nonzero(infs & (x < 0))) if infs.any() else 0
-            posinf = int(np.count_nonzero(infs)) - neginf
-            now_ = _bin_counts(edges, cur.c, neginf, posinf)
-            ref = np.append(ref, prof["nan_count"])
-            now_ = np.append(now_, np.isnan(x).sum())
-        else:  # finite values only
-            now_ = _bin_counts(edges, cur.c)
-            ref[0] -= prof["neginf_count"]
-            ref[-1] -= prof["posinf_count"]
-    if method == "psi":
-        return _psi(ref, now_), None
-    if method == "jensenshannon":
-        return _jensenshannon(ref, now_), None
-    p, stat = _chisquare(ref, now_)
-    return p, stat
 
 
 def compare_feature(
@@ -540,6 +496,9 @@ def compare_feature(
             chosen = str(override["method"])
         if chosen != "auto" and chosen not in METHODS:
             raise FeatureError(f'unknown method "{chosen}"')
+        if chosen != "auto" and prof["kind"] not in METHODS[chosen].kinds:
+            needs = "numbers" if prof["kind"] == CATEGORICAL else "categories"
+            raise FeatureError(f"{chosen} needs {needs}, the feature is {prof['kind']}")
         if prof["kind"] == "categorical":
             return _compare_categorical(name, prof, frame, chosen, override)
         return _compare_numeric(name, prof, frame, chosen, override)
@@ -555,8 +514,11 @@ def compare_feature(
 
 
 def _result(
-    name: str, method: str, score: float, stat: float | None, override: Mapping[str, Any] | None
+    name: str, method: str, c: Comparison, override: Mapping[str, Any] | None
 ) -> FeatureDrift:
+    """Score the comparison with the method and judge it against the thresholds."""
+    m = METHODS[method]
+    score, stat = m.score(c)
     warn, drift = thresholds(method, override)
     return FeatureDrift(
         name=name,
@@ -565,7 +527,7 @@ def _result(
         threshold=drift,
         level=level_of(method, score, warn, drift),
         warn_threshold=warn,
-        p_value=score if method in P_VALUE_METHODS else None,
+        p_value=score if m.p_value else None,
         statistic=stat,
     )
 
@@ -584,15 +546,13 @@ def _compare_numeric(
     values = np.sort(x if finite.all() else x[finite])
     if not len(values):
         raise FeatureError("no finite values in the current data")
-    cur = _Sorted(values)
     cur_values: dict[str, int] = {}
     if "values" in prof:
         cur_values = category_counts(values)
     if method == "auto":
         distinct = len(set(prof["values"]) | set(cur_values)) if "values" in prof else math.inf
         method = choose_method(prof, int(min(distinct, 2**31)))
-    score, stat = _numeric_score(method, prof, x, cur, cur_values)
-    return _result(name, method, score, stat, override)
+    return _result(name, method, Comparison(prof, cur_values, x, Sorted(values)), override)
 
 
 def _compare_categorical(
@@ -602,8 +562,6 @@ def _compare_categorical(
     method: str,
     override: Mapping[str, Any] | None,
 ) -> FeatureDrift:
-    if method in NUMERIC_ONLY:
-        raise FeatureError(f"{method} needs numbers, the feature is categorical")
     cur_freq = category_counts(frame[name])
     if not cur_freq:
         raise FeatureError("no values in the current data")
@@ -611,13 +569,7 @@ def _compare_categorical(
         raise FeatureError("the reference has no values")
     if method == "auto":
         method = choose_method(prof, len(set(prof["freq"]) | set(cur_freq)))
-    ref, cur = _table_pair(prof["freq"], cur_freq, int(prof.get("other_count", 0)))
-    if method == "psi":
-        return _result(name, method, _psi(ref, cur), None, override)
-    if method == "jensenshannon":
-        return _result(name, method, _jensenshannon(ref, cur), None, override)
-    p, stat = _chisquare(ref, cur)
-    return _result(name, method, p, stat, override)
+    return _result(name, method, Comparison(prof, cur_freq), override)
 
 
 def compare_profile(
@@ -677,4 +629,4 @@ def histogram(
     cur = _bin_counts(
         edges, np.sort(x[np.isfinite(x)]), int(np.isneginf(x).sum()), int(np.isposinf(x).sum())
     )
-    return edges.tolist(), _shares(ref).tolist(), _shares(cur).tolist() if cur.sum() else []
+    return edges.tolist(), shares(ref).tolist(), shares(cur).tolist() if cur.sum() else []

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from lookout.scheduler.config import default_metric
-from lookout.scheduler.drift import compare_feature, compare_profile, summarize
+from lookout.scheduler.drift import category_key, compare_feature, compare_profile, summarize
 from lookout.scheduler.frame import Frame
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import drift as drift_store
@@ -98,8 +98,6 @@ def _metrics(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     if y.dtype.kind == "f" and pred.dtype.kind == "f":
         ys, ps = y, pred
     else:
-        from lookout.scheduler.drift import category_key
-
         ys = np.array([category_key(v) if isinstance(v, float) else str(v) for v in y.tolist()])
         ps = np.array([category_key(v) if isinstance(v, float) else str(v) for v in pred.tolist()])
     labels = np.unique(np.concatenate([ys, ps]))

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from lookout.scheduler.config import CALL_RE, Config
+from lookout.scheduler.config import Config
 from lookout.scheduler.frame import DataError, Frame, frame_from_columns, read_table
+from lookout.scheduler.validate import CALL_RE
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import glob
-import importlib
 import logging
 import os
 import socket
@@ -44,8 +43,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from lookout.scheduler import pipeline
-from lookout.scheduler.config import DURATION_RE, ConfigError, duration
+from lookout.scheduler import drift_job, pipeline
+from lookout.scheduler.checks import engine as checks
+from lookout.scheduler.config import ConfigError
+from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
+from lookout.scheduler.validate import DURATION_RE, duration
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import events, pipelines, scheduling
 from lookout.storage.db import now
@@ -111,23 +113,11 @@ def due(
     return (latest if (current - latest).total_seconds() <= grace else None), nxt
 
 
-def _optional(module: str, attr: str) -> Callable[..., Any] | None:
-    """A function another part of Lookout provides, or None while it does not exist yet."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    fn = getattr(mod, attr, None)
-    return fn if callable(fn) else None
-
-
-def sync_mlflow(ws: Workspace) -> None:
-    """One MLflow sync; a failed one raises so the ledger records it as failed."""
-    from lookout.scheduler.connectors import mlflow
-
-    report = mlflow.sync(ws)
+def sync_connector(ws: Workspace, connector: Connector) -> None:
+    """One sync of a connector; a failed one raises so the ledger records it as failed."""
+    report = connector.sync(ws)
     if not report.ok:
-        raise RuntimeError(report.error or "MLflow sync failed")
+        raise RuntimeError(report.error or f"{connector.title} sync failed")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -142,7 +132,7 @@ def _pid_alive(pid: int) -> bool:
 
 @dataclass(frozen=True)
 class Job:
-    id: str  # pipeline:NAME | checks:DATASET | drift:MODEL | mlflow | webhooks
+    id: str  # pipeline:NAME | checks:DATASET | drift:MODEL | a connector's name | webhooks
     trigger: BaseTrigger
     action: Callable[[float], None]  # gets the scheduled time
 
@@ -383,39 +373,34 @@ class Scheduler:
                     Job(
                         f"checks:{name}",
                         make_trigger(d["check_schedule"], f"datasets.{name}.check_schedule"),
-                        self._ledgered_job(
-                            f"checks:{name}", "lookout.scheduler.checks", "run_dataset", name
-                        ),
+                        self._ledgered_job(f"checks:{name}", checks.run_dataset, name),
                     )
                 )
         for name, m in cfg.models.items():
-            if m["source"] == "local" and m["drift"]["schedule"]:
+            # a connector's models are watched where their versions live
+            if model_source(m["source"]) is None and m["drift"]["schedule"]:
                 jobs.append(
                     Job(
                         f"drift:{name}",
                         make_trigger(m["drift"]["schedule"], f"models.{name}.drift.schedule"),
-                        self._ledgered_job(
-                            f"drift:{name}", "lookout.scheduler.drift_job", "run_drift", name
-                        ),
+                        self._ledgered_job(f"drift:{name}", drift_job.run_drift, name),
                     )
                 )
-        mlflow_enabled = _optional("lookout.scheduler.connectors.mlflow", "enabled")
-        if mlflow_enabled is not None and mlflow_enabled(self.ws):  # config or $MLFLOW_TRACKING_URI
-            jobs.append(
-                Job(
-                    "mlflow",
-                    IntervalTrigger(seconds=float(cfg.mlflow["poll"]), timezone=dt.UTC),
-                    self._ledgered_job("mlflow", "lookout.scheduler.service", "sync_mlflow"),
+        for connector in CONNECTORS.values():
+            if connector.enabled(self.ws):
+                jobs.append(
+                    Job(
+                        connector.name,
+                        IntervalTrigger(seconds=connector.interval(self.ws), timezone=dt.UTC),
+                        self._ledgered_job(connector.name, sync_connector, connector),
+                    )
                 )
-            )
         if cfg.notifications:
             jobs.append(
                 Job(
                     "webhooks",
                     IntervalTrigger(seconds=WEBHOOK_EVERY, timezone=dt.UTC),
-                    self._ledgered_job(
-                        "webhooks", "lookout.scheduler.connectors.webhooks", "deliver_pending"
-                    ),
+                    self._ledgered_job("webhooks", webhooks.deliver_pending),
                 )
             )
         return jobs
@@ -432,13 +417,11 @@ class Scheduler:
         return action
 
     def _ledgered_job(
-        self, job: str, module: str, attr: str, *args: str
+        self, job: str, fn: Callable[..., Any], *args: Any
     ) -> Callable[[float], None]:
+        """A job that calls `fn(ws, *args)` once per slot, through the ledger."""
+
         def action(slot: float) -> None:
-            fn = _optional(module, attr)
-            if fn is None:
-                log.debug("%s.%s is not available; skipping %s", module, attr, job)
-                return
             self._ledgered(job, slot, lambda: fn(self.ws, *args))
 
         return action
@@ -581,14 +564,11 @@ class Scheduler:
                     False,
                     f"no {'dataset' if req.kind == 'run_checks' else 'model'} named {req.target}",
                 )
-            module, attr, job = (
-                ("lookout.scheduler.checks", "run_dataset", f"checks:{req.target}")
+            fn, job = (
+                (checks.run_dataset, f"checks:{req.target}")
                 if req.kind == "run_checks"
-                else ("lookout.scheduler.drift_job", "run_drift", f"drift:{req.target}")
+                else (drift_job.run_drift, f"drift:{req.target}")
             )
-            fn = _optional(module, attr)
-            if fn is None:
-                return False, f"{module}.{attr} is not available"
             self._spawn(lambda: self._request_work(req, job, fn))
             return None
         return False, f"unknown request kind {req.kind}"

@@ -14,7 +14,6 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interr
 STAGE_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "interrupted")
 CHECK_RESULTS = ("pass", "warn", "fail", "error")
 DRIFT_LEVELS = ("ok", "warn", "drift", "error")
-P_VALUE_METHODS = frozenset({"ks", "chisquare"})  # drift methods whose score is a p-value
 
 
 def iso(ts: float | None) -> str | None:
@@ -195,7 +194,7 @@ class FeatureDrift:
     threshold: float
     level: str  # ok | warn | drift | error
     warn_threshold: float | None = None
-    p_value: float | None = None
+    p_value: float | None = None  # the score again when it is a p-value (lower is worse)
     error: str | None = None
     statistic: float | None = None  # the test statistic when `score` is a p-value (KS)
 
@@ -205,12 +204,14 @@ class FeatureDrift:
 
         Distances grow with drift; p-values shrink, so they are compared on a log
         scale (p = threshold gives 1.0, p = threshold² gives 2.0). Panes rank and
-        draw bars with this, never with the raw score.
+        draw bars with this, never with the raw score. Whether the score is a
+        p-value is recorded with the result (`p_value`), so storage needs no list
+        of methods.
         """
         score, threshold = self.score, self.threshold
         if score is None or not math.isfinite(score) or not threshold or threshold <= 0:
             return None
-        if self.method in P_VALUE_METHODS:
+        if self.p_value is not None:
             if threshold >= 1:
                 return None
             return math.log(max(score, 1e-300)) / math.log(threshold)

@@ -25,7 +25,7 @@ from lookout.storage.records import (
     Version,
 )
 
-# Every column but profile_json: a profile can be a megabyte, and only drift reads it.
+# Every column but profile: a profile can be a megabyte, and only drift reads it.
 _VERSION_COLUMNS = (
     "id, model, version, created_at, metrics_json, params_json, lineage_json, tags_json,"
     " artifact_path, artifact_sha256, snapshot_id, run_id"
@@ -103,7 +103,7 @@ def register_version(
         cur = conn.execute(
             "INSERT INTO versions (model, version, created_at, metrics_json, params_json,"
             " lineage_json, tags_json, artifact_path, artifact_sha256, snapshot_id, run_id,"
-            " profile_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " profile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 model,
                 version,
@@ -160,7 +160,7 @@ def get_version(store: Store, model: str, version: int) -> Version | None:
 #
 # A drift profile is mostly its numeric features' samples: 2000 floats each, which as
 # JSON text take ~40 kB and ~1.5 ms to parse per feature. So a profile is stored as a
-# BLOB (in the `profile_json` column; SQLite keeps a BLOB as it is in a TEXT column):
+# BLOB (in the `profile` column; SQLite keeps a BLOB as it is in a TEXT column):
 #
 #     PROFILE_MAGIC, skeleton length (uint32 LE), skeleton (JSON, UTF-8), float64 LE values
 #
@@ -232,7 +232,7 @@ def decode_profile(stored: str | bytes) -> dict[str, Any]:
 def get_profile(store: Store, model: str, version: int) -> dict[str, Any] | None:
     """The reference profile stored with a version (for drift), decoded by `decode_profile`."""
     row = store.conn.execute(
-        "SELECT profile_json FROM versions WHERE model = ? AND version = ?", (model, version)
+        "SELECT profile FROM versions WHERE model = ? AND version = ?", (model, version)
     ).fetchone()
     if row is None or row[0] is None:
         return None
@@ -242,7 +242,7 @@ def get_profile(store: Store, model: str, version: int) -> dict[str, Any] | None
 def set_profile(store: Store, model: str, version: int, profile: dict[str, Any]) -> None:
     with store.write() as conn:
         conn.execute(
-            "UPDATE versions SET profile_json = ? WHERE model = ? AND version = ?",
+            "UPDATE versions SET profile = ? WHERE model = ? AND version = ?",
             (encode_profile(profile), model, version),
         )
 

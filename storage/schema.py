@@ -371,5 +371,12 @@ V3 = [
     " WHERE snapshot_id IS NOT NULL",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3]
+# A version's reference profile has been a BLOB (`registry.encode_profile`) since profiles
+# were packed; its column said JSON. The declared TEXT affinity keeps a BLOB as it is, and
+# profiles written as JSON text by earlier versions still read, so only the name changes.
+V4 = [
+    "ALTER TABLE versions RENAME COLUMN profile_json TO profile",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,16 +12,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lookout.scheduler import drift
-from lookout.scheduler.checks import (
-    Context,
-    blocking,
-    check_not_null,
-    check_range,
-    check_unique,
-    empty_strings,
-    run_checks,
-    run_dataset,
-)
+from lookout.scheduler.checks.base import Context
+from lookout.scheduler.checks.columns import empty_strings
+from lookout.scheduler.checks.engine import blocking, run_checks, run_dataset
+from lookout.scheduler.checks.not_null import evaluate as check_not_null
+from lookout.scheduler.checks.range import evaluate as check_range
+from lookout.scheduler.checks.unique import evaluate as check_unique
 from lookout.scheduler.config import ConfigError, parse
 from lookout.scheduler.frame import Frame, frame_from_columns
 from lookout.scheduler.workspace import Workspace, open_workspace

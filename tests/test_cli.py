@@ -1,4 +1,4 @@
-"""The command-line contract: exit codes, one-line errors, JSON shapes (DESIGN.md)."""
+"""The command-line contract: exit codes, one-line errors, JSON shapes (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

@@ -199,3 +199,44 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "lookout.toml").write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path)
+
+
+def test_loading_a_config_loads_no_numerical_library(tmp_path: Path) -> None:
+    """Check types and drift methods come from their tables; their evaluators import NumPy,
+    SciPy and scikit-learn only when they run, so the console's first frame and
+    `lookout status` stay light."""
+    import subprocess
+    import sys
+
+    checks = "".join(
+        f"[[datasets.d.checks]]\nname = '{kind}'\ntype = '{kind}'\n{keys}\n"
+        for kind, keys in [
+            ("schema", "columns = {x = 'number'}"),
+            ("not_null", "column = 'x'"),
+            ("range", "column = 'x'\nmin = 0"),
+            ("allowed_values", "column = 's'\nvalues = ['a']"),
+            ("unique", "columns = ['x', 's']"),
+            ("row_count", "min = 1"),
+            ("freshness", "max_age = '1d'"),
+            ("mean", "column = 'x'\nsigmas = 3"),
+            ("std", "column = 'x'\nmax = 2"),
+            ("drift", "method = 'ks'"),
+            ("custom", "call = 'mod:fn'"),
+        ]
+    )
+    drift = (
+        "[models.m.drift]\nmethod = 'psi'\n[models.m.drift.features.x]\nmethod = 'wasserstein'\n"
+    )
+    (tmp_path / "lookout.toml").write_text(DATASET + checks + MODEL + drift)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from lookout.scheduler.config import load\n"
+        "cfg = load(Path(sys.argv[1]))\n"
+        "assert len(cfg.datasets['d']['checks']) == 11\n"
+        "print(sorted(m for m in ('numpy', 'scipy', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lookout.scheduler import drift
+from lookout.scheduler.drift_methods import METHODS
 from lookout.scheduler.frame import Frame
 from lookout.storage import drift as drift_store
 from lookout.storage.db import Store
@@ -85,7 +86,7 @@ def test_ks_and_wasserstein_on_large_current_windows_match_scipy() -> None:
 @given(values, values)
 def test_wasserstein_by_merging_and_by_cells_agree(ref: list[float], cur: list[float]) -> None:
     """Small windows merge with the sample, large ones sum over its cells: the same distance."""
-    sample, current = np.sort(ref), drift._Sorted(np.sort(cur))
+    sample, current = np.sort(ref), drift.Sorted(np.sort(cur))
     merged = drift._wasserstein_merged(sample, current.c)
     scale = 1 + max(abs(x) for x in ref + cur)
     assert merged == pytest.approx(drift._wasserstein_cells(sample, current), abs=1e-12 * scale)
@@ -96,9 +97,9 @@ def test_wasserstein_merges_small_windows_and_sums_cells_of_large_ones() -> None
     rng = np.random.default_rng(11)
     sample = np.sort(np.round(rng.normal(size=2000), 2))  # ties, as a drift gate's profile
     for size in (500, 2000 * drift.MERGE_MAX, 2000 * drift.MERGE_MAX + 1, 50_000):
-        cur = drift._Sorted(np.sort(np.round(rng.normal(0.1, 1.2, size=size), 2)))
+        cur = drift.Sorted(np.sort(np.round(rng.normal(0.1, 1.2, size=size), 2)))
         exact = stats.wasserstein_distance(sample, cur.c)
-        assert drift._wasserstein(sample, cur) == pytest.approx(exact, rel=1e-12)
+        assert drift.wasserstein(sample, cur) == pytest.approx(exact, rel=1e-12)
         assert drift._wasserstein_merged(sample, cur.c) == pytest.approx(exact, rel=1e-12)
         assert drift._wasserstein_cells(sample, cur) == pytest.approx(exact, rel=1e-12)
 
@@ -360,7 +361,9 @@ def test_strength_ranks_every_method_on_one_scale() -> None:
         return feature.strength
 
     def f(method: str, score: float, threshold: float) -> FeatureDrift:
-        return FeatureDrift("x", method, score, threshold, "ok")
+        # as the engine records a result: a p-value method's score is its p-value too
+        p_value = score if METHODS[method].p_value else None
+        return FeatureDrift("x", method, score, threshold, "ok", p_value=p_value)
 
     assert strength(f("ks", 0.05, 0.05)) == pytest.approx(1.0)
     assert strength(f("ks", 0.0025, 0.05)) == pytest.approx(2.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lookout.scheduler import pipeline, sdk, training
+from lookout.scheduler import pipeline, sdk, stages, training
 from lookout.scheduler.pipeline import Runner
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import events, pipelines, registry
@@ -148,7 +148,7 @@ params = { max_depth = 4, random_state = 0 }
     )
     first = run_now(ws, "train")
     assert first.status == "succeeded", first.error
-    assert [s.name for s in first.stages] == list(pipeline.BUILTIN)
+    assert [s.name for s in first.stages] == list(stages.BUILTINS)
     assert all(s.status == "succeeded" and s.seconds is not None for s in first.stages)
     v1 = registry.get_version(ws.store, "cancer", 1)
     assert v1 is not None and v1.run_id == first.id

@@ -48,7 +48,7 @@ def every_kind_of_feature() -> dict[str, Any]:
 
 def stored_type(store: Store, version: int) -> str:
     row = store.conn.execute(
-        "SELECT typeof(profile_json) FROM versions WHERE model = 'm' AND version = ?", (version,)
+        "SELECT typeof(profile) FROM versions WHERE model = 'm' AND version = ?", (version,)
     ).fetchone()
     return str(row[0])
 
@@ -58,7 +58,7 @@ def test_a_profile_is_stored_compactly_and_reads_back_exactly(store: Store) -> N
     profile = every_kind_of_feature()
     v = registry.register_version(store, "m", profile=profile)
     assert stored_type(store, v.version) == "blob"
-    size = store.conn.execute("SELECT length(profile_json) FROM versions").fetchone()[0]
+    size = store.conn.execute("SELECT length(profile) FROM versions").fetchone()[0]
     assert size < len(json.dumps(profile)) / 2
 
     got = registry.get_profile(store, "m", v.version)
@@ -107,9 +107,7 @@ def test_profiles_written_as_json_text_by_earlier_versions_still_load(store: Sto
     old = registry.register_version(store, "m")
     new = registry.register_version(store, "m", profile=profile)
     with store.write() as conn:  # exactly what Lookout wrote before profiles were BLOBs
-        conn.execute(
-            "UPDATE versions SET profile_json = ? WHERE id = ?", (json.dumps(profile), old.id)
-        )
+        conn.execute("UPDATE versions SET profile = ? WHERE id = ?", (json.dumps(profile), old.id))
     assert stored_type(store, old.version) == "text"
     assert registry.get_profile(store, "m", old.version) == profile
     assert plain(registry.get_profile(store, "m", new.version)) == profile

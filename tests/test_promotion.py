@@ -386,10 +386,10 @@ def test_drift_gate_decides_the_same_on_profiles_stored_as_json_text(
         with ws.store.write() as conn:  # what Lookout wrote before
             for n in stored_as_text:
                 conn.execute(
-                    "UPDATE versions SET profile_json = ? WHERE version = ?",
+                    "UPDATE versions SET profile = ? WHERE version = ?",
                     (json.dumps(shapes[n - 1]), n),
                 )
-            kinds = conn.execute("SELECT typeof(profile_json) FROM versions ORDER BY version")
+            kinds = conn.execute("SELECT typeof(profile) FROM versions ORDER BY version")
             assert [k for (k,) in kinds] == [
                 "text" if n in stored_as_text else "blob" for n in (1, 2, 3)
             ]

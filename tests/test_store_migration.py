@@ -1,4 +1,5 @@
-"""Upgrading a store in place: a V2 store with check history opens with V3 and reads the same."""
+"""Upgrading a store in place: a V2 store with check history, and a V3 store with versions
+and their profiles, open with the current schema and read the same."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from lookout.storage import checks
+from lookout.storage import checks, registry
 from lookout.storage.db import Store, migrate
-from lookout.storage.records import CheckResult
+from lookout.storage.records import CheckResult, Gate
 from lookout.storage.schema import SCHEMA_VERSION
 
 CHECKS = [("orders", "amount_range"), ("orders", "id_unique"), ("users", "email_not_null")]
@@ -78,7 +79,7 @@ def test_v2_store_with_check_history_upgrades_in_place(tmp_path: Path) -> None:
     order = {"fail": 0, "error": 1, "warn": 2, "pass": 3}
 
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     for dataset, name in CHECKS:
         assert checks.history(store, dataset, name, limit=1000) == [
             r for r in newest_first if (r.dataset, r.name) == (dataset, name)
@@ -116,4 +117,88 @@ def test_v2_store_with_check_history_upgrades_in_place(tmp_path: Path) -> None:
     assert history[0] == stored[0] == checks.recent_failures(store, 1)[0]
     assert history[1:] == [r for r in newest_first if r.name == "amount_range"]
     assert stored[0] in checks.latest_results(store, "orders")
+    store.close()
+
+
+def _profile(shift: float) -> dict[str, object]:
+    sample = [shift + i / 10 for i in range(50)]
+    return {
+        "format": 2,
+        "rows": 50,
+        "features": {
+            "x": {"kind": "numeric", "count": 50, "sample": sample, "mean": shift + 2.45},
+            "c": {"kind": "categorical", "count": 50, "freq": {"a": 30, "b": 20}},
+        },
+        "target": {"kind": "numeric", "count": 50, "sample": sample},
+    }
+
+
+def _v3_store(path: Path) -> None:
+    """A store as Lookout with schema V3 left it: three versions of a model, the first
+    profile packed as a BLOB, the second as the JSON text of older releases, the third
+    without one, and a drift gate remembered for the second against the first."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=3)
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO models (name, source, task, primary_metric, created_at)"
+        " VALUES ('m', 'local', 'regression', 'rmse', 1.7e9)"
+    )
+    stored = [
+        registry.encode_profile(_profile(0.0)),
+        json.dumps(_profile(1.0)),
+        None,
+    ]
+    for n, profile in enumerate(stored, start=1):
+        conn.execute(
+            "INSERT INTO versions (id, model, version, created_at, metrics_json, params_json,"
+            " lineage_json, tags_json, artifact_path, artifact_sha256, profile_json)"
+            " VALUES (?, 'm', ?, ?, ?, '{}', '{}', '{}', ?, 'f00d', ?)",
+            (10 + n, n, 1.7e9 + n, json.dumps({"rmse": 1.0 / n}), f"m/v{n}.joblib", profile),
+        )
+    conn.execute(
+        "INSERT INTO gate_results (candidate_id, against_id, name, settings, passed, detail, at)"
+        " VALUES (12, 11, 'drift', '{}', 0, '1 of 2 features drifted', 1.7e9)"
+    )
+    conn.execute("COMMIT")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+
+
+def test_v3_store_with_profiles_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    _v3_store(path)
+
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION == 4
+    columns = [r["name"] for r in store.conn.execute("PRAGMA table_info(versions)")]
+    assert "profile" in columns and "profile_json" not in columns
+    kinds = store.conn.execute("SELECT typeof(profile) FROM versions ORDER BY version")
+    assert [k for (k,) in kinds] == ["blob", "text", "null"]
+
+    assert registry.get_profile(store, "m", 1) == registry.decode_profile(
+        registry.encode_profile(_profile(0.0))
+    )
+    assert registry.get_profile(store, "m", 2) == _profile(1.0)
+    assert registry.get_profile(store, "m", 3) is None
+    versions = registry.list_versions(store, "m")
+    assert [(v.id, v.version, v.metrics, v.artifact_path) for v in versions] == [
+        (10 + n, n, {"rmse": 1.0 / n}, f"m/v{n}.joblib") for n in (3, 2, 1)
+    ]
+    assert registry.remembered_gate(store, "drift", 12, 11, "{}") == Gate(
+        "drift", False, "1 of 2 features drifted"
+    )
+
+    conn = store.conn
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    fresh = Store(tmp_path / "fresh.db")
+    assert _schema(store) == _schema(fresh)
+    fresh.close()
+
+    # And it keeps working: a new profile is written to and read from the renamed column.
+    registry.set_profile(store, "m", 3, _profile(2.0))
+    assert registry.get_profile(store, "m", 3) == registry.decode_profile(
+        registry.encode_profile(_profile(2.0))
+    )
     store.close()

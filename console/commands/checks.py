@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from lookout.console.output import UsageError, print_json, table, workspace
-from lookout.scheduler.checks import run_dataset
+from lookout.scheduler.checks.engine import run_dataset
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks
 from lookout.storage.records import CheckResult, iso

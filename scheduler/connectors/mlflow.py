@@ -5,7 +5,8 @@ nothing from MLflow but a URL. `sync()` copies registered models, versions and
 aliases into the store as models with source "mlflow"; alias moves made in
 MLflow by someone else are recorded as `external` transitions with an audit
 entry and a timeline event. `set_alias()` / `delete_alias()` are what
-promotion and rollback call for MLflow-backed models.
+promotion and rollback call for MLflow-backed models: `MLFLOW` is this
+module's row in the connector table (`lookout.scheduler.connectors`).
 
 MLflow's alias for production is configurable (`[mlflow] production_alias`,
 e.g. "champion"); inside Lookout it is always `production` (and
@@ -14,6 +15,9 @@ e.g. "champion"); inside Lookout it is always `production` (and
 When MLflow is down or slow every call fails after its timeout and a few
 retries with one clear `MlflowError` line; `sync()` then keeps the mirror as
 it was and records the error, and `last_sync()` tells panes how stale it is.
+
+httpx is imported where a request is made: the config reads the connector
+table, and reading a config must stay light.
 """
 
 from __future__ import annotations
@@ -27,16 +31,26 @@ import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-from lookout.scheduler.workspace import Workspace
+from lookout.scheduler.connectors.base import (
+    SyncStatus,
+    record_sync_failure,
+    record_sync_success,
+    sync_status,
+)
+from lookout.scheduler.validate import Key, duration, list_of, nonempty, table, url
 from lookout.storage import audit, events, external, registry
 from lookout.storage.db import Store, now
 from lookout.storage.identity import current_user
 from lookout.storage.records import Model
 from lookout.storage.text import sanitize
+
+if TYPE_CHECKING:
+    import httpx
+    from lookout.scheduler.connectors import ModelSource
+    from lookout.scheduler.workspace import Workspace
 
 SOURCE = "mlflow"
 API = "/api/2.0/mlflow/"
@@ -45,6 +59,22 @@ RETRIES = 2  # extra attempts after a timeout, a refused connection, 429 or 5xx
 BACKOFF = 0.25  # seconds before the first retry; doubles each time
 PAGE = 200
 ACTOR = "mlflow"
+
+# The [mlflow] section of lookout.toml.
+SETTINGS = table(
+    {
+        "tracking_uri": Key(url),
+        "production_alias": Key(nonempty, default="champion"),
+        "candidate_alias": Key(nonempty, default="challenger"),
+        "models": Key(list_of(nonempty), default=list),
+        "token_env": Key(nonempty),
+        "token_file": Key(nonempty),
+        "username_env": Key(nonempty),
+        "password_env": Key(nonempty),
+        "timeout": Key(duration, default=5.0),
+        "poll": Key(duration, default=30.0),
+    }
+)
 
 
 class MlflowError(Exception):
@@ -75,25 +105,6 @@ class SyncReport:
 
 
 @dataclass(frozen=True)
-class SyncStatus:
-    """The outcome of the last sync attempt, for panes that show how fresh the mirror is."""
-
-    fetched_at: float | None  # the last successful sync (None: never)
-    attempted_at: float | None
-    error: str | None  # why the last attempt failed (None: it worked)
-
-    @property
-    def stale(self) -> bool:
-        return self.error is not None
-
-    def age(self, at: float | None = None) -> float | None:
-        """Seconds since the mirror was last refreshed."""
-        if self.fetched_at is None:
-            return None
-        return (now() if at is None else at) - self.fetched_at
-
-
-@dataclass(frozen=True)
 class _RemoteVersion:
     version: int
     run_id: str | None
@@ -114,9 +125,14 @@ class _RemoteModel:
 # -- configuration and auth -----------------------------------------------------------
 
 
+def section(ws: Workspace) -> dict[str, Any]:
+    """The workspace's `[mlflow]` section, every default filled in."""
+    return ws.config.connectors[SOURCE]
+
+
 def tracking_uri(ws: Workspace) -> str | None:
     """`[mlflow] tracking_uri`, else $MLFLOW_TRACKING_URI (as MLflow's own tools do)."""
-    uri = ws.config.mlflow.get("tracking_uri") or os.environ.get(ENV_URI, "").strip()
+    uri = section(ws).get("tracking_uri") or os.environ.get(ENV_URI, "").strip()
     return uri or None
 
 
@@ -125,9 +141,14 @@ def enabled(ws: Workspace) -> bool:
     return tracking_uri(ws) is not None
 
 
+def interval(ws: Workspace) -> float:
+    """Seconds between syncs: `[mlflow] poll`."""
+    return float(section(ws)["poll"])
+
+
 def to_mlflow_alias(ws: Workspace, alias: str) -> str:
     """Lookout's alias name as MLflow spells it (production -> champion by default)."""
-    cfg = ws.config.mlflow
+    cfg = section(ws)
     return {"production": cfg["production_alias"], "candidate": cfg["candidate_alias"]}.get(
         alias, alias
     )
@@ -135,7 +156,7 @@ def to_mlflow_alias(ws: Workspace, alias: str) -> str:
 
 def from_mlflow_alias(ws: Workspace, alias: str) -> str | None:
     """MLflow's alias name as Lookout spells it; None for one that would be ambiguous."""
-    cfg = ws.config.mlflow
+    cfg = section(ws)
     if alias == cfg["production_alias"]:
         return "production"
     if alias == cfg["candidate_alias"]:
@@ -172,7 +193,7 @@ def _read_token_file(path: Path) -> str:
 
 def _credentials(ws: Workspace) -> tuple[dict[str, str], list[str]]:
     """The Authorization header and the secrets it holds (to keep them out of messages)."""
-    cfg = ws.config.mlflow
+    cfg = section(ws)
     token: str | None = None
     if cfg.get("token_env"):
         token = _env(cfg["token_env"])
@@ -221,9 +242,11 @@ class _Client:
             )
         self.base = uri.rstrip("/") + API
         self.shown = sanitize(_shown(uri), 100, single_line=True)
-        self.timeout = float(ws.config.mlflow["timeout"])
+        self.timeout = float(section(ws)["timeout"])
         headers, self._secrets = _credentials(ws)
         self._secrets.append(urlsplit(uri).password or "")
+        import httpx
+
         self.http = httpx.Client(timeout=self.timeout, headers=headers, follow_redirects=False)
 
     def __enter__(self) -> _Client:
@@ -246,6 +269,8 @@ class _Client:
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One REST call; retried on timeouts, refused connections, 429 and 5xx."""
+        import httpx
+
         problem = ""
         for attempt in range(RETRIES + 1):
             if attempt:
@@ -340,7 +365,7 @@ def _filter_name(name: str) -> str:
 
 def _model_names(ws: Workspace, client: _Client) -> list[str]:
     """`[mlflow] models` (every registered model when empty) plus models configured as mlflow."""
-    names = list(ws.config.mlflow["models"])
+    names = list(section(ws)["models"])
     if not names:
         found = client.pages("registered-models/search", "registered_models", {})
         names = [str(m["name"]) for m in found if m.get("name")]
@@ -411,23 +436,9 @@ def _fetch_model(
 # -- sync -----------------------------------------------------------------------------
 
 
-def _record_failure(store: Store, started: float, error: str) -> None:
-    with store.write() as conn:
-        previous = external.read(conn, SOURCE, "sync")
-        ok_at = previous.value.get("ok_at") if previous else None
-        external.put(
-            conn, SOURCE, "sync", {"error": error, "attempted_at": started, "ok_at": ok_at}, started
-        )
-
-
 def last_sync(store: Store) -> SyncStatus:
     """When the MLflow mirror was last refreshed, and why the last attempt failed if it did."""
-    state = external.get(store, SOURCE, "sync")
-    if state is None:
-        return SyncStatus(None, None, None)
-    return SyncStatus(
-        state.value.get("ok_at"), state.value.get("attempted_at"), state.value.get("error")
-    )
+    return sync_status(store, SOURCE)
 
 
 def sync(ws: Workspace) -> SyncReport:
@@ -458,7 +469,7 @@ def sync(ws: Workspace) -> SyncReport:
                     remote.append(fetched)
     except MlflowError as exc:
         if enabled(ws):
-            _record_failure(store, started, str(exc))
+            record_sync_failure(store, SOURCE, started, str(exc))
         return SyncReport(False, error=str(exc))
     added = changes = 0
     with store.write() as conn:
@@ -470,7 +481,7 @@ def sync(ws: Workspace) -> SyncReport:
             a, c = _apply(ws, conn, model, existing, started)
             added += a
             changes += c
-        external.put(conn, SOURCE, "sync", {"error": None, "attempted_at": started, "ok_at": now()})
+        record_sync_success(conn, SOURCE, started)
     return SyncReport(True, len(remote), added, changes, None, tuple(notes))
 
 
@@ -612,3 +623,20 @@ def delete_alias(ws: Workspace, model: str, alias: str) -> None:
             if not exc.missing:
                 raise
     _touch(ws, model, alias, None)
+
+
+class MlflowConnector:
+    """MLflow's row in the connector table: a `ModelSource` (see `lookout.scheduler.connectors`)."""
+
+    name = SOURCE
+    title = "MLflow"
+    settings = staticmethod(SETTINGS)
+    enabled = staticmethod(enabled)
+    interval = staticmethod(interval)
+    sync = staticmethod(sync)
+    health = staticmethod(last_sync)
+    set_alias = staticmethod(set_alias)
+    delete_alias = staticmethod(delete_alias)
+
+
+MLFLOW: ModelSource = MlflowConnector()

@@ -16,14 +16,16 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from lookout.scheduler.workspace import Workspace
 from lookout.storage import deliveries
 from lookout.storage.db import now
 from lookout.storage.records import Event, iso
 from lookout.storage.text import sanitize
+
+if TYPE_CHECKING:  # httpx (and the rich it loads) only when something is sent
+    import httpx
+    from lookout.scheduler.workspace import Workspace
 
 SIGNATURE_HEADER = "X-Lookout-Signature"
 BACKOFF = 0.25  # seconds before the first retry; doubles each time
@@ -81,6 +83,8 @@ def send(
     backoff: float = BACKOFF,
 ) -> Attempted:
     """POST with retries on connection errors, timeouts, 429 and 5xx; other answers are final."""
+    import httpx
+
     code: int | None = None
     detail = ""
     attempts = 0
@@ -162,6 +166,8 @@ def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
         work += list(zip(claimed, fresh, strict=True))
         if not work:
             continue  # an idle pass opens no connection (a client costs ~0.1 s of CPU)
+        import httpx
+
         with httpx.Client(timeout=target["timeout"], follow_redirects=False) as client:
             for delivery, event in work:
                 result = _deliver(ws, client, name, target, delivery.id, event, backoff)

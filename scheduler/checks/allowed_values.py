@@ -1,0 +1,78 @@
+"""allowed_values: every present value is one of `values` (missing ones are not_null's business)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lookout.scheduler.checks.base import CheckType, Context, Outcome, Unevaluable, not_empty
+from lookout.scheduler.validate import Key, list_of, nonempty, scalar
+
+if TYPE_CHECKING:
+    import numpy as np
+    from lookout.scheduler.frame import Frame
+
+# Allowed-value lists up to this size are matched with one `==` pass per value
+# (faster than np.isin's sort for the few categories typical of such checks).
+SMALL_ALLOWED = 16
+
+KEYS = {
+    "column": Key(nonempty, required=True),
+    "values": Key(list_of(scalar), required=True),
+}
+
+
+def rules(label: str, check: dict[str, Any]) -> None:
+    not_empty("values", label, check)
+
+
+def _allowed_array(values: list[Any], kind: str) -> np.ndarray:
+    import numpy as np
+
+    if kind == "string":
+        return np.array([str(v).lower() if isinstance(v, bool) else str(v) for v in values])
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            continue  # a word can never equal a number; such values simply never match
+    return np.array(out, dtype=float)
+
+
+def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
+    import numpy as np
+    from lookout.scheduler.checks.columns import (
+        column,
+        failing_values,
+        missing,
+        need_rows,
+        plural,
+        show,
+    )
+
+    values, kind = column(frame, c["column"])
+    rows = need_rows(frame)
+    allowed = _allowed_array(c["values"], kind)
+    absent = missing(values, kind)
+    if absent is not None and bool(absent.all()):
+        raise Unevaluable(f'column "{c["column"]}" has no values (all missing)')
+    ok = np.zeros(rows, dtype=bool) if absent is None else absent.copy()
+    if len(allowed) <= SMALL_ALLOWED:
+        for a in allowed:
+            ok |= values == a
+    else:
+        ok |= np.isin(values, allowed)
+    bad = ~ok
+    count = int(np.count_nonzero(bad))
+    listed = ", ".join(show(a) for a in allowed[:20]) + (", …" if len(allowed) > 20 else "")
+    return Outcome(
+        passed=count == 0,
+        observed=f"{count} {plural(count, 'row')} with other values",
+        threshold=f"one of {listed}" if len(allowed) else "no numeric values listed",
+        rows=rows,
+        failing_rows=count,
+        examples=failing_values(values, bad) if count else (),
+    )
+
+
+CHECK = CheckType("allowed_values", KEYS, evaluate, rules)

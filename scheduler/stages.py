@@ -1,0 +1,278 @@
+"""What a stage is, and the built-in ones: ingest → validate → train → evaluate → register.
+
+A stage is a function of a `StageContext`; a stage that cannot go on raises
+`StageFailed` with the one line to store. BUILTINS lists the stages of a
+tabular pipeline; `custom_stage` wraps a `[[pipelines.X.stages]]` entry's
+`module:function`. Running them (threads, timeouts, retries, capture) is
+`lookout.scheduler.pipeline`.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lookout.scheduler import drift, promotion, training
+from lookout.scheduler.checks import engine as checks
+from lookout.scheduler.frame import DataError, Frame
+from lookout.scheduler.loading import load_dataset, resolve_callable
+from lookout.scheduler.workspace import Workspace
+from lookout.storage import checks as checks_store
+from lookout.storage import pipelines, registry
+
+
+class StageFailed(Exception):
+    """A stage's failure; the message is the one line stored and shown."""
+
+
+@dataclass
+class StageContext:
+    """What a stage callable gets: the data so far, the run, a logger, a cancellation flag.
+
+    `data` carries results between stages (`frame`, `snapshot`, `trained`,
+    `split`, `metrics`, `version` for the built-in ones; a custom stage's
+    return value is stored under its name). Put numbers in `metrics` to
+    record them on the stage. Long work should look at `cancelled.is_set()`.
+    """
+
+    ws: Workspace
+    pipeline: str
+    run_id: int
+    stage: str
+    config: dict[str, Any]
+    data: dict[str, Any]
+    log: logging.Logger
+    cancelled: threading.Event
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+StageFn = Callable[[StageContext], Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    fn: StageFn
+    timeout: float
+    custom: bool
+
+
+def _ingest(ctx: StageContext) -> None:
+    dataset = ctx.config["dataset"]
+    try:
+        loaded = load_dataset(ctx.ws.config, dataset)
+    except DataError as exc:
+        raise StageFailed(str(exc)) from None
+    frame = loaded.frame
+    snap = checks_store.record_snapshot(
+        ctx.ws.store,
+        dataset,
+        loaded.source,
+        frame.rows,
+        dict(frame.kinds),
+        frame.fingerprint(),
+        ctx.run_id,
+    )
+    ctx.data.update(frame=frame, snapshot=snap, loaded=loaded)
+    ctx.metrics.update(rows=frame.rows, columns=len(frame.names), snapshot=snap.id)
+    ctx.log.info("read %d rows × %d columns from %s", frame.rows, len(frame.names), loaded.source)
+    if frame.rows == 0:
+        raise StageFailed(f"dataset {dataset}: no rows in {loaded.source}")
+
+
+def _validate(ctx: StageContext) -> None:
+    loaded = ctx.data["loaded"]
+    results = checks.run_checks(
+        ctx.ws,
+        ctx.config["dataset"],
+        ctx.data["frame"],
+        snapshot_id=ctx.data["snapshot"].id,
+        run_id=ctx.run_id,
+        modified_at=loaded.modified_at,
+    )
+    for outcome in ("pass", "warn", "fail", "error"):
+        ctx.metrics[outcome] = sum(1 for r in results if r.result == outcome)
+    for r in results:
+        detail = f" ({r.observed})" if r.observed else ""
+        ctx.log.info("check %s: %s%s %s", r.name, r.result, detail, r.message)
+    stop = checks.blocking(results)
+    if stop:
+        named = ", ".join(f"{r.name} ({r.result})" for r in stop)
+        raise StageFailed(f"blocking checks failed: {named}")
+
+
+def _model_cfg(ctx: StageContext) -> dict[str, Any]:
+    return dict(ctx.ws.config.models[ctx.config["model"]])
+
+
+def _train(ctx: StageContext) -> None:
+    model = ctx.config["model"]
+    frame: Frame = ctx.data["frame"]
+    ts = ctx.ws.config.datasets[ctx.config["dataset"]].get("timestamp_column")
+    artifact = ctx.ws.config.artifacts / model / f"run-{ctx.run_id}.joblib"
+    try:
+        trained, sp = training.train(
+            frame,
+            model_cfg=_model_cfg(ctx),
+            estimator_path=ctx.config["estimator"],
+            params=dict(ctx.config["params"]),
+            test_size=float(ctx.config["test_size"]),
+            seed=int(ctx.config["seed"]),
+            artifact=artifact,
+            exclude=(ts,) if ts else (),
+        )
+    except training.TrainingError as exc:
+        raise StageFailed(str(exc)) from None
+    ctx.data.update(trained=trained, split=sp)
+    ctx.metrics.update(
+        train_rows=len(sp.train), test_rows=len(sp.test), features=len(trained.bundle["features"])
+    )
+    ctx.log.info("fitted %s on %d rows; saved %s", ctx.config["estimator"], len(sp.train), artifact)
+
+
+def _evaluate(ctx: StageContext) -> None:
+    trained: training.Trained = ctx.data["trained"]
+    sp: training.Split = ctx.data["split"]
+    frame: Frame = ctx.data["frame"]
+    try:
+        scores = training.metrics(trained.bundle, frame, sp.test)
+    except training.TrainingError as exc:
+        raise StageFailed(str(exc)) from None
+    ctx.data["metrics"] = scores
+    ctx.metrics.update(scores)
+    ctx.log.info("candidate: %s", _fmt(scores))
+    model = ctx.config["model"]
+    production = registry.aliases(ctx.ws.store, model).get("production")
+    version = registry.get_version(ctx.ws.store, model, production) if production else None
+    if version is None or not version.artifact_path:
+        return
+    try:
+        bundle = training.load(ctx.ws.config.resolve(version.artifact_path))
+        baseline = training.metrics(bundle, frame, sp.test)
+    except (training.TrainingError, KeyError) as exc:
+        ctx.log.warning("production version %d cannot be scored: %s", version.version, exc)
+        return
+    ctx.data["baseline"] = {"version": version.version, "metrics": baseline}
+    ctx.metrics["production_version"] = version.version
+    ctx.metrics.update({f"production_{k}": v for k, v in baseline.items()})
+    ctx.log.info("production v%d on the same rows: %s", version.version, _fmt(baseline))
+
+
+def _fmt(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4f}" for k, v in scores.items())
+
+
+def _register(ctx: StageContext) -> None:
+    store = ctx.ws.store
+    model = ctx.config["model"]
+    earlier = pipelines.registered_version(store, pipelines.retry_chain(store, ctx.run_id))
+    if earlier is not None:
+        ctx.data["version"] = earlier[1]
+        ctx.metrics["version"] = earlier[1]
+        ctx.log.info("version %d was already registered by this run's first attempt", earlier[1])
+        return
+    mcfg = _model_cfg(ctx)
+    trained: training.Trained = ctx.data["trained"]
+    sp: training.Split = ctx.data["split"]
+    features = trained.bundle["features"]
+    categorical = [c for c in mcfg.get("categorical") or [] if c in features]
+    profile = drift.build_profile(
+        ctx.data["frame"].take(sp.train), features, categorical, target=mcfg["target"]
+    )
+    snap = ctx.data["snapshot"]
+    lineage = {
+        "pipeline": ctx.pipeline,
+        "run_id": ctx.run_id,
+        "dataset": ctx.config["dataset"],
+        "snapshot_id": snap.id,
+        "fingerprint": snap.fingerprint,
+        "code_version": code_version(ctx.ws),
+        "estimator": ctx.config["estimator"],
+        "seed": ctx.config["seed"],
+        "test_size": ctx.config["test_size"],
+        "train_rows": len(sp.train),
+        "test_rows": len(sp.test),
+    }
+    if "baseline" in ctx.data:
+        lineage["baseline"] = ctx.data["baseline"]
+    registry.ensure_model(store, model, mcfg["task"], mcfg["primary_metric"], "local")
+    version = registry.register_version(
+        store,
+        model,
+        metrics=ctx.data["metrics"],
+        params={"estimator": ctx.config["estimator"], **ctx.config["params"]},
+        lineage=lineage,
+        artifact_path=str(trained.path),
+        artifact_sha256=trained.sha256,
+        snapshot_id=snap.id,
+        run_id=ctx.run_id,
+        profile=profile,
+    )
+    ctx.data["version"] = version.version
+    ctx.metrics["version"] = version.version
+    ctx.log.info("registered %s version %d", model, version.version)
+    try:
+        req = promotion.on_version_registered(
+            ctx.ws,
+            model,
+            version.version,
+            requested_by=f"pipeline:{ctx.pipeline}",
+            request=bool(ctx.config["request_promotion"]),
+        )
+    except Exception as exc:  # the version stands; the promotion can be requested by hand
+        ctx.log.warning("promotion request failed: %s: %s", type(exc).__name__, exc)
+        return
+    if req is not None:
+        ctx.metrics["promotion_request"] = req.id
+        ctx.log.info("promotion request %d opened", req.id)
+
+
+# The stages of a tabular pipeline, in the order they run.
+BUILTINS: dict[str, StageFn] = {
+    "ingest": _ingest,
+    "validate": _validate,
+    "train": _train,
+    "evaluate": _evaluate,
+    "register": _register,
+}
+
+
+def custom_stage(spec: str) -> StageFn:
+    """A `[[pipelines.X.stages]]` entry's `module:function` as a stage; a dict it returns
+    adds its numbers to the stage's metrics, and its value is kept under the stage's name."""
+
+    def call(ctx: StageContext) -> Any:
+        try:
+            fn = resolve_callable(spec)
+        except DataError as exc:
+            raise StageFailed(str(exc)) from None
+        if not callable(fn):
+            raise StageFailed(f"{spec}: is not callable")
+        result = fn(ctx)
+        if isinstance(result, dict):
+            ctx.metrics.update(
+                {k: v for k, v in result.items() if isinstance(v, int | float | str | bool)}
+            )
+        ctx.data[ctx.stage] = result
+        return result
+
+    return call
+
+
+def code_version(ws: Workspace) -> str | None:
+    """The git commit of the workspace, when it is in a repository (asked at every register)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ws.root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None

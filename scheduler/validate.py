@@ -1,0 +1,232 @@
+"""How `lookout.toml` is validated: value checkers and the tables they combine into.
+
+A checker is `(path, value) -> value`: it returns the value (typed, defaults
+filled in) or raises `Invalid` with the key path and what was expected. The
+config (`lookout.scheduler.config`) and every extension point that brings its
+own keys (check types, drift methods, connectors) build on these, so each
+mistake reads the same way wherever its key is declared.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CALL_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+CRON_FIELD_RE = re.compile(r"^[\w*/,\-?]+$")
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Invalid(Exception):
+    """A value that does not fit; `path` is the key path, `message` what was expected."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+# -- value checkers ---------------------------------------------------------------
+
+Checker = Callable[[str, Any], Any]
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return str(value)
+
+
+def string(path: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise Invalid(path, f"expected a string, got {shown(v)}")
+    return v
+
+
+def nonempty(path: str, v: Any) -> str:
+    s = string(path, v)
+    if not s.strip():
+        raise Invalid(path, "expected a non-empty string")
+    return s
+
+
+def boolean(path: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise Invalid(path, f"expected true or false, got {shown(v)}")
+    return v
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Checker:
+    def check(path: str, v: Any) -> int:
+        bounds = ""
+        if minimum is not None:
+            bounds = f" ≥ {minimum}"
+        if maximum is not None:
+            bounds += f" and ≤ {maximum}" if bounds else f" ≤ {maximum}"
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise Invalid(path, f"expected an integer{bounds}, got {shown(v)}")
+        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+            raise Invalid(path, f"expected an integer{bounds}, got {v}")
+        return v
+
+    return check
+
+
+def number(minimum: float | None = None, maximum: float | None = None) -> Checker:
+    def check(path: str, v: Any) -> float:
+        bounds = ""
+        if minimum is not None:
+            bounds = f" ≥ {minimum:g}"
+        if maximum is not None:
+            bounds += f" and ≤ {maximum:g}" if bounds else f" ≤ {maximum:g}"
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise Invalid(path, f"expected a number{bounds}, got {shown(v)}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise Invalid(path, f"expected a finite number{bounds}, got {v}")
+        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+            raise Invalid(path, f"expected a number{bounds}, got {v:g}")
+        return float(v)
+
+    return check
+
+
+def choice(*options: str) -> Checker:
+    def check(path: str, v: Any) -> str:
+        if v not in options:
+            listed = ", ".join(f'"{o}"' for o in options)
+            raise Invalid(path, f"expected one of {listed}, got {shown(v)}")
+        return str(v)
+
+    return check
+
+
+def duration(path: str, v: Any) -> float:
+    """'30s', '10m', '2h', '1d', '500ms' or a number of seconds; > 0."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        if v > 0 and math.isfinite(v):
+            return float(v)
+    elif isinstance(v, str):
+        m = DURATION_RE.match(v)
+        if m and float(m.group(1)) > 0:
+            return float(m.group(1)) * DURATION_UNITS[m.group(2)]
+    raise Invalid(path, f'expected a duration like "30s", "10m" or "2h", got {shown(v)}')
+
+
+def schedule(path: str, v: Any) -> str:
+    """A duration ('10m': every ten minutes) or a five-field cron expression."""
+    s = string(path, v).strip()
+    if DURATION_RE.match(s):
+        return s
+    fields = s.split()
+    if len(fields) == 5 and all(CRON_FIELD_RE.match(f) for f in fields):
+        return s
+    raise Invalid(
+        path, f'expected an interval like "10m" or a cron expression like "*/15 * * * *", got "{s}"'
+    )
+
+
+def name(path: str, v: Any) -> str:
+    s = string(path, v)
+    if not NAME_RE.match(s):
+        raise Invalid(path, f'expected a name of letters, digits, "_", "-" or ".", got "{s}"')
+    return s
+
+
+def call(path: str, v: Any) -> str:
+    s = string(path, v)
+    if not CALL_RE.match(s):
+        raise Invalid(path, f'expected "module:function", got "{s}"')
+    return s
+
+
+def url(path: str, v: Any) -> str:
+    s = string(path, v)
+    if not re.match(r"^https?://[^\s/]+", s):
+        raise Invalid(path, f'expected an http:// or https:// URL, got "{s}"')
+    return s
+
+
+def list_of(item: Checker) -> Checker:
+    def check(path: str, v: Any) -> list[Any]:
+        if not isinstance(v, list):
+            raise Invalid(path, f"expected an array, got {shown(v)}")
+        return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
+
+    return check
+
+
+def scalar(path: str, v: Any) -> Any:
+    if isinstance(v, dict | list):
+        raise Invalid(path, f"expected a string, number or boolean, got {shown(v)}")
+    return v
+
+
+def free_table(path: str, v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise Invalid(path, f"expected a table, got {shown(v)}")
+    return dict(v)
+
+
+# -- tables -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    check: Checker
+    required: bool = False
+    default: Any = None
+
+
+def table(spec: dict[str, Key]) -> Checker:
+    """A table with known keys; unknown keys are mistakes (usually typos)."""
+
+    def check(path: str, v: Any) -> dict[str, Any]:
+        if not isinstance(v, dict):
+            raise Invalid(path, f"expected a table, got {shown(v)}")
+        for key in v:
+            if key not in spec:
+                known = ", ".join(sorted(spec))
+                raise Invalid(join(path, key), f"unknown key (known keys: {known})")
+        out: dict[str, Any] = {}
+        for key, k in spec.items():
+            if key in v:
+                out[key] = k.check(join(path, key), v[key])
+            elif k.required:
+                raise Invalid(join(path, key), "missing required key")
+            elif k.default is dict:
+                out[key] = k.check(join(path, key), {})  # a section's own defaults
+            else:
+                out[key] = k.default() if callable(k.default) else k.default
+        return out
+
+    return check
+
+
+def named_tables(item: Checker) -> Checker:
+    """A table whose keys are user-chosen names, each holding a table."""
+
+    def check(path: str, v: Any) -> dict[str, Any]:
+        if not isinstance(v, dict):
+            raise Invalid(path, f"expected a table, got {shown(v)}")
+        out = {}
+        for key, value in v.items():
+            name(join(path, key), key)
+            out[key] = item(join(path, key), value)
+        return out
+
+    return check
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
