@@ -19,15 +19,14 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-import platformdirs
+from lookout.console.constants import Source, keymap_path, log_path
+from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
 from lookout.console.panes import Prefetch
 from lookout.scheduler import policy
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import scheduling
-from lookout.storage.db import Store
 from lookout.storage.identity import current_user
 from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
@@ -36,60 +35,13 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.filter import LineFilter, Monochrome, NoColor
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
 # console action -> the policy action it asks for (the console's own names read better
 # in keymaps: a retry is a new run, cancelling a run is `cancel`)
 POLICY_ACTION = {"trigger": "run", "retry": "run", "cancel_run": "cancel"}
-MIN_SIZE = (60, 16)
 NO_COLOR = NoColor()
-Source = tuple[Callable[[Store], object], Callable[[Store], Any]]
-
-
-class Fetched(Message):
-    """Fresh data for the sources of a screen that changed, read in a thread worker."""
-
-    def __init__(self, screen: Screen[Any], items: list[tuple[str, Any, float]]) -> None:
-        super().__init__()
-        self.screen = screen
-        self.items = items  # (source name, data, seconds the query took)
-
-
-class LeaseSeen(Message):
-    def __init__(self, lease: Lease | None) -> None:
-        super().__init__()
-        self.lease = lease
-
-
-class PollDone(Message):
-    pass
-
-
-class ActionDone(Message):
-    def __init__(self, text: str, ok: bool, what: str) -> None:
-        super().__init__()
-        self.text = text
-        self.ok = ok
-        self.what = what
-
-
-class Failed(Message):
-    """A worker failed; shown as a flash message and written to the log file."""
-
-    def __init__(self, what: str, error: BaseException | str) -> None:
-        super().__init__()
-        self.what = what
-        self.error = error
-
-
-def log_path() -> Path:
-    return Path(platformdirs.user_state_dir("lookout")) / "console.log"
-
-
-def keymap_path() -> Path:
-    return Path(platformdirs.user_config_dir("lookout")) / "keymap.toml"
 
 
 def _logger() -> logging.Logger:

@@ -13,6 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from lookout.console.format import delta, number, safe, status_text
+from lookout.console.messages import Failed
 from lookout.console.widgets import QuietInput
 from lookout.storage import events, pipelines, registry, scheduling
 from lookout.storage.db import Store
@@ -323,8 +324,6 @@ def _confirm_then(
         try:
             plan = build(app.ws.store)
         except Exception as exc:
-            from lookout.console.app import Failed
-
             app.post_message(Failed(what, exc))
             return
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lookout.console.constants import MIN_SIZE, Source
 from lookout.console.widgets import KeyedTable, KeyHints, QuietInput
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 if TYPE_CHECKING:
-    from lookout.console.app import LookoutApp, Source
+    from lookout.console.app import LookoutApp
 
 # What `:` and the palette can open: (command, help)
 JUMPS = [
@@ -171,8 +172,6 @@ class LookoutScreen(Screen[None]):
         self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
-        from lookout.console.app import MIN_SIZE
-
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         self.set_class(width < 100, "-narrow")

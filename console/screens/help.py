@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.console.constants import keymap_path
 from lookout.console.format import STATUS
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,8 +32,6 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self._content())
 
     def _content(self) -> Text:
-        from lookout.console.app import keymap_path
-
         rows: dict[str, list[str]] = {}  # description -> [keys, id]
         for node in (self.origin, self.app):
             for _key, binding in node._bindings:
