@@ -24,7 +24,8 @@ from typing import Any
 from lookout.console.constants import Source, keymap_path, log_path
 from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
 from lookout.console.panes import Prefetch
-from lookout.scheduler import policy
+from lookout.console.protocol import Console
+from lookout.scheduler import policy, promotion
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import scheduling
 from lookout.storage.identity import current_user
@@ -146,8 +147,6 @@ class LookoutApp(App[int]):
         """Learn the user's role, then start a scheduler here if nobody runs one."""
         role = "viewer"
         try:
-            from lookout.scheduler import promotion
-
             role = promotion.role_of(self.ws, self.user)
         except Exception as exc:  # a broken policy must not stop the console opening
             self.post_message(Failed("reading your role", exc))
@@ -319,7 +318,7 @@ class LookoutApp(App[int]):
 
     def first_data(self) -> None:
         """The first frame has data: now learn the role and maybe start a scheduler
-        (both import heavy modules, so they wait until the console is on screen)."""
+        (neither is needed to draw it, and the scheduler loads numpy and apscheduler)."""
         if not self._started:
             self._started = True
             self.call_after_refresh(self._first_frame_shown)
@@ -416,7 +415,7 @@ class LookoutApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
     def action_jump(self) -> None:
-        from lookout.console.modals import JumpModal
+        from lookout.console.modals.jump import JumpModal
 
         targets: list[tuple[str, str]] = getattr(self.screen, "palette_targets", list)()
         self.push_screen(JumpModal([target for _, target in targets]), self.jump)
@@ -459,3 +458,8 @@ class LookoutApp(App[int]):
         else:
             self.report(message.what, message.text)
         self.request_refresh(screen=self.screen)
+
+
+# Screens, modals and actions reach the app only as a Console (they cannot import this
+# module, which imports them); this line has mypy hold LookoutApp to that protocol.
+_CONSOLE: type[Console] = LookoutApp

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from lookout.console.app import LookoutApp
 from lookout.console.commands.screenshots import settle
-from lookout.console.modals import ConfirmModal, NoteModal
+from lookout.console.modals.confirm import ConfirmModal
+from lookout.console.modals.note import NoteModal
 from lookout.console.screens.model import ModelScreen
 from lookout.console.screens.pipeline import PipelineScreen
 from lookout.console.screens.timeline import TimelineScreen

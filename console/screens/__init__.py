@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from lookout.console.constants import MIN_SIZE, Source
+from lookout.console.protocol import Console
 from lookout.console.widgets import KeyedTable, KeyHints, QuietInput
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,9 +18,6 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Input, Static
-
-if TYPE_CHECKING:
-    from lookout.console.app import LookoutApp
 
 # What `:` and the palette can open: (command, help)
 JUMPS = [
@@ -124,8 +122,9 @@ class LookoutScreen(Screen[None]):
     ]
 
     @property
-    def lookout(self) -> LookoutApp:
-        return self.app  # type: ignore[return-value]
+    def lookout(self) -> Console:
+        """The app, as screens may use it (they cannot import app.py: it imports them)."""
+        return cast(Console, self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")

@@ -1,0 +1,46 @@
+"""The app as its screens, modals and actions see it.
+
+`app.py` imports every screen, so no screen (nor a modal or action flow a screen
+uses) may import `app.py` back; import-linter holds that in `make lint`. They reach
+the app through `Console` instead, a Protocol that `LookoutApp` satisfies (mypy checks
+that where app.py names it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from lookout.console.panes import Prefetch
+from lookout.scheduler.workspace import Workspace
+from rich.text import Text
+from textual.message import Message
+from textual.screen import Screen
+
+
+class Console(Protocol):
+    """What screens, modals and actions use of `LookoutApp`."""
+
+    ws: Workspace
+    user: str
+    clock: Callable[[], float]
+    prefetch: Prefetch | None
+
+    def may(self, action: str) -> bool: ...
+    def report(self, what: str, error: BaseException | str | None = None) -> None: ...
+    def jump(self, target: str | None) -> None: ...
+    def request_refresh(
+        self, fetch_all: bool = False, screen: Screen[Any] | None = None
+    ) -> None: ...
+    def forget(self, screen: Screen[Any]) -> None: ...
+    def seed(self, screen: Screen[Any], name: str, key: object) -> None: ...
+    def first_data(self) -> None: ...
+    def header_text(self) -> Text: ...
+    def scheduler_alive(self) -> bool: ...
+    def perform(self, what: str, call: Callable[[], Any]) -> object: ...
+
+    # Textual's own, in the shape the action flows call them
+    def push_screen(self, screen: Screen[Any], callback: Callable[[Any], None]) -> object: ...
+    def call_from_thread(self, callback: Callable[..., Any], *args: Any) -> Any: ...
+    def run_worker(self, work: Callable[[], None], *, thread: bool, group: str) -> object: ...
+    def post_message(self, message: Message) -> bool: ...
