@@ -23,8 +23,13 @@ from typing import Any
 
 from lookout.console.constants import Source, keymap_path, log_path
 from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
+from lookout.console.modals.jump import JumpModal
 from lookout.console.panes import Prefetch
-from lookout.console.protocol import Console
+from lookout.console.protocol import Console, Target
+from lookout.console.screens import registry
+from lookout.console.screens.base import LookoutScreen
+from lookout.console.screens.help import HelpScreen
+from lookout.console.screens.overview import OverviewScreen
 from lookout.scheduler import policy, promotion
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import scheduling
@@ -117,11 +122,13 @@ class LookoutApp(App[int]):
 
     # -- start and stop ---------------------------------------------------------------
 
+    @property
+    def targets(self) -> Sequence[Target]:
+        return registry.TARGETS
+
     def get_default_screen(self) -> Screen[Any]:
         """The overview is the bottom screen: nothing lies under it that could ask it
         to repaint the whole terminal."""
-        from lookout.console.screens.overview import OverviewScreen
-
         return OverviewScreen()
 
     def on_mount(self) -> None:
@@ -249,14 +256,13 @@ class LookoutApp(App[int]):
 
     def _start_poll(self, fetch_all: bool) -> None:
         screen = self.screen
-        sources = getattr(screen, "sources", None)
-        if not callable(sources):
+        if not isinstance(screen, LookoutScreen):
             self._arm(self.refresh_s)
             return
         self._polling = True
         check = fetch_all or id(screen) in self._stale
         self._stale.discard(id(screen))
-        self._poll(screen, dict(sources()), check, fetch_all)
+        self._poll(screen, dict(screen.sources()), check, fetch_all)
 
     def request_refresh(self, fetch_all: bool = False, screen: Screen[Any] | None = None) -> None:
         """Poll now (or right after the running poll finishes)."""
@@ -336,18 +342,17 @@ class LookoutApp(App[int]):
     def on_fetched(self, message: Fetched) -> None:
         self.first_data()
         screen = message.screen
-        show = getattr(screen, "show_data", None)
-        if not screen.is_attached or not callable(show):
+        if not screen.is_attached or not isinstance(screen, LookoutScreen):
             return
         with self.batch_update():
             for name, data, seconds in message.items:
                 t0 = time.perf_counter()
                 try:
-                    show(name, data)
+                    screen.show_data(name, data)
                 except Exception as exc:
                     self.report(f"showing {name}", exc)
                 self.timings.append((name, seconds, time.perf_counter() - t0))
-        screen.loaded = True  # type: ignore[attr-defined]
+        screen.loaded = True
         del self.timings[:-2000]
 
     def on_lease_seen(self, message: LeaseSeen) -> None:
@@ -393,9 +398,8 @@ class LookoutApp(App[int]):
 
     def _header_changed(self) -> None:
         for screen in self.screen_stack:
-            update = getattr(screen, "update_header", None)
-            if callable(update):
-                update()
+            if isinstance(screen, LookoutScreen):
+                screen.update_header()
 
     # -- app-wide actions -------------------------------------------------------------
 
@@ -409,33 +413,30 @@ class LookoutApp(App[int]):
         self.request_refresh(fetch_all=True)
 
     def action_help(self) -> None:
-        from lookout.console.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen))
+            self.push_screen(HelpScreen(self.screen, registry.TARGETS))
 
     def action_jump(self) -> None:
-        from lookout.console.modals.jump import JumpModal
-
-        targets: list[tuple[str, str]] = getattr(self.screen, "palette_targets", list)()
-        self.push_screen(JumpModal([target for _, target in targets]), self.jump)
+        screen = self.screen
+        shown = screen.palette_targets() if isinstance(screen, LookoutScreen) else []
+        self.push_screen(JumpModal(registry.TARGETS, [target for _, target in shown]), self.jump)
 
     def jump(self, target: str | None) -> None:
         """Open a screen named like `model churn`, `pipeline x`, `check ds.name`, `timeline`."""
         if not target:
             return
-        from lookout.console.screens import open_target
-
-        screen = open_target(target.strip())
+        found = registry.find(target.strip())
+        screen = None
+        if found is not None:
+            row, argument = found
+            if row.open is None:  # the overview, at the bottom of the stack
+                while len(self.screen_stack) > 1:
+                    self.pop_screen()
+                return
+            screen = row.open(argument)
         if screen is None:
-            self.report(
-                f"nothing to jump to for {target!r}; try model NAME, pipeline NAME, "
-                "check DATASET.NAME, drift MODEL, approvals, timeline, audit, overview"
-            )
-            return
-        if isinstance(screen, str):  # "overview"
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
+            usage = ", ".join(t.usage for t in registry.TARGETS)
+            self.report(f"nothing to jump to for {target!r}; try {usage}")
             return
         self.push_screen(screen)
 

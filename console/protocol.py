@@ -1,4 +1,5 @@
-"""The app as its screens, modals and actions see it.
+"""The app as its screens, modals and actions see it, and the row type of its table of
+screens.
 
 `app.py` imports every screen, so no screen (nor a modal or action flow a screen
 uses) may import `app.py` back; import-linter holds that in `make lint`. They reach
@@ -8,7 +9,8 @@ that where app.py names it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lookout.console.panes import Prefetch
@@ -18,6 +20,28 @@ from textual.message import Message
 from textual.screen import Screen
 
 
+@dataclass(frozen=True)
+class Target:
+    """A screen that `:` jump, the command palette and the help screen can open by name.
+
+    `:model churn` finds the row whose word or alias is `model` and calls its `open`
+    with the rest, `churn`. The table itself is `screens/registry.py`.
+    """
+
+    word: str  # what `:` takes, and what help and the jump prompt show
+    aliases: tuple[str, ...]  # shorter words `:` also takes
+    argument: str  # what must follow the word, shown as in `model NAME`; "" for none
+    # builds the screen from the argument (None when the argument names nothing); None
+    # for the overview, which is always at the bottom: jumping there pops back to it
+    open: Callable[[str], Screen[Any] | None] | None
+    title: str = ""  # its name in the command palette, for rows that need no argument
+    help: str = ""  # and the palette's line about it
+
+    @property
+    def usage(self) -> str:
+        return f"{self.word} {self.argument}".rstrip()
+
+
 class Console(Protocol):
     """What screens, modals and actions use of `LookoutApp`."""
 
@@ -25,6 +49,10 @@ class Console(Protocol):
     user: str
     clock: Callable[[], float]
     prefetch: Prefetch | None
+
+    @property
+    def targets(self) -> Sequence[Target]:
+        """The screens `:` can open (screens/registry.py), for the palette."""
 
     def may(self, action: str) -> bool: ...
     def report(self, what: str, error: BaseException | str | None = None) -> None: ...

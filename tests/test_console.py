@@ -226,7 +226,7 @@ async def test_palette_opens_screens_and_runs_actions(ws: Workspace) -> None:
 
 
 async def test_the_palette_offers_each_screen_once(ws: Workspace) -> None:
-    from lookout.console.screens import ScreenCommands
+    from lookout.console.screens.base import ScreenCommands
 
     app = make(ws)
     async with app.run_test(size=(120, 40)) as pilot:

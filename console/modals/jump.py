@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from lookout.console.protocol import Target
 from lookout.console.widgets import QuietInput
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,32 +14,25 @@ from textual.widgets import Input
 
 
 class JumpModal(ModalScreen[str | None]):
-    """`:model churn`, `:pipeline x`, `:check ds.name`, `:approvals`, `:timeline`, `:audit`."""
+    """Returns what was typed, without the `:`, or None; the app opens it."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="jump.cancel")]
 
-    def __init__(self, suggestions: list[str] | None = None) -> None:
+    def __init__(self, targets: Sequence[Target], suggestions: Sequence[str] = ()) -> None:
         super().__init__()
-        self.suggestions = suggestions or []
+        self.targets = targets
+        self.suggestions = suggestions  # what the screen below lists now: `model churn`
 
     def compose(self) -> ComposeResult:
+        rows = [t for t in self.targets if t.open is not None]
         yield QuietInput(
-            placeholder=(
-                ":model NAME · :pipeline NAME · :check DS.NAME · :drift MODEL"
-                " · :approvals · :timeline · :audit"
-            ),
+            placeholder=" · ".join(f":{t.usage}" for t in rows),
             id="jump",
             suggester=SuggestFromList(
                 [
                     *self.suggestions,
-                    "approvals",
-                    "timeline",
-                    "audit",
-                    "overview",
-                    "model ",
-                    "pipeline ",
-                    "check ",
-                    "drift ",
+                    *(t.word for t in self.targets if not t.argument),
+                    *(f"{t.word} " for t in self.targets if t.argument),
                 ],
                 case_sensitive=False,
             ),

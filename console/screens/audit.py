@@ -6,7 +6,7 @@ from typing import Any
 
 from lookout.console.format import safe, when
 from lookout.console.messages import Failed
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import audit, watch
 from lookout.storage.db import Store

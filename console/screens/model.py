@@ -8,7 +8,7 @@ from typing import Any
 
 from lookout.console import actions
 from lookout.console.format import delta, number, safe, status_text, when
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import drift, registry, watch
 from lookout.storage.db import Store

@@ -6,7 +6,7 @@ from typing import Any
 
 from lookout.console import actions
 from lookout.console.panes import PaneSpec, overview_specs
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable, Pane
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -9,7 +9,7 @@ from typing import Any
 from lookout.console import actions
 from lookout.console.format import Cells, duration, safe, safe_block, status_text, when
 from lookout.console.panes.pipelines import run_seconds, stage_strip
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import pipelines, watch
 from lookout.storage.db import Store

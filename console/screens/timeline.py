@@ -8,7 +8,7 @@ from typing import Any
 from lookout.console import actions
 from lookout.console.format import safe
 from lookout.console.panes import events as events_pane
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import watch
 from textual.app import ComposeResult
