@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 import os
 import signal
@@ -19,7 +18,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lookout.console.constants import Source, keymap_path, log_path
 from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
@@ -43,6 +42,9 @@ from textual.binding import Binding
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
+
+if TYPE_CHECKING:  # imported when the scheduler starts: it loads numpy and apscheduler
+    from lookout.scheduler.service import Scheduler
 
 # console action -> the policy action it asks for (the console's own names read better
 # in keymaps: a retry is a new run, cancelling a run is `cancel`)
@@ -104,7 +106,7 @@ class LookoutApp(App[int]):
         self.role = "viewer"
         self.paused = False
         self.lease: Lease | None = None
-        self.scheduler: Any = None
+        self.scheduler: Scheduler | None = None
         self.timings: list[tuple[str, float, float]] = []  # (source, fetch s, render s)
         self._keys: dict[tuple[int, str], object] = {}
         self._versions: dict[int, int] = {}  # thread id -> data_version last seen there
@@ -170,12 +172,10 @@ class LookoutApp(App[int]):
         lease = scheduling.get_lease(self.ws.store)
         if lease is not None and lease.alive(self.clock()):
             return
+        from lookout.scheduler.service import Scheduler  # numpy: after the first frame
+
         try:
-            service = importlib.import_module("lookout.scheduler.service")
-        except ImportError:
-            return
-        try:
-            sched = service.Scheduler(self.ws)
+            sched = Scheduler(self.ws)
             if sched.start():
                 self.scheduler = sched
         except Exception as exc:
@@ -183,10 +183,9 @@ class LookoutApp(App[int]):
 
     def _stop_scheduler(self) -> None:
         sched, self.scheduler = self.scheduler, None
-        stop = getattr(sched, "stop", None)
-        if callable(stop):
+        if sched is not None:
             with contextlib.suppress(Exception):
-                stop()
+                sched.stop()
 
     def _load_keymap(self) -> None:
         """Users remap keys by binding id in keymap.toml: `"app.quit" = "ctrl+q"`."""

@@ -3,6 +3,7 @@ live refresh that keeps the cursor, and read-only / viewer consoles without muta
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +383,21 @@ async def test_a_user_keymap_remaps_keys_by_binding_id(ws: Workspace, tmp_path: 
         await pilot.press("f2")
         await settle(pilot)
         assert isinstance(app.screen, TimelineScreen)
+
+
+async def test_a_console_runs_the_scheduler_when_none_is_up_and_stops_it_on_exit(
+    make_workspace: Any,
+) -> None:
+    ws = make_workspace()
+    app = LookoutApp(ws, user=USER)  # the real clock: the lease must be live now
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.scheduler is not None
+        lease = scheduling.get_lease(ws.store)
+        assert lease is not None and lease.holder == app.scheduler.holder
+        assert lease.alive(time.time())
+    lease = scheduling.get_lease(ws.store)
+    assert lease is not None and not lease.alive(time.time())  # given up on the way out
 
 
 def test_opening_the_console_without_a_terminal_says_so(ws: Workspace, cli: Any) -> None:
