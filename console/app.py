@@ -124,10 +124,6 @@ class LookoutApp(App[int]):
 
     # -- start and stop ---------------------------------------------------------------
 
-    @property
-    def targets(self) -> Sequence[Target]:
-        return registry.TARGETS
-
     def get_default_screen(self) -> Screen[Any]:
         """The overview is the bottom screen: nothing lies under it that could ask it
         to repaint the whole terminal."""
@@ -411,14 +407,19 @@ class LookoutApp(App[int]):
     def action_refresh(self) -> None:
         self.request_refresh(fetch_all=True)
 
+    @property
+    def targets(self) -> Sequence[Target]:
+        """The screens `:`, the palette and help can open (screens/registry.py)."""
+        return registry.TARGETS
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen, registry.TARGETS))
+            self.push_screen(HelpScreen(self.screen, self.targets))
 
     def action_jump(self) -> None:
         screen = self.screen
         shown = screen.palette_targets() if isinstance(screen, LookoutScreen) else []
-        self.push_screen(JumpModal(registry.TARGETS, [target for _, target in shown]), self.jump)
+        self.push_screen(JumpModal(self.targets, [target for _, target in shown]), self.jump)
 
     def jump(self, target: str | None) -> None:
         """Open a screen named like `model churn`, `pipeline x`, `check ds.name`, `timeline`."""
@@ -434,7 +435,7 @@ class LookoutApp(App[int]):
                 return
             screen = row.open(argument)
         if screen is None:
-            usage = ", ".join(t.usage for t in registry.TARGETS)
+            usage = ", ".join(t.usage for t in self.targets)
             self.report(f"nothing to jump to for {target!r}; try {usage}")
             return
         self.push_screen(screen)

@@ -12,6 +12,7 @@ from lookout.console.app import LookoutApp
 from lookout.console.commands.screenshots import settle
 from lookout.console.modals.confirm import ConfirmModal
 from lookout.console.modals.note import NoteModal
+from lookout.console.screens import registry as screen_registry
 from lookout.console.screens.model import ModelScreen
 from lookout.console.screens.pipeline import PipelineScreen
 from lookout.console.screens.timeline import TimelineScreen
@@ -276,6 +277,15 @@ async def test_colon_jumps_to_a_screen(
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "OverviewScreen"
+
+
+def test_each_jump_word_and_alias_names_one_screen() -> None:
+    words = [w for row in screen_registry.TARGETS for w in (row.word, *row.aliases)]
+    assert len(words) == len(set(words)), words
+    found = screen_registry.find(":M churn")
+    assert found is not None and found[0].word == "model" and found[1] == "churn"
+    assert screen_registry.find("model") is None  # its NAME is missing
+    assert screen_registry.find("frobnicate") is None
 
 
 async def test_a_jump_to_nothing_says_so(ws: Workspace) -> None:

@@ -29,19 +29,26 @@ TARGETS = (
         ("events", "t"),
         "",
         lambda _: TimelineScreen(),
-        "Timeline",
-        "open the events timeline",
+        title="Timeline",
+        help="open the events timeline",
     ),
-    Target("audit", ("a",), "", lambda _: AuditScreen(), "Audit log", "open the audit chain"),
+    Target(
+        "audit",
+        ("a",),
+        "",
+        lambda _: AuditScreen(),
+        title="Audit log",
+        help="open the audit chain",
+    ),
     Target(
         "approvals",
         ("requests",),
         "",
         lambda _: ApprovalsScreen(),
-        "Approvals",
-        "open the promotion requests",
+        title="Approvals",
+        help="open the promotion requests",
     ),
-    Target("overview", ("home", "o"), "", None, "Overview", "back to the four panes"),
+    Target("overview", ("home", "o"), "", None, title="Overview", help="back to the four panes"),
 )
 
 
