@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 import os
 import signal
@@ -19,15 +18,20 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import platformdirs
+from lookout.console.constants import Source, keymap_path, log_path
+from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
+from lookout.console.modals.jump import JumpModal
 from lookout.console.panes import Prefetch
-from lookout.scheduler import policy
+from lookout.console.protocol import Console, Target
+from lookout.console.screens import registry
+from lookout.console.screens.base import LookoutScreen
+from lookout.console.screens.help import HelpScreen
+from lookout.console.screens.overview import OverviewScreen
+from lookout.scheduler import policy, promotion
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import scheduling
-from lookout.storage.db import Store
 from lookout.storage.identity import current_user
 from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
@@ -36,60 +40,16 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.filter import LineFilter, Monochrome, NoColor
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
+
+if TYPE_CHECKING:  # imported when the scheduler starts: it loads numpy and apscheduler
+    from lookout.scheduler.service import Scheduler
 
 # console action -> the policy action it asks for (the console's own names read better
 # in keymaps: a retry is a new run, cancelling a run is `cancel`)
 POLICY_ACTION = {"trigger": "run", "retry": "run", "cancel_run": "cancel"}
-MIN_SIZE = (60, 16)
 NO_COLOR = NoColor()
-Source = tuple[Callable[[Store], object], Callable[[Store], Any]]
-
-
-class Fetched(Message):
-    """Fresh data for the sources of a screen that changed, read in a thread worker."""
-
-    def __init__(self, screen: Screen[Any], items: list[tuple[str, Any, float]]) -> None:
-        super().__init__()
-        self.screen = screen
-        self.items = items  # (source name, data, seconds the query took)
-
-
-class LeaseSeen(Message):
-    def __init__(self, lease: Lease | None) -> None:
-        super().__init__()
-        self.lease = lease
-
-
-class PollDone(Message):
-    pass
-
-
-class ActionDone(Message):
-    def __init__(self, text: str, ok: bool, what: str) -> None:
-        super().__init__()
-        self.text = text
-        self.ok = ok
-        self.what = what
-
-
-class Failed(Message):
-    """A worker failed; shown as a flash message and written to the log file."""
-
-    def __init__(self, what: str, error: BaseException | str) -> None:
-        super().__init__()
-        self.what = what
-        self.error = error
-
-
-def log_path() -> Path:
-    return Path(platformdirs.user_state_dir("lookout")) / "console.log"
-
-
-def keymap_path() -> Path:
-    return Path(platformdirs.user_config_dir("lookout")) / "keymap.toml"
 
 
 def _logger() -> logging.Logger:
@@ -146,7 +106,7 @@ class LookoutApp(App[int]):
         self.role = "viewer"
         self.paused = False
         self.lease: Lease | None = None
-        self.scheduler: Any = None
+        self.scheduler: Scheduler | None = None
         self.timings: list[tuple[str, float, float]] = []  # (source, fetch s, render s)
         self._keys: dict[tuple[int, str], object] = {}
         self._versions: dict[int, int] = {}  # thread id -> data_version last seen there
@@ -167,8 +127,6 @@ class LookoutApp(App[int]):
     def get_default_screen(self) -> Screen[Any]:
         """The overview is the bottom screen: nothing lies under it that could ask it
         to repaint the whole terminal."""
-        from lookout.console.screens.overview import OverviewScreen
-
         return OverviewScreen()
 
     def on_mount(self) -> None:
@@ -194,8 +152,6 @@ class LookoutApp(App[int]):
         """Learn the user's role, then start a scheduler here if nobody runs one."""
         role = "viewer"
         try:
-            from lookout.scheduler import promotion
-
             role = promotion.role_of(self.ws, self.user)
         except Exception as exc:  # a broken policy must not stop the console opening
             self.post_message(Failed("reading your role", exc))
@@ -212,12 +168,10 @@ class LookoutApp(App[int]):
         lease = scheduling.get_lease(self.ws.store)
         if lease is not None and lease.alive(self.clock()):
             return
+        from lookout.scheduler.service import Scheduler  # numpy: after the first frame
+
         try:
-            service = importlib.import_module("lookout.scheduler.service")
-        except ImportError:
-            return
-        try:
-            sched = service.Scheduler(self.ws)
+            sched = Scheduler(self.ws)
             if sched.start():
                 self.scheduler = sched
         except Exception as exc:
@@ -225,10 +179,9 @@ class LookoutApp(App[int]):
 
     def _stop_scheduler(self) -> None:
         sched, self.scheduler = self.scheduler, None
-        stop = getattr(sched, "stop", None)
-        if callable(stop):
+        if sched is not None:
             with contextlib.suppress(Exception):
-                stop()
+                sched.stop()
 
     def _load_keymap(self) -> None:
         """Users remap keys by binding id in keymap.toml: `"app.quit" = "ctrl+q"`."""
@@ -298,14 +251,13 @@ class LookoutApp(App[int]):
 
     def _start_poll(self, fetch_all: bool) -> None:
         screen = self.screen
-        sources = getattr(screen, "sources", None)
-        if not callable(sources):
+        if not isinstance(screen, LookoutScreen):
             self._arm(self.refresh_s)
             return
         self._polling = True
         check = fetch_all or id(screen) in self._stale
         self._stale.discard(id(screen))
-        self._poll(screen, dict(sources()), check, fetch_all)
+        self._poll(screen, dict(screen.sources()), check, fetch_all)
 
     def request_refresh(self, fetch_all: bool = False, screen: Screen[Any] | None = None) -> None:
         """Poll now (or right after the running poll finishes)."""
@@ -367,7 +319,7 @@ class LookoutApp(App[int]):
 
     def first_data(self) -> None:
         """The first frame has data: now learn the role and maybe start a scheduler
-        (both import heavy modules, so they wait until the console is on screen)."""
+        (neither is needed to draw it, and the scheduler loads numpy and apscheduler)."""
         if not self._started:
             self._started = True
             self.call_after_refresh(self._first_frame_shown)
@@ -385,18 +337,17 @@ class LookoutApp(App[int]):
     def on_fetched(self, message: Fetched) -> None:
         self.first_data()
         screen = message.screen
-        show = getattr(screen, "show_data", None)
-        if not screen.is_attached or not callable(show):
+        if not screen.is_attached or not isinstance(screen, LookoutScreen):
             return
         with self.batch_update():
             for name, data, seconds in message.items:
                 t0 = time.perf_counter()
                 try:
-                    show(name, data)
+                    screen.show_data(name, data)
                 except Exception as exc:
                     self.report(f"showing {name}", exc)
                 self.timings.append((name, seconds, time.perf_counter() - t0))
-        screen.loaded = True  # type: ignore[attr-defined]
+        screen.loaded = True
         del self.timings[:-2000]
 
     def on_lease_seen(self, message: LeaseSeen) -> None:
@@ -442,9 +393,8 @@ class LookoutApp(App[int]):
 
     def _header_changed(self) -> None:
         for screen in self.screen_stack:
-            update = getattr(screen, "update_header", None)
-            if callable(update):
-                update()
+            if isinstance(screen, LookoutScreen):
+                screen.update_header()
 
     # -- app-wide actions -------------------------------------------------------------
 
@@ -457,34 +407,36 @@ class LookoutApp(App[int]):
     def action_refresh(self) -> None:
         self.request_refresh(fetch_all=True)
 
-    def action_help(self) -> None:
-        from lookout.console.screens.help import HelpScreen
+    @property
+    def targets(self) -> Sequence[Target]:
+        """The screens `:`, the palette and help can open (screens/registry.py)."""
+        return registry.TARGETS
 
+    def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen))
+            self.push_screen(HelpScreen(self.screen, self.targets))
 
     def action_jump(self) -> None:
-        from lookout.console.modals import JumpModal
-
-        targets: list[tuple[str, str]] = getattr(self.screen, "palette_targets", list)()
-        self.push_screen(JumpModal([target for _, target in targets]), self.jump)
+        screen = self.screen
+        shown = screen.palette_targets() if isinstance(screen, LookoutScreen) else []
+        self.push_screen(JumpModal(self.targets, [target for _, target in shown]), self.jump)
 
     def jump(self, target: str | None) -> None:
         """Open a screen named like `model churn`, `pipeline x`, `check ds.name`, `timeline`."""
         if not target:
             return
-        from lookout.console.screens import open_target
-
-        screen = open_target(target.strip())
+        found = registry.find(target.strip())
+        screen = None
+        if found is not None:
+            row, argument = found
+            if row.open is None:  # the overview, at the bottom of the stack
+                while len(self.screen_stack) > 1:
+                    self.pop_screen()
+                return
+            screen = row.open(argument)
         if screen is None:
-            self.report(
-                f"nothing to jump to for {target!r}; try model NAME, pipeline NAME, "
-                "check DATASET.NAME, drift MODEL, approvals, timeline, audit, overview"
-            )
-            return
-        if isinstance(screen, str):  # "overview"
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
+            usage = ", ".join(t.usage for t in self.targets)
+            self.report(f"nothing to jump to for {target!r}; try {usage}")
             return
         self.push_screen(screen)
 
@@ -507,3 +459,8 @@ class LookoutApp(App[int]):
         else:
             self.report(message.what, message.text)
         self.request_refresh(screen=self.screen)
+
+
+# Screens, modals and actions reach the app only as a Console (they cannot import this
+# module, which imports them); this line has mypy hold LookoutApp to that protocol.
+_CONSOLE: type[Console] = LookoutApp

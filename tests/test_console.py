@@ -3,13 +3,16 @@ live refresh that keeps the cursor, and read-only / viewer consoles without muta
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lookout.console.app import LookoutApp
 from lookout.console.commands.screenshots import settle
-from lookout.console.modals import ConfirmModal, NoteModal
+from lookout.console.modals.confirm import ConfirmModal
+from lookout.console.modals.note import NoteModal
+from lookout.console.screens import registry as screen_registry
 from lookout.console.screens.model import ModelScreen
 from lookout.console.screens.pipeline import PipelineScreen
 from lookout.console.screens.timeline import TimelineScreen
@@ -225,7 +228,7 @@ async def test_palette_opens_screens_and_runs_actions(ws: Workspace) -> None:
 
 
 async def test_the_palette_offers_each_screen_once(ws: Workspace) -> None:
-    from lookout.console.screens import ScreenCommands
+    from lookout.console.screens.base import ScreenCommands
 
     app = make(ws)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -274,6 +277,15 @@ async def test_colon_jumps_to_a_screen(
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "OverviewScreen"
+
+
+def test_each_jump_word_and_alias_names_one_screen() -> None:
+    words = [w for row in screen_registry.TARGETS for w in (row.word, *row.aliases)]
+    assert len(words) == len(set(words)), words
+    found = screen_registry.find(":M churn")
+    assert found is not None and found[0].word == "model" and found[1] == "churn"
+    assert screen_registry.find("model") is None  # its NAME is missing
+    assert screen_registry.find("frobnicate") is None
 
 
 async def test_a_jump_to_nothing_says_so(ws: Workspace) -> None:
@@ -381,6 +393,21 @@ async def test_a_user_keymap_remaps_keys_by_binding_id(ws: Workspace, tmp_path: 
         await pilot.press("f2")
         await settle(pilot)
         assert isinstance(app.screen, TimelineScreen)
+
+
+async def test_a_console_runs_the_scheduler_when_none_is_up_and_stops_it_on_exit(
+    make_workspace: Any,
+) -> None:
+    ws = make_workspace()
+    app = LookoutApp(ws, user=USER)  # the real clock: the lease must be live now
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.scheduler is not None
+        lease = scheduling.get_lease(ws.store)
+        assert lease is not None and lease.holder == app.scheduler.holder
+        assert lease.alive(time.time())
+    lease = scheduling.get_lease(ws.store)
+    assert lease is not None and not lease.alive(time.time())  # given up on the way out
 
 
 def test_opening_the_console_without_a_terminal_says_so(ws: Workspace, cli: Any) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lookout.console import actions
 from lookout.console.format import delta, glyph, safe, status_text, when
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import registry, watch
 from lookout.storage.db import Store
@@ -271,8 +272,6 @@ class ApprovalsScreen(LookoutScreen):
         return next((w.request for w in self.data.pending if str(w.request.id) == key), None)
 
     def _decide(self, verb: str) -> None:
-        from lookout.console.modals import decide
-
         r = self._selected_pending()
         if r is None:
             self.lookout.report(f"no pending promotion request to {verb}")
@@ -289,7 +288,7 @@ class ApprovalsScreen(LookoutScreen):
                 "you approved it already; it needs another approver",
             )
             return
-        decide(self.lookout, verb, r.id)
+        actions.decide(self.lookout, verb, r.id)
 
     def action_approve(self) -> None:
         self._decide("approve")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lookout.console.format import safe, when
-from lookout.console.screens import LookoutScreen
+from lookout.console.messages import Failed
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import audit, watch
 from lookout.storage.db import Store
@@ -77,8 +78,6 @@ class AuditScreen(LookoutScreen):
         try:
             result = audit.verify(self.lookout.ws.store)
         except Exception as exc:
-            from lookout.console.app import Failed
-
             self.lookout.post_message(Failed("verifying the audit chain", exc))
             return
         self.app.call_from_thread(self._verified, result)

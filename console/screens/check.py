@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from lookout.console.format import safe, status_text, when
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import checks, watch
 from lookout.storage.db import Store

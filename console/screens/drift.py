@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from lookout.console.format import bar, number, safe, sparkline, status_text, when
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import drift, registry, watch
 from lookout.storage.db import Store

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from lookout.console.constants import keymap_path
 from lookout.console.format import STATUS
+from lookout.console.protocol import Target
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,17 +25,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False, id="help.close3"),
     ]
 
-    def __init__(self, origin: Screen[Any]) -> None:
+    def __init__(self, origin: Screen[Any], targets: Sequence[Target]) -> None:
         super().__init__()
         self.origin = origin
+        self.targets = targets  # the screens `:` opens (screens/registry.py)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
             yield Static(self._content())
 
     def _content(self) -> Text:
-        from lookout.console.app import keymap_path
-
         rows: dict[str, list[str]] = {}  # description -> [keys, id]
         for node in (self.origin, self.app):
             for _key, binding in node._bindings:
@@ -45,11 +47,7 @@ class HelpScreen(ModalScreen[None]):
         for key, what in (
             ("enter", "open the selected row"),
             ("ctrl+p", "command palette: every action and screen"),
-            (
-                ":",
-                "jump: model NAME · pipeline NAME · check DS.NAME · drift MODEL · timeline · audit"
-                " · approvals",
-            ),
+            (":", "jump: " + " · ".join(t.usage for t in self.targets if t.open is not None)),
         ):
             rows.setdefault(what, [key, ""])
         out = Text()

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lookout.console import actions
 from lookout.console.format import delta, number, safe, status_text, when
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import drift, registry, watch
 from lookout.storage.db import Store
@@ -261,18 +262,14 @@ class ModelScreen(LookoutScreen):
             self._show_compare()
 
     def action_promote(self) -> None:
-        from lookout.console.modals import promote
-
         v = self._selected_version()
         if v is None:
             self.lookout.report("select a version to promote")
             return
-        promote(self.lookout, self.model_name, v.version)
+        actions.promote(self.lookout, self.model_name, v.version)
 
     def action_rollback(self) -> None:
-        from lookout.console.modals import rollback
-
-        rollback(self.lookout, self.model_name)
+        actions.rollback(self.lookout, self.model_name)
 
     def _pending_request(self) -> int | None:
         if self.detail is None:
@@ -284,13 +281,11 @@ class ModelScreen(LookoutScreen):
         return pending[0].id if pending else None
 
     def _decide(self, verb: str) -> None:
-        from lookout.console.modals import decide
-
         request_id = self._pending_request()
         if request_id is None:
             self.lookout.report(f"no pending promotion request to {verb}")
             return
-        decide(self.lookout, verb, request_id)
+        actions.decide(self.lookout, verb, request_id)
 
     def action_approve(self) -> None:
         self._decide("approve")

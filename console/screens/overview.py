@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.console import actions
 from lookout.console.panes import PaneSpec, overview_specs
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable, Pane
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -116,22 +117,18 @@ class OverviewScreen(LookoutScreen):
         self._decide("reject")
 
     def _decide(self, verb: str) -> None:
-        from lookout.console.modals import decide
-
         request_id = self._request_id()
         if request_id is None:
             self.lookout.report(f"select a pending request in the Models pane to {verb} it")
             return
-        decide(self.lookout, verb, request_id)
+        actions.decide(self.lookout, verb, request_id)
 
     def action_trigger(self) -> None:
-        from lookout.console.modals import trigger_run
-
         pane, key = self._selected()
         if pane != "pipelines" or key is None:
             self.lookout.report("select a pipeline in the Pipelines pane to run it")
             return
-        trigger_run(self.lookout, key)
+        actions.trigger_run(self.lookout, key)
 
     def action_timeline(self) -> None:
         self.lookout.jump("timeline")

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lookout.console import actions
 from lookout.console.format import Cells, duration, safe, safe_block, status_text, when
 from lookout.console.panes.pipelines import run_seconds, stage_strip
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import pipelines, watch
 from lookout.storage.db import Store
@@ -186,24 +187,18 @@ class PipelineScreen(LookoutScreen):
             self._show_log()
 
     def action_trigger(self) -> None:
-        from lookout.console.modals import trigger_run
-
-        trigger_run(self.lookout, self.pipeline_name)
+        actions.trigger_run(self.lookout, self.pipeline_name)
 
     def action_retry(self) -> None:
-        from lookout.console.modals import trigger_run
-
         run = self._run()
         if run is None or run.status not in ("failed", "interrupted", "cancelled"):
             self.lookout.report("select a failed, interrupted or cancelled run to retry")
             return
-        trigger_run(self.lookout, self.pipeline_name, retry_of=run.id)
+        actions.trigger_run(self.lookout, self.pipeline_name, retry_of=run.id)
 
     def action_cancel_run(self) -> None:
-        from lookout.console.modals import cancel_run
-
         run = self._run()
         if run is None or run.status not in ("queued", "running"):
             self.lookout.report("select a queued or running run to cancel")
             return
-        cancel_run(self.lookout, run.id)
+        actions.cancel_run(self.lookout, run.id)

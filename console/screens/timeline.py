@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from lookout.console import actions
 from lookout.console.format import safe
 from lookout.console.panes import events as events_pane
-from lookout.console.screens import LookoutScreen
+from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import watch
 from textual.app import ComposeResult
@@ -51,10 +52,8 @@ class TimelineScreen(LookoutScreen):
         )
 
     def action_acknowledge(self) -> None:
-        from lookout.console.modals import acknowledge
-
         key = self.query_one("#events", KeyedTable).selected_key
         if key is None:
             self.lookout.report("no event selected")
             return
-        acknowledge(self.lookout, int(key))
+        actions.acknowledge(self.lookout, int(key))
