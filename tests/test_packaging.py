@@ -6,6 +6,7 @@ Airflow task's `from storage import sdk` could import somebody else's `storage`.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -33,8 +34,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     not run that venv's editable-install hook), so nothing is downloaded.
     """
     tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"  # a clean copy: a stale build/ in the checkout would leak in
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for room in ROOMS:
+        shutil.copytree(ROOT / room, source / room, ignore=shutil.ignore_patterns("__pycache__"))
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", tmp / "dist", ROOT)  # fmt: skip
+         "-w", tmp / "dist", source)  # fmt: skip
     (wheel,) = (tmp / "dist").glob("lookout_mlops-*.whl")
     _run(sys.executable, "-m", "venv", "--without-pip", tmp / "venv")
     python = tmp / "venv" / "bin" / "python"
