@@ -1,4 +1,4 @@
-"""The `lookout` command line: the contract of DESIGN.md.
+"""The `lookout` command line: the contract in ARCHITECTURE.md and the README.
 
 Each subcommand lives in `console/commands/<name>.py` as `run(args) -> int`
 and is imported only when used, so `lookout status` never loads Textual.

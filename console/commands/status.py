@@ -13,7 +13,7 @@ from lookout.storage.records import iso
 
 
 def collect(ws: Workspace) -> dict[str, Any]:
-    """The status object of DESIGN.md, from the store and the config."""
+    """The status object of the command-line contract, from the store and the config."""
     store, cfg = ws.store, ws.config
     t = now()
     lease = scheduling.get_lease(store)
