@@ -175,6 +175,17 @@ def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
     _write_file(path, pem.decode(), 0o600)
 
 
+def _present(path: Path) -> bool:
+    """Whether something is at `path`; one this account may not look at counts."""
+    try:
+        path.stat()
+    except PermissionError:
+        return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
 def ensure_key(cfg: Config, seed: bytes | None = None) -> bool:
     """Make the workspace's key pair when it has none (`lookout init`, first writable open).
 
@@ -183,7 +194,7 @@ def ensure_key(cfg: Config, seed: bytes | None = None) -> bool:
     (32 bytes) makes a fixed key, for reproducible demo scenes only.
     """
     p = paths(cfg)
-    if p.key.exists() or p.public_key.exists():
+    if _present(p.key) or _present(p.public_key):
         return False
     key = Ed25519PrivateKey.from_private_bytes(seed) if seed else Ed25519PrivateKey.generate()
     try:
@@ -307,34 +318,32 @@ class WorkspaceSigner(PublicKeys):
             log.warning("%s", exc)
             return None
 
-    def publish(self, head: Callable[[], AuditHead | None]) -> None:
-        """Append the current head to the witness unless it is already the last line.
+    def publish(self, head: Callable[[AuditHead | None], AuditHead | None]) -> None:
+        """Append `head(last witnessed head)` to the witness, if it gives one.
 
         Under an exclusive lock on the witness, so two writers publishing at once
-        leave the newest head last. Called after each commit that wrote an entry and
-        at every writable open (a crash after a commit is caught up then). A failure
-        is logged, not raised: the change it follows has committed.
+        leave the newest head last. `head` (`lookout.storage.audit.publishable`)
+        gives only a newer head that extends the last one. Called after each commit
+        that wrote an entry and at every writable open (a crash after a commit is
+        caught up then). A failure is logged, not raised: the change it follows has
+        committed.
         """
         if self.witness is None:
             return
         try:
             with _locked_append(self.witness) as fd:
-                current = head()
-                if current is None:
-                    return
                 try:
                     last = read_witness(self.witness)
-                except SigningError:
-                    last = None  # an unreadable last line: the new one goes after it
-                if last is not None and (last.seq, last.hash) == (current.seq, current.hash):
+                except SigningError as exc:
+                    log.warning("%s", exc)
                     return
-                os.write(
-                    fd,
-                    _fresh_line(self.witness, os.fstat(fd).st_size)
-                    + _head_json(current, self._store),
-                )
+                current = head(last)
+                if current is None:
+                    return
+                size = os.fstat(fd).st_size
+                os.write(fd, _fresh_line(self.witness, size) + _head_json(current, self._store))
                 os.fsync(fd)
-        except (OSError, SigningError) as exc:
+        except OSError as exc:
             log.warning("cannot publish the audit head to the witness %s: %s", self.witness, exc)
 
 

@@ -78,8 +78,8 @@ class Signer(Keys, Protocol):
         """The last head the witness saw (None: no witness, or nothing witnessed yet)."""
         ...
 
-    def publish(self, head: Callable[[], AuditHead | None]) -> None:
-        """Append the current head to the witness unless it is the last one there."""
+    def publish(self, head: Callable[[AuditHead | None], AuditHead | None]) -> None:
+        """Append `head(last witnessed head)` to the witness unless that is None."""
         ...
 
 
@@ -306,6 +306,27 @@ def head(store: Store) -> AuditHead | None:
     if row is None or row["signature"] is None or key is None:
         return None
     return AuditHead(row["seq"], row["hash"], row["signature"], key[1])
+
+
+def publishable(store: Store, seen: AuditHead | None) -> AuditHead | None:
+    """The head to give the witness after `seen`, or None.
+
+    Only a head that is newer than what the witness saw, extends it (the record
+    still holds `seen`'s hash at its seq) and is signed by a trusted key: a record
+    cut back or rewritten is never published over the evidence against it.
+    """
+    current = head(store)
+    if current is None or store.signer is None:
+        return None
+    if not _holds(store.signer, current.key, current.signature, current.hash):
+        return None
+    if seen is not None:
+        if current.seq <= seen.seq:
+            return None
+        there = store.conn.execute("SELECT hash FROM audit WHERE seq = ?", (seen.seq,)).fetchone()
+        if there is None or there[0] != seen.hash:
+            return None
+    return current
 
 
 def _entry(row: sqlite3.Row) -> AuditEntry:

@@ -199,12 +199,12 @@ class Store:
             self.publish()
 
     def publish(self) -> None:
-        """Hand the signer the current audit head, read under its witness lock."""
+        """Give the witness the current audit head if it extends the last one it saw."""
         if self.signer is None:
             return
         from lookout.storage import audit
 
-        self.signer.publish(lambda: audit.head(self))
+        self.signer.publish(lambda seen: audit.publishable(self, seen))
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap 'did anything change?'."""
