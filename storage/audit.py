@@ -44,6 +44,7 @@ KEY_ACTION = "key"  # the entry that introduces a signing key
 KEY_ACTOR = "lookout"
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+_string = json.encoder.encode_basestring_ascii  # what _canonical does with a str, in C
 _COLUMNS = "seq, at, actor, action, subject, reason, details_json, prev_hash, hash"
 
 
@@ -88,6 +89,18 @@ def message(digest: str) -> bytes:
     return b"lookout audit entry " + digest.encode()
 
 
+def _body(
+    seq: int, at: float, actor: str, action: str, subject: str, reason: str, details: str
+) -> str:
+    """The canonical JSON of an entry (sorted keys, no spaces, ASCII), `details` already
+    canonical: the text `_canonical` makes of the whole dict, built without one."""
+    return (
+        f'{{"action":{_string(action)},"actor":{_string(actor)},"at":{_string(repr(float(at)))},'
+        f'"details":{details},"reason":{_string(reason)},"seq":{int(seq)},'
+        f'"subject":{_string(subject)}}}'
+    )
+
+
 def entry_hash(
     prev_hash: str,
     seq: int,
@@ -99,17 +112,7 @@ def entry_hash(
     details: dict[str, Any],
     prev_signature: str = "",
 ) -> str:
-    body = _canonical(
-        {
-            "seq": seq,
-            "at": repr(float(at)),
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "reason": reason,
-            "details": details,
-        }
-    )
+    body = _body(seq, at, actor, action, subject, reason, _canonical(details))
     return hashlib.sha256((prev_hash + prev_signature + body).encode()).hexdigest()
 
 
@@ -235,7 +238,7 @@ def _insert(
             action,
             subject,
             reason,
-            json.dumps(details, sort_keys=True),
+            _canonical(details),  # canonical, so that verify can hash the text as stored
             prev,
             digest,
             signature,
@@ -264,6 +267,7 @@ def append(
         raise RuntimeError("audit.append must run inside Store.write()")
     details = details or {}
     at = now() if at is None else at
+    actor, action, subject, reason = str(actor), str(action), str(subject), str(reason)
     signer: Signer | None = getattr(conn, "signer", None)
     key = _newest_key(conn)
     if signer is None:
@@ -392,23 +396,19 @@ def _walk(store: Store) -> _Walk:
             w.problem = (seq, f"entry {seq} does not follow entry {seq - 1}")
             break
         try:
-            details = loads(details_json)
-        except ValueError:
+            # Entries keep their details as canonical text, so hashing the text as
+            # stored is the fast path; legacy entries kept `json.dumps` spacing and
+            # need a parse and re-encoding.
+            body = _body(seq, at, actor, action, subject, reason, details_json)
+            if sha256((prev + prev_signature + body).encode()).hexdigest() != digest:
+                body = _body(
+                    seq, at, actor, action, subject, reason, _canonical(loads(details_json))
+                )
+                if sha256((prev + prev_signature + body).encode()).hexdigest() != digest:
+                    w.problem = (seq, f"entry {seq} was altered")
+                    break
+        except (ValueError, TypeError):
             w.problem = (seq, f"entry {seq} has unreadable details")
-            break
-        body = _canonical(
-            {
-                "seq": seq,
-                "at": repr(float(at)),
-                "actor": actor,
-                "action": action,
-                "subject": subject,
-                "reason": reason,
-                "details": details,
-            }
-        )
-        if sha256((prev + prev_signature + body).encode()).hexdigest() != digest:
-            w.problem = (seq, f"entry {seq} was altered")
             break
         if sig is None:
             if w.first_signed is not None or action == KEY_ACTION:
@@ -420,8 +420,9 @@ def _walk(store: Store) -> _Walk:
                 w.problem = (seq, f"entry {seq} is signed, but no key entry introduces its key")
                 break
         if action == KEY_ACTION:
-            w.key_seqs.append(seq)
+            details = loads(details_json)
             fingerprint = details.get("fingerprint") if isinstance(details, dict) else None
+            w.key_seqs.append(seq)
             w.key_fingerprints.append(str(fingerprint))
         w.hashes.append(digest)
         w.signatures.append(sig)
