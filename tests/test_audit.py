@@ -458,6 +458,21 @@ def test_an_unfinished_witness_line_is_skipped_and_the_next_starts_fresh(record:
     assert record.witness.read_text().splitlines()[-2] == '{"seq": 99, "hash": "cut sh'
 
 
+def test_an_append_only_witness_takes_new_heads_and_refuses_rewrites(record: Record) -> None:
+    """The README's set-up: `chattr +a` keeps even the writer from cutting the witness."""
+    from tests import accounts
+
+    accounts.need_root("set the append-only attribute")
+    subprocess.run(["chattr", "+a", str(record.witness)], check=True)
+    try:
+        record.append()
+        assert record.witnessed_seq() == ENTRIES + 2
+        with pytest.raises(PermissionError):
+            record.witness.write_text("")
+    finally:
+        subprocess.run(["chattr", "-a", str(record.witness)], check=True)
+
+
 # -- legacy stores, no witness, config ------------------------------------------------
 
 
