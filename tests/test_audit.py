@@ -636,3 +636,36 @@ def test_a_group_member_who_swaps_in_a_forged_copy_is_caught(team, tmp_path: Pat
     finally:
         shutil.rmtree(ws, ignore_errors=True)
         shutil.rmtree(witness_dir, ignore_errors=True)
+
+
+# -- the console ----------------------------------------------------------------------
+
+
+async def test_the_console_verifies_and_names_a_forged_entry(ws) -> None:
+    from lookout.console.app import LookoutApp
+    from lookout.console.commands.screenshots import settle
+    from lookout.console.showcase import NOW
+    from textual.widgets import Static
+
+    app = LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user="alice")
+    count = len(audit.entries(ws.store))
+
+    async def verified() -> str:
+        await pilot.press("v")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        return str(app.screen.query_one("#audit-title", Static).render())
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("audit")
+        await settle(pilot)
+        assert f"✓ verified: all {count} entries hold, {count} signed" in await verified()
+
+        conn = sqlite3.connect(ws.store.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("DROP TRIGGER audit_no_update")
+        conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
+        rechain(conn, 3)
+        conn.close()
+        assert "✗ broken: entry 3 was altered or forged" in await verified()

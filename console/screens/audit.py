@@ -86,9 +86,12 @@ class AuditScreen(LookoutScreen):
 
     def _verified(self, result: AuditVerification) -> None:
         if result.verified:
-            text = Text(
-                f"Audit log · ✓ verified: all {result.entries} entries hold", style="bold green"
-            )
+            said = [f"all {result.entries} entries hold", f"{result.signed} signed"]
+            if result.legacy:
+                said.append(f"{result.legacy} legacy")
+            if result.witness is not None:
+                said.append(f"witness at {result.witness.seq} reached")
+            text = Text("Audit log · ✓ verified: " + ", ".join(said), style="bold green")
         else:
             text = Text("Audit log · ✗ broken: ", style="bold red")
             text.append_text(safe(result.problem or f"entry {result.first_bad}", 80))
