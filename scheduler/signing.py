@@ -359,37 +359,18 @@ def _fresh_line(path: Path, size: int) -> bytes:
 def signer(cfg: Config) -> WorkspaceSigner:
     """The signer a writable open of this workspace uses.
 
-    Makes the key pair when the workspace has none. When this process cannot read
-    the private key (another account's workspace) or it is gone, the signer carries
-    the reason as `problem` and audited changes are refused with it; everything
-    else about the open works.
+    Makes the key pair when the workspace has none. When a key file cannot be used
+    (another account's workspace, a lost or damaged key), the signer carries the
+    reason as `problem`: audited changes are refused with it, and everything else
+    about the open works.
     """
     p = paths(cfg)
-    ensure_key(cfg)
-    trusted = public_keys(cfg)
-    trusted_keys = trusted.keys
     try:
-        pem = p.key.read_bytes()
-    except FileNotFoundError:
-        problem = (
-            f"{p.key}: the audit signing key is missing, but {p.public_key} names one:"
-            " restore it, or start a new key with `lookout audit --new-key`"
-        )
-        return WorkspaceSigner(None, trusted_keys, p.witness, cfg.database, problem)
-    except PermissionError:
-        problem = (
-            f"{p.key}: this account cannot read the audit signing key: changes are"
-            " recorded by the workspace's owner, or in shared mode by its daemon"
-        )
-        return WorkspaceSigner(None, trusted_keys, p.witness, cfg.database, problem)
-    except OSError as exc:
-        raise SigningError(f"{p.key}: cannot read the audit signing key: {exc}") from None
-    try:
-        key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise SigningError(f"{p.key}: not a private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SigningError(f"{p.key}: not an Ed25519 private key")
+        ensure_key(cfg)
+        trusted = public_keys(cfg)
+        key = _private_key(p)
+    except SigningError as exc:
+        return WorkspaceSigner(None, [], p.witness, cfg.database, str(exc))
     if not p.public_key.exists():
         _write_public(p.public_key, [key.public_key()], cfg.workspace.get("group"))
         log.warning("%s was missing; wrote it again from %s", p.public_key, p.key)
@@ -399,7 +380,31 @@ def signer(cfg: Config) -> WorkspaceSigner:
             p.public_key,
             p.key,
         )
-    return WorkspaceSigner(key, trusted_keys, p.witness, cfg.database)
+    return WorkspaceSigner(key, trusted.keys, p.witness, cfg.database)
+
+
+def _private_key(p: Paths) -> Ed25519PrivateKey:
+    try:
+        pem = p.key.read_bytes()
+    except FileNotFoundError:
+        raise SigningError(
+            f"{p.key}: the audit signing key is missing, but {p.public_key} names one:"
+            " restore it, or start a new key with `lookout audit --new-key`"
+        ) from None
+    except PermissionError:
+        raise SigningError(
+            f"{p.key}: this account cannot read the audit signing key: changes are"
+            " recorded by the workspace's owner, or in shared mode by its daemon"
+        ) from None
+    except OSError as exc:
+        raise SigningError(f"{p.key}: cannot read the audit signing key: {exc}") from None
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"{p.key}: not a private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(f"{p.key}: not an Ed25519 private key")
+    return key
 
 
 # -- verifying a workspace --------------------------------------------------------

@@ -421,6 +421,13 @@ def test_a_lost_private_key_refuses_changes_and_says_what_to_do(
     assert len([line for line in pub if line.startswith("ed25519 ")]) == 2
 
 
+def test_a_damaged_key_refuses_changes_but_not_reading(record: Record, cli) -> None:
+    (record.root / "keys" / "audit.key").write_text("not a key\n")
+    assert cli("status", "-w", str(record.root)).code in (0, 1)  # opens writable, reads
+    with pytest.raises(StoreError, match="audit.key: not a private key"):
+        record.append()
+
+
 def test_a_crash_between_commit_and_publication_is_caught_up_at_the_next_open(
     record: Record, verify
 ) -> None:
