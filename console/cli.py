@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from lookout.console.output import UsageError, fail
+from lookout.storage.db import StoreError
 
 # subcommand -> module under lookout.console.commands that implements it
 COMMANDS = {
@@ -144,7 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--labels", action="store_true", help="the file holds labels")
 
     au = add("audit", "the audit chain", as_json)
-    au.add_argument("--verify", action="store_true", help="check every link; exit 1 if broken")
+    au.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every link, the signatures and the witness; exit 1 if anything fails",
+    )
+    au.add_argument("--full", action="store_true", help="with --verify: check every signature")
+    au.add_argument(
+        "--new-key", action="store_true", help="start signing with a fresh key (lost or exposed)"
+    )
     au.add_argument("--limit", type=int, default=None)
 
     sc = add("screenshots", "write an SVG of every screen")
@@ -168,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(f"lookout.console.commands.{COMMANDS[args.command]}")
         return int(module.run(args) or 0)
     except UsageError as exc:
+        return fail(str(exc))
+    except StoreError as exc:  # e.g. a change refused because the audit record does not hold
         return fail(str(exc))
     except KeyboardInterrupt:
         return 130

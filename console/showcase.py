@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from lookout.scheduler import config, signing
 from lookout.scheduler.workspace import Workspace, open_workspace
 from lookout.storage import audit, checks, db, drift, events, pipelines, registry, scheduling
 from lookout.storage.db import Store
@@ -188,6 +189,9 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
     names = names or {}
     root.mkdir(parents=True, exist_ok=True)
     (root / "lookout.toml").write_text(CONFIG.replace("{user}", user))
+    # A fixed key, so that the scenes' signatures, and the hashes that chain them, are
+    # the same on every run.
+    signing.ensure_key(config.load(root), seed=hashlib.sha256(b"lookout showcase").digest())
     ws = open_workspace(root)
     store = ws.store
     churn = names.get("churn", "churn")

@@ -254,6 +254,16 @@ SPEC = table(
             default=dict,
         ),
         **{c.name: Key(c.settings, default=dict) for c in CONNECTORS.values()},
+        "audit": Key(
+            table(
+                {
+                    "key": Key(nonempty, default="keys/audit.key"),
+                    "public_key": Key(nonempty, default="audit.pub"),
+                    "witness": Key(nonempty),
+                }
+            ),
+            default=dict,
+        ),
         "notifications": Key(
             named_tables(
                 table(
@@ -291,6 +301,7 @@ class Config:
     pipelines: dict[str, dict[str, Any]]
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its section
+    audit: dict[str, Any] = field(default_factory=dict)
 
     @property
     def database(self) -> Path:
@@ -349,7 +360,14 @@ def parse(text: str, path: Path) -> Config:
     except Invalid as exc:
         raise ConfigError(f"{label}: {exc.path}: {exc.message}") from None
     sections = {name: data.pop(name) for name in CONNECTORS}
-    return Config(path=path, root=path.parent, connectors=sections, **data)
+    cfg = Config(path=path, root=path.parent, connectors=sections, **data)
+    witness = cfg.audit.get("witness")
+    if witness and cfg.resolve(witness).resolve().is_relative_to(cfg.root.resolve()):
+        # Whoever can write the workspace could cut a witness kept inside it.
+        raise ConfigError(
+            f"{label}: audit.witness: expected a path outside the workspace, got {shown(witness)}"
+        )
+    return cfg
 
 
 def load(workspace: Path) -> Config:

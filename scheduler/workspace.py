@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lookout.scheduler import config as config_mod
+from lookout.scheduler import signing
 from lookout.scheduler.config import Config
 from lookout.storage.db import Store
 
@@ -36,8 +37,13 @@ class Workspace:
 def open_workspace(
     explicit: str | os.PathLike[str] | None = None, readonly: bool = False
 ) -> Workspace:
-    """Load the config and open (creating and migrating if needed) its store."""
+    """Load the config and open (creating and migrating if needed) its store.
+
+    A writable open signs the audit entries it writes with the workspace key
+    (`lookout.scheduler.signing`), making the key pair if the workspace has none.
+    """
     root = locate(explicit)
     cfg = config_mod.load(root)
-    store = Store(cfg.database, readonly=readonly, group=cfg.workspace.get("group"))
+    signer = None if readonly else signing.signer(cfg)
+    store = Store(cfg.database, readonly=readonly, group=cfg.workspace.get("group"), signer=signer)
     return Workspace(root, cfg, store)

@@ -3,6 +3,10 @@
 Every process (consoles, the scheduler, CLI commands) opens the same SQLite
 file in WAL mode. Writes that read first go through `Store.write()`, which
 runs `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
+
+A store opened to write may carry an audit signer (`lookout.storage.audit.Signer`,
+made by `lookout.scheduler.signing`): its connections hand it to `audit.append`, and
+`Store.commit` publishes the audit head to the witness once the entry is durable.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lookout.storage.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from lookout.storage.audit import Signer
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -41,19 +49,34 @@ def _create_file(path: Path, group: str | None) -> None:
         os.chown(path, -1, gid)
 
 
+class StoreConnection(sqlite3.Connection):
+    """A store connection: it carries its Store's audit signer to `audit.append`, and
+    remembers that an audit entry was written in the open transaction so that the head
+    is published after COMMIT (never before: a rolled-back head must not be witnessed)."""
+
+    signer: Signer | None = None
+    audit_moved: bool = False
+
+
 def _configure(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+def _connect(path: Path, readonly: bool, signer: Signer | None) -> StoreConnection:
+    conn: StoreConnection
     if readonly:
         uri = f"file:{path}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, factory=StoreConnection
+        )
     else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, factory=StoreConnection
+        )
     conn.row_factory = sqlite3.Row
+    conn.signer = signer
     _configure(conn)
     return conn
 
@@ -84,11 +107,24 @@ def migrate(conn: sqlite3.Connection, path: Path | str, target: int = SCHEMA_VER
 
 
 class Store:
-    """A workspace database. Safe to share between threads: each gets its own connection."""
+    """A workspace database. Safe to share between threads: each gets its own connection.
 
-    def __init__(self, path: Path | str, *, readonly: bool = False, group: str | None = None):
+    `signer` signs the audit entries this store writes (see `lookout.storage.audit`);
+    without one, entries are written unsigned, which only a store whose record has
+    never been signed accepts.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        readonly: bool = False,
+        group: str | None = None,
+        signer: Signer | None = None,
+    ):
         self.path = Path(path)
         self.readonly = readonly
+        self.signer = None if readonly else signer
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -114,13 +150,16 @@ class Store:
                     )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a Lookout store ({exc})") from exc
+        # A writer that died between a commit and its publication left the witness
+        # behind: catch it up now.
+        self.publish()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> StoreConnection:
         """This thread's connection, opened on first use."""
-        conn = getattr(self._local, "conn", None)
+        conn: StoreConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path, self.readonly)
+            conn = _connect(self.path, self.readonly, self.signer)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -145,7 +184,27 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self.commit(conn)
+
+    def commit(self, conn: StoreConnection) -> None:
+        """COMMIT the open transaction, then publish the audit head if an entry was written.
+
+        Every transaction this module or `registry.changing` opens ends here, so the
+        witness hears of each new head right after it is durable. A crash in between is
+        caught up by the next writable open (`__init__`).
+        """
         conn.execute("COMMIT")
+        if conn.audit_moved:
+            conn.audit_moved = False
+            self.publish()
+
+    def publish(self) -> None:
+        """Give the witness the current audit head if it extends the last one it saw."""
+        if self.signer is None:
+            return
+        from lookout.storage import audit
+
+        self.signer.publish(lambda seen: audit.publishable(self, seen))
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap 'did anything change?'."""

@@ -260,6 +260,17 @@ class AuditEntry:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    signature: str | None = None  # base64 Ed25519 over the hash; None on legacy entries
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The newest signed entry as the witness keeps it: enough to check a record reaches it."""
+
+    seq: int
+    hash: str
+    signature: str
+    key: str  # fingerprint of the key that signed it
 
 
 @dataclass(frozen=True)
@@ -268,6 +279,12 @@ class AuditVerification:
     first_bad: int | None
     problem: str | None
     entries: int
+    signed: int = 0
+    legacy: int = 0  # unsigned entries written before the store had a key
+    missing: int = 0  # entries the witness saw that the record no longer has
+    signatures_checked: int = 0
+    witness: AuditHead | None = None  # the last head the witness saw
+    witness_reached: bool | None = None  # the record still holds that head (None: no witness)
 
 
 @dataclass(frozen=True)

@@ -528,7 +528,7 @@ def changing(store: Store) -> Iterator[tuple[sqlite3.Connection, list[Callable[[
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn, undos
-        conn.execute("COMMIT")
+        store.commit(conn)
     except BaseException:
         try:
             for undo in reversed(undos):

@@ -378,5 +378,13 @@ V4 = [
     "ALTER TABLE versions RENAME COLUMN profile_json TO profile",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
+# Signed audit entries (issue 14). Each entry written from now on carries an Ed25519
+# signature over its hash (NULL for the "legacy" entries written before); the partial
+# index finds the newest key entry, which says which key signs what follows, in one step.
+V5 = [
+    "ALTER TABLE audit ADD COLUMN signature TEXT",
+    "CREATE INDEX audit_keys ON audit (seq) WHERE action = 'key'",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
 SCHEMA_VERSION = len(MIGRATIONS)

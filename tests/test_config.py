@@ -27,7 +27,7 @@ BAD = [
     ),
     (
         "colour = 1",
-        "colour: unknown key (known keys: datasets, mlflow, models, notifications, pipelines, policy, scheduler, workspace)",
+        "colour: unknown key (known keys: audit, datasets, mlflow, models, notifications, pipelines, policy, scheduler, workspace)",
     ),
     (
         "[workspace]\nnmae = 'x'",

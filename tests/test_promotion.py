@@ -172,7 +172,7 @@ def test_registered_version_becomes_candidate_with_a_pending_request(
         1,
         "pipeline:train",
     )
-    assert [e.action for e in reversed(audit.entries(ws.store))] == ["register", "request"]
+    assert [e.action for e in reversed(audit.entries(ws.store))] == ["key", "register", "request"]
     assert [e.kind for e in events.list_events(ws.store)] == ["approval_pending"]
     assert serving_version(ws) is None
 

@@ -79,7 +79,7 @@ def test_v2_store_with_check_history_upgrades_in_place(tmp_path: Path) -> None:
     order = {"fail": 0, "error": 1, "warn": 2, "pass": 3}
 
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION
     for dataset, name in CHECKS:
         assert checks.history(store, dataset, name, limit=1000) == [
             r for r in newest_first if (r.dataset, r.name) == (dataset, name)
@@ -170,7 +170,7 @@ def test_v3_store_with_profiles_upgrades_in_place(tmp_path: Path) -> None:
     _v3_store(path)
 
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION
     columns = [r["name"] for r in store.conn.execute("PRAGMA table_info(versions)")]
     assert "profile" in columns and "profile_json" not in columns
     kinds = store.conn.execute("SELECT typeof(profile) FROM versions ORDER BY version")

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from lookout.scheduler.connectors import webhooks
 from lookout.scheduler.workspace import Workspace
-from lookout.storage import deliveries, events
+from lookout.storage import audit, deliveries, events
 
 
 @dataclass
@@ -237,6 +237,31 @@ def test_slack_payload_escapes_untrusted_text(make_workspace, receiver) -> None:
     assert "<" not in text and ">" not in text
     assert "wine&lt;!channel&gt;" in text
     assert "run_failed" in text and "boom red" in text
+
+
+def test_every_payload_carries_the_signed_audit_head(make_workspace, receiver) -> None:
+    """Receivers keep the head outside the workspace: a record cut back below it shows."""
+    rec = receiver(ok)
+    ws = make_workspace(config(rec.url))
+    events.record(ws.store, "drift", "wine", "before anything was audited")
+    webhooks.deliver_pending(ws, backoff=0.01)
+    assert json.loads(rec.requests[-1].body)["audit_head"] is None
+
+    with ws.store.write() as conn:
+        audit.append(conn, "alice", "promote", "wine:2", "better f1")
+    events.record(ws.store, "promotion", "wine", "v2 is production")
+    webhooks.deliver_pending(ws, backoff=0.01)
+
+    head = audit.head(ws.store)
+    assert head is not None and head.seq == 2  # the key entry, then the promotion
+    assert json.loads(rec.requests[-1].body)["audit_head"] == {
+        "seq": head.seq,
+        "hash": head.hash,
+        "signature": head.signature,
+        "key": head.key,
+    }
+    slack = webhooks.payload(events.list_events(ws.store)[0], "slack", "wstest", head)
+    assert f"audit head 2 {head.hash[:16]}" in json.loads(slack)["text"]
 
 
 def test_unreachable_receiver_is_recorded(make_workspace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lookout.console.output import UsageError
+from lookout.scheduler import signing
 from lookout.scheduler.config import CONFIG_NAME, ConfigError, parse
 from lookout.scheduler.workspace import locate
 from lookout.storage.db import Store, StoreError
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         root.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         Store(cfg.database).close()
+        signing.ensure_key(cfg)
         cfg.artifacts.mkdir(parents=True, exist_ok=True)
     except (OSError, StoreError) as exc:
         raise UsageError(f"{root}: cannot create the workspace: {exc}") from None

@@ -1,4 +1,4 @@
-"""The audit chain, newest first; `v` verifies every link."""
+"""The audit record, newest first; `v` verifies every link, the signatures and the witness."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from lookout.console.format import safe, when
 from lookout.console.messages import Failed
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
+from lookout.scheduler import signing
 from lookout.storage import audit, watch
 from lookout.storage.db import Store
 from lookout.storage.records import AuditEntry, AuditVerification
@@ -76,7 +77,8 @@ class AuditScreen(LookoutScreen):
     @work(thread=True, exclusive=True, group="verify")
     def _verify(self) -> None:
         try:
-            result = audit.verify(self.lookout.ws.store)
+            ws = self.lookout.ws
+            result = signing.verify(ws.config, ws.store)
         except Exception as exc:
             self.lookout.post_message(Failed("verifying the audit chain", exc))
             return
@@ -84,9 +86,12 @@ class AuditScreen(LookoutScreen):
 
     def _verified(self, result: AuditVerification) -> None:
         if result.verified:
-            text = Text(
-                f"Audit log · ✓ verified: all {result.entries} entries hold", style="bold green"
-            )
+            said = [f"all {result.entries} entries hold", f"{result.signed} signed"]
+            if result.legacy:
+                said.append(f"{result.legacy} legacy")
+            if result.witness is not None:
+                said.append(f"witness at {result.witness.seq} reached")
+            text = Text("Audit log · ✓ verified: " + ", ".join(said), style="bold green")
         else:
             text = Text("Audit log · ✗ broken: ", style="bold red")
             text.append_text(safe(result.problem or f"entry {result.first_bad}", 80))

@@ -6,6 +6,10 @@ Each `[notifications.NAME]` target gets every event of the kinds it asked for
 delivery is retried with backoff, an event whose kind and subject the target
 already heard about within its `dedup` window is `suppressed`, and every
 outcome is recorded in the store (`lookout.storage.deliveries`).
+
+Each payload also carries the audit record's signed head (`audit_head`: seq, hash,
+signature, key), so every receiver keeps a copy outside the workspace: a record cut
+back later no longer reaches a head someone else has seen.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lookout.storage import deliveries
+from lookout.storage import audit, deliveries
 from lookout.storage.db import now
-from lookout.storage.records import Event, iso
+from lookout.storage.records import AuditHead, Event, iso
 from lookout.storage.text import sanitize
 
 if TYPE_CHECKING:  # httpx (and the rich it loads) only when something is sent
@@ -43,12 +47,18 @@ class Attempted:
     detail: str
 
 
-def payload(event: Event, fmt: str, workspace: str) -> bytes:
-    """The request body for one event; untrusted text is sanitized (and escaped for Slack)."""
+def payload(event: Event, fmt: str, workspace: str, head: AuditHead | None = None) -> bytes:
+    """The request body for one event; untrusted text is sanitized (and escaped for Slack).
+
+    `head` is the audit record's newest signed entry: a field of the JSON body, and
+    its seq and the start of its hash at the end of a Slack message.
+    """
     subject = sanitize(event.subject, 200, single_line=True)
     message = sanitize(event.message, TEXT_LIMIT)
     if fmt == "slack":
         text = f"[{event.severity}] {event.kind} · {subject}: {message} ({workspace})"
+        if head is not None:
+            text += f" · audit head {head.seq} {head.hash[:16]}"
         body: dict[str, Any] = {"text": _slack_escape(text)}
     else:
         body = {
@@ -60,6 +70,9 @@ def payload(event: Event, fmt: str, workspace: str) -> bytes:
             "severity": event.severity,
             "subject": subject,
             "message": message,
+            "audit_head": None
+            if head is None
+            else {"seq": head.seq, "hash": head.hash, "signature": head.signature, "key": head.key},
         }
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
 
@@ -127,7 +140,7 @@ def _deliver(
             store, delivery_id, "suppressed", 0, None, "same kind and subject sent recently"
         )
         return None
-    body = payload(event, target["format"], ws.config.workspace["name"])
+    body = payload(event, target["format"], ws.config.workspace["name"], audit.head(store))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "lookout",
