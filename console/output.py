@@ -29,18 +29,21 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def workspace(args: argparse.Namespace, readonly: bool | None = None) -> Workspace:
+def workspace(
+    args: argparse.Namespace, readonly: bool | None = None, changing: bool = False
+) -> Workspace:
     """Open the workspace named by the arguments, turning every failure into one line.
 
     A shared workspace's store is always opened read-only here (changes go to its
-    daemon); when the daemon is down that is said once, on stderr.
+    daemon); when the daemon is down a command that reads says so once, on stderr
+    (one that asks for a `changing` says so when it asks).
     """
     ro = bool(getattr(args, "readonly", False)) if readonly is None else readonly
     try:
         ws = open_workspace(getattr(args, "workspace", None), readonly=ro)
     except (ConfigError, StoreError) as exc:
         raise UsageError(str(exc)) from None
-    if ws.store.stale:
+    if ws.store.stale and not changing:
         print(f"lookout: {STALE}", file=sys.stderr)
     return ws
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lookout.scheduler.config import Config
+from lookout.scheduler.workspace import SOCKET_NAME
 
 
 @dataclass(frozen=True)
@@ -152,24 +153,27 @@ def expect(path: Path, want: int, owner: int, gid: int | None, what: str) -> Fin
 
 
 def layout(cfg: Config, service_uid: int, gid: int) -> list[Finding]:
-    """Every file and folder of a shared workspace, checked against how `lookout init` makes
-    them: directories 2750 and files 0640, owned by the service account and the team's group."""
-    found = [
-        expect(cfg.root, 0o2750, service_uid, gid, "the workspace"),
-        expect(cfg.path, 0o640, service_uid, gid, "the config"),
-    ]
+    """Everything in a shared workspace, checked against how `lookout init --shared` makes
+    it: directories 2750 and files 0640 (or stricter), owned by the service account and
+    the team's group; the store, the artifacts and the code folder even where they lie
+    outside the workspace directory."""
+    found = [expect(cfg.path, 0o640, service_uid, gid, "the config")]
     db = cfg.database
     for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        found.append(expect(p, 0o640, service_uid, gid, "the store"))
-    for folder, what in ((cfg.artifacts, "artifacts"), (cfg.code_path, "code")):
-        found.append(expect(folder, 0o2750, service_uid, gid, what))
-        if folder.is_dir() and not folder.is_symlink():
-            for top, dirs, files in os.walk(folder):
-                for d in dirs:
-                    found.append(expect(Path(top) / d, 0o2750, service_uid, gid, what))
-                for f in files:
-                    found.append(expect(Path(top) / f, 0o640, service_uid, gid, what))
-    return found
+        if p.exists() or p == db:
+            found.append(expect(p, 0o640, service_uid, gid, "the store"))
+    for folder in (cfg.root, cfg.artifacts, cfg.code_path):
+        found.append(expect(folder, 0o2750, service_uid, gid, "a folder"))
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for top, dirs, files in os.walk(folder):
+            for d in dirs:
+                found.append(expect(Path(top) / d, 0o2750, service_uid, gid, "a folder"))
+            for f in files:
+                p = Path(top) / f
+                if p.name != SOCKET_NAME or p.parent != cfg.root:  # the socket is 0660
+                    found.append(expect(p, 0o640, service_uid, gid, "a file"))
+    return _unique(found)
 
 
 def python_environment(trusted: set[int]) -> list[Finding]:

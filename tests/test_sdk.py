@@ -11,6 +11,7 @@ import pytest
 from lookout.scheduler import door, sdk
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks, events, pipelines, registry
+
 from tests.test_console import person
 
 REPORTER = """
@@ -33,17 +34,18 @@ def test_a_recorded_run_shows_stages_checks_and_a_version(
     ws = make_workspace()
     artifact = tmp_path / "model.bin"
     artifact.write_bytes(b"weights")
-    with sdk.connect(ws.root) as lk:
-        with sdk.record_run(lk, "nightly", stages=["extract", "train"], trigger="airflow") as run:
-            with run.stage("extract") as stage:
-                stage.log("read 10 rows")
-                stage.metrics["rows"] = 10
-            sdk.record_checks(lk, "orders", [{"name": "no_nulls", "result": "pass"}], run.id)
-            with run.stage("train"):
-                pass
-            v = sdk.register_version(
-                lk, "churn", metrics={"f1": 0.9}, artifact_path=artifact, run_id=run.id
-            )
+    lk = sdk.connect(ws.root)
+    with sdk.record_run(lk, "nightly", stages=["extract", "train"], trigger="airflow") as run:
+        with run.stage("extract") as stage:
+            stage.log("read 10 rows")
+            stage.metrics["rows"] = 10
+        sdk.record_checks(lk, "orders", [{"name": "no_nulls", "result": "pass"}], run.id)
+        with run.stage("train"):
+            pass
+        v = sdk.register_version(
+            lk, "churn", metrics={"f1": 0.9}, artifact_path=artifact, run_id=run.id
+        )
+    lk.close()
     got = pipelines.get_run(ws.store, run.id)
     assert got is not None and got.status == "succeeded" and got.trigger == "airflow"
     assert got.triggered_by == door.process_actor().name  # the OS says who, not the caller

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run is not None:
         if args.readonly:
             raise UsageError("checks --run: refused in read-only mode")
-        ws = workspace(args)
+        ws = workspace(args, changing=True)
         asked = perform(ws, "run_checks", dataset=args.run)
         if not asked.ok:
             return refusal(asked, "checks --run: ")

@@ -29,7 +29,7 @@ def as_json(e: Event) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     if args.ack is not None and args.readonly:
         raise UsageError("events --ack: refused in read-only mode")
-    ws = workspace(args, readonly=args.ack is None)
+    ws = workspace(args, readonly=args.ack is None, changing=args.ack is not None)
     if args.ack is not None:
         asked = perform(ws, "acknowledge", event=args.ack, note=args.note)
         if not asked.ok:

@@ -72,7 +72,7 @@ def _labels(frame: Frame, target: str | None) -> tuple[dict[str, Any], list[str]
 
 
 def run(args: argparse.Namespace) -> int:
-    ws = workspace(args)
+    ws = workspace(args, changing=True)
     model = args.model
     mcfg = ws.config.models.get(model)
     if mcfg is None and registry.get_model(ws.store, model) is None:

@@ -51,7 +51,7 @@ def _requests(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace) -> Outcome:
-    ws = workspace(args)
+    ws = workspace(args, changing=True)
     try:
         if args.command == "promote":
             return perform(

@@ -131,7 +131,7 @@ def _run_of(ws: Workspace, req: Request) -> tuple[Run | None, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    ws = workspace(args)
+    ws = workspace(args, changing=True)
     try:
         return _run(ws, args)
     finally:
