@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+
 from tests.test_shared_mode import make_shared
 
 pytestmark = pytest.mark.slow
