@@ -538,7 +538,12 @@ class Scheduler:
                 scheduling.finish_request(self.store, req.id, *outcome)
 
     def _handle(self, req: Request) -> tuple[bool, str] | None:
-        """Act on a request; None when its work continues elsewhere and finishes it there."""
+        """Act on a request; None when its work continues elsewhere and finishes it there.
+
+        Request rows come from the door (`lookout.scheduler.door`), which has already
+        checked the asker's role and recorded who asked, or from the drift job; a run
+        keeps that asker as its `triggered_by`, so four-eyes can follow them.
+        """
         cfg = self.ws.config
         if req.kind == "run_pipeline":
             p = cfg.pipelines.get(req.target)

@@ -179,13 +179,9 @@ def layout(cfg: Config, service_uid: int, gid: int) -> list[Finding]:
 def python_environment(trusted: set[int]) -> list[Finding]:
     """Who could change the Python that runs Lookout: its prefix, its site-packages and
     Lookout's own files (a member who can write them runs code as the service account)."""
-    import lookout.console
-    import lookout.scheduler
-    import lookout.storage
-
     paths = [Path(sys.prefix), *(Path(p) for p in sys.path if p.endswith("site-packages"))]
     found = [f for p in paths if p.exists() for f in chain(p, trusted)]
-    for package in (lookout.storage, lookout.scheduler, lookout.console):
-        for folder in package.__path__:
-            found += chain(Path(folder), trusted) + tree(Path(folder), trusted)
+    rooms = Path(__file__).resolve().parent.parent  # storage/, scheduler/ and console/
+    for room in ("storage", "scheduler", "console"):
+        found += chain(rooms / room, trusted) + tree(rooms / room, trusted)
     return _unique(found)

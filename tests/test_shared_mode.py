@@ -365,3 +365,18 @@ def test_doctor_finds_a_sound_workspace_and_names_the_fix(host: Host) -> None:
         data.chmod(0o640)
     assert broken.returncode == 1
     assert f"FIX  {data}" in broken.stdout and f"chmod 0640 {data}" in broken.stdout
+
+
+def test_a_shared_console_asks_the_daemon_and_runs_no_scheduler(host: Host) -> None:
+    from lookout.console.app import LookoutApp
+    from lookout.scheduler.client import Remote
+    from lookout.scheduler.workspace import open_workspace
+
+    ws = open_workspace(host.root)
+    try:
+        app = LookoutApp(ws)
+        assert ws.store.readonly and isinstance(app.changes, Remote)
+        assert not app.want_scheduler
+        assert app.changes.perform("whoami").data["actor"] == "root"
+    finally:
+        ws.close()

@@ -127,6 +127,10 @@ def _run_of(ws: Workspace, req: Request) -> tuple[Run | None, str]:
         got = pipelines.get_run(ws.store, run_id)
         if got is not None and got.status in TERMINAL:
             return got, ""
+        lease = scheduling.get_lease(ws.store)
+        if lease is None or not lease.alive(now()):
+            state = got.status if got is not None else "queued"
+            return None, f"the scheduler stopped while run {run_id} was {state}"
         tick.wait(0.2)
 
 
