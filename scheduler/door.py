@@ -136,6 +136,7 @@ class Action:
     handler: Handler
     # the policy action it asks for when that depends on the arguments (approve --override)
     needs: Callable[[dict[str, Any]], str] | None = None
+    changes: bool = True  # False only for `whoami`, which anyone may ask
 
 
 def perform(ws: Workspace, actor: Actor, action: str, args: Mapping[str, Any]) -> Outcome:
@@ -148,7 +149,7 @@ def perform(ws: Workspace, actor: Actor, action: str, args: Mapping[str, Any]) -
         clean = table(spec.args)(action, {k: v for k, v in args.items() if v is not None})
     except Invalid as exc:
         return refused(f"{exc.path}: {exc.message}", INVALID)
-    if action != "whoami":
+    if spec.changes:
         try:
             policy.require(ws, actor.name, spec.needs(clean) if spec.needs else action)
         except policy.PermissionDenied as exc:
@@ -647,5 +648,5 @@ ACTIONS: dict[str, Action] = {
         },
         _register_version,
     ),
-    "whoami": Action({}, _whoami),
+    "whoami": Action({}, _whoami, changes=False),
 }
