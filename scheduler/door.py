@@ -45,6 +45,7 @@ from lookout.scheduler.validate import (
     table,
 )
 from lookout.scheduler.workspace import Workspace
+from lookout.storage.db import StoreError
 from lookout.storage.records import CHECK_RESULTS, PromotionRequest, iso
 
 if TYPE_CHECKING:
@@ -161,7 +162,8 @@ def perform(ws: Workspace, actor: Actor, action: str, args: Mapping[str, Any]) -
 
     try:
         return spec.handler(ws, actor, clean)
-    except (Refusal, PromotionError, LookupError) as exc:
+    except (Refusal, PromotionError, LookupError, StoreError) as exc:
+        # StoreError: e.g. an audited change refused because the record does not hold
         return refused(_line(exc))
     except BatchError as exc:
         return refused(_line(exc), INVALID)

@@ -129,6 +129,8 @@ def expect(path: Path, want: int, owner: int, gid: int | None, what: str) -> Fin
         st = os.lstat(path)
     except FileNotFoundError:
         return Finding(path, True, f"{what}: not there yet")
+    except PermissionError:  # in a folder closed to this account, as the key's is
+        return Finding(path, True, f"{what}: hidden from you (root or the owner can check it)")
     except OSError as exc:
         return Finding(path, False, f"{what}: cannot be examined: {exc.strerror}")
     if stat.S_ISLNK(st.st_mode):

@@ -16,10 +16,9 @@ import grp
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 from lookout.console.output import UsageError, print_json
-from lookout.scheduler import strict
+from lookout.scheduler import signing, strict
 from lookout.scheduler.config import Config, ConfigError, load
 from lookout.scheduler.daemon import SOCKET_MODE
 from lookout.scheduler.door import changes
@@ -70,18 +69,21 @@ def _daemon(root: Path) -> Finding:
 
 
 def _keys(cfg: Config, uid: int) -> list[Finding]:
-    """The audit's signing key: only the service account may read it."""
-    settings: dict[str, Any] = getattr(cfg, "audit", None) or {}
-    if not settings:
-        return []
-    key = cfg.resolve(settings["key"])
+    """The audit's keys (`lookout.scheduler.signing`): only the service account may read
+    the private one; the public one and the witness are for everyone to check against."""
+    p = signing.paths(cfg)
     found = [
-        strict.expect(key.parent, KEY_DIR_MODE, uid, None, "the audit key's folder"),
-        strict.expect(key, KEY_MODE, uid, None, "the audit key"),
+        strict.expect(p.key.parent, KEY_DIR_MODE, uid, None, "the audit key's folder"),
+        strict.expect(p.key, KEY_MODE, uid, None, "the audit key"),
     ]
-    public = cfg.resolve(settings["public_key"])
-    if not public.exists():
-        found.append(Finding(public, True, "the audit's public key: not there yet"))
+    if p.witness is None:
+        found.append(
+            Finding(cfg.path, True, "no audit.witness: cutting the record's end goes unseen")
+        )
+    elif p.witness.resolve().is_relative_to(cfg.root.resolve()):
+        found.append(Finding(p.witness, False, "the witness is inside the workspace"))
+    else:  # members must not be able to cut it either
+        found += strict.chain(p.witness, {0, uid})
     return found
 
 
