@@ -2,8 +2,10 @@
 
 Promote, approve or reject, and roll back: plan in a thread, show the plan in the
 confirm modal, act in a thread. Acknowledge asks for a note first. A run or a
-cancellation is a request the scheduler picks up, with no modal. Every outcome, or
-error, ends as a flash message through `Console.perform`.
+cancellation is a request the scheduler picks up, with no modal. Every change goes
+through the one door, `Console.changes` (in-process for a personal workspace, the
+daemon's socket for a shared one); every outcome, or error, ends as a flash message
+through `Console.perform`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ from lookout.console.modals.confirm import Confirmed, ConfirmModal
 from lookout.console.modals.note import NoteModal
 from lookout.console.plans import Plan, plan_promote, plan_request, plan_rollback
 from lookout.console.protocol import Console
-from lookout.scheduler import promotion
-from lookout.storage import events, pipelines, scheduling
 from lookout.storage.db import Store
-from lookout.storage.records import Event
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ def promote(app: Console, model: str, version: int) -> None:
         app,
         f"promote {model} v{version}",
         partial(plan_promote, model=model, version=version, ws=app.ws),
-        lambda plan, answer: promotion.request_promotion(
-            app.ws, plan.model, version, app.user, answer.reason, plan.alias
+        lambda plan, answer: app.changes.perform(
+            "promote", model=plan.model, version=version, reason=answer.reason, alias=plan.alias
         ),
     )
 
@@ -70,8 +69,10 @@ def decide(app: Console, verb: str, request_id: int) -> None:
 
     def act(plan: Plan, answer: Confirmed) -> Any:
         if verb == "approve":
-            return promotion.approve(app.ws, request_id, app.user, answer.reason, answer.override)
-        return promotion.reject(app.ws, request_id, app.user, answer.reason)
+            return app.changes.perform(
+                "approve", request=request_id, reason=answer.reason, override=answer.override
+            )
+        return app.changes.perform("reject", request=request_id, reason=answer.reason)
 
     _confirm_then(
         app,
@@ -82,12 +83,17 @@ def decide(app: Console, verb: str, request_id: int) -> None:
 
 
 def rollback(app: Console, model: str) -> None:
+    """Roll back to what the plan showed; refused if production moved while it was on screen."""
     _confirm_then(
         app,
         f"roll back {model}",
         partial(plan_rollback, model=model),
-        lambda plan, answer: promotion.rollback(
-            app.ws, plan.model, app.user, answer.reason, to_version=plan.to_version
+        lambda plan, answer: app.changes.perform(
+            "rollback",
+            model=plan.model,
+            reason=answer.reason,
+            to_version=plan.to_version,
+            expected_current=plan.from_version,
         ),
     )
 
@@ -97,7 +103,7 @@ def acknowledge(app: Console, event_id: int) -> None:
         if note is not None:
             app.perform(
                 f"acknowledge event {event_id}",
-                lambda: _acked(events.acknowledge(app.ws.store, event_id, app.user, note)),
+                lambda: app.changes.perform("acknowledge", event=event_id, note=note),
             )
 
     app.push_screen(
@@ -105,27 +111,19 @@ def acknowledge(app: Console, event_id: int) -> None:
     )
 
 
-def _acked(event: Event) -> Done:
-    return Done(True, f"event {event.id} acknowledged by {event.acked_by}")
-
-
 def trigger_run(app: Console, pipeline: str, retry_of: int | None = None) -> None:
-    """Ask the scheduler for a run (it picks the request row up)."""
-    args = {"retry_of": retry_of} if retry_of is not None else {}
+    """Ask the scheduler for a run (it picks the request up)."""
     what = f"retry run {retry_of}" if retry_of else f"run {pipeline}"
 
-    def submit() -> Done:
-        req = scheduling.submit_request(app.ws.store, "run_pipeline", pipeline, app.user, args)
+    def submit() -> Any:
+        asked = app.changes.perform("run", pipeline=pipeline, retry_of=retry_of)
+        if not asked.ok:
+            return asked
         note = "" if app.scheduler_alive() else " (no scheduler is running to pick it up)"
-        return Done(True, f"{what}: request {req.id} queued{note}")
+        return Done(True, f"{what}: request {asked.data['request']} queued{note}")
 
     app.perform(what, submit)
 
 
 def cancel_run(app: Console, run_id: int) -> None:
-    def cancel() -> Done:
-        if pipelines.request_cancel(app.ws.store, run_id):
-            return Done(True, f"run {run_id}: cancellation requested")
-        return Done(False, f"run {run_id} already finished")
-
-    app.perform(f"cancel run {run_id}", cancel)
+    app.perform(f"cancel run {run_id}", lambda: app.changes.perform("cancel", run=run_id))

@@ -29,10 +29,10 @@ from lookout.console.screens import registry
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.screens.help import HelpScreen
 from lookout.console.screens.overview import OverviewScreen
-from lookout.scheduler import policy, promotion
+from lookout.scheduler import door, policy
+from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import scheduling
-from lookout.storage.identity import current_user
 from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
 from rich.text import Text
@@ -92,7 +92,7 @@ class LookoutApp(App[int]):
         refresh: float | None = None,
         clock: Callable[[], float] = time.time,
         start_scheduler: bool = True,
-        user: str | None = None,
+        changes: Changes | None = None,
         prefetch: Prefetch | None = None,
     ) -> None:
         super().__init__()
@@ -101,8 +101,11 @@ class LookoutApp(App[int]):
         self.readonly = readonly
         self.refresh_s = float(refresh or ws.config.workspace.get("refresh") or 2.0)
         self.clock = clock
-        self.want_scheduler = start_scheduler and not readonly
-        self.user = user or current_user()
+        # a shared workspace's scheduler is its daemon, never a console
+        self.want_scheduler = start_scheduler and not readonly and not ws.shared
+        # every change goes through the one door; who acts is the OS account behind it
+        self.changes = changes or door.changes(ws)
+        self.user = self.changes.actor.name
         self.role = "viewer"
         self.paused = False
         self.lease: Lease | None = None
@@ -152,7 +155,7 @@ class LookoutApp(App[int]):
         """Learn the user's role, then start a scheduler here if nobody runs one."""
         role = "viewer"
         try:
-            role = promotion.role_of(self.ws, self.user)
+            role = policy.role_of(self.ws, self.user)
         except Exception as exc:  # a broken policy must not stop the console opening
             self.post_message(Failed("reading your role", exc))
         self.call_from_thread(self._set_role, role)
@@ -384,6 +387,8 @@ class LookoutApp(App[int]):
             t.append(" " + sanitize(self.lease.host, 24, single_line=True))
         else:
             t.append("○ down", style="bold red")
+        if self.ws.store.stale:
+            t.append(" (store as last written)", style="bold yellow")
         t.append("  │  ")
         if self.paused:
             t.append("⏸ paused (p resumes)", style="bold yellow")

@@ -34,6 +34,7 @@ COMMANDS = {
     "events": "events",
     "log": "log",
     "audit": "audit",
+    "doctor": "doctor",
     "screenshots": "screenshots",
 }
 # subcommands that change the workspace: refused with --readonly (the policy action
@@ -92,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = add("init", "write a starter lookout.toml")
     i.add_argument("dir", nargs="?", default=None, metavar="DIR")
+    i.add_argument(
+        "--shared", action="store_true", help="a team's workspace, written only by its daemon"
+    )
+    i.add_argument("--group", default=None, metavar="GROUP", help="the team's OS group (--shared)")
+    i.add_argument(
+        "--service-user",
+        default=None,
+        metavar="USER",
+        help="the account the daemon runs as (--shared; default: you, unless you are root)",
+    )
 
     s = add("scheduler", "run the background scheduler")
     s.add_argument("--once", action="store_true", help="run what is due or queued, then exit")
@@ -155,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--new-key", action="store_true", help="start signing with a fresh key (lost or exposed)"
     )
     au.add_argument("--limit", type=int, default=None)
+
+    add("doctor", "check a workspace's owners, modes, socket and keys; say what to fix", as_json)
 
     sc = add("screenshots", "write an SVG of every screen")
     sc.add_argument("--out", default="screenshots", metavar="DIR")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lookout.console.panes import Prefetch
+from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
 from rich.text import Text
 from textual.message import Message
@@ -47,6 +48,7 @@ class Console(Protocol):
 
     ws: Workspace
     user: str
+    changes: Changes
     clock: Callable[[], float]
     prefetch: Prefetch | None
 

@@ -14,6 +14,7 @@ own tables (`lookout.scheduler.checks`, `lookout.scheduler.drift_methods`,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -118,11 +119,14 @@ SPEC = table(
                     "database": Key(nonempty, default="lookout.db"),
                     "artifacts": Key(nonempty, default="artifacts"),
                     "group": Key(nonempty),
+                    "mode": Key(choice("personal", "shared"), default="personal"),
+                    "service_user": Key(nonempty),
                     "refresh": Key(duration, default=2.0),
                 }
             ),
             default=dict,
         ),
+        "code": Key(table({"path": Key(nonempty, default="code")}), default=dict),
         "scheduler": Key(
             table(
                 {
@@ -144,6 +148,7 @@ SPEC = table(
                     "roles": Key(
                         table(
                             {
+                                "reporter": Key(list_of(nonempty), default=list),
                                 "operator": Key(list_of(nonempty), default=list),
                                 "approver": Key(list_of(nonempty), default=list),
                                 "admin": Key(list_of(nonempty), default=list),
@@ -299,6 +304,8 @@ class Config:
     datasets: dict[str, dict[str, Any]]
     models: dict[str, dict[str, Any]]
     pipelines: dict[str, dict[str, Any]]
+    code: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""  # of the file's text, recorded in the audit when it changes
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its section
     audit: dict[str, Any] = field(default_factory=dict)
@@ -310,6 +317,16 @@ class Config:
     @property
     def artifacts(self) -> Path:
         return self.resolve(self.workspace["artifacts"])
+
+    @property
+    def code_path(self) -> Path:
+        """Where custom stages, dataset callables, custom checks and estimators load from."""
+        return self.resolve(self.code["path"])
+
+    @property
+    def shared(self) -> bool:
+        """Shared mode: a daemon running as the service account alone writes the workspace."""
+        return self.workspace["mode"] == "shared"
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the workspace directory."""
@@ -323,6 +340,11 @@ def default_metric(task: str) -> str:
 
 
 def _cross_check(data: dict[str, Any]) -> None:
+    ws = data["workspace"]
+    if ws["mode"] == "shared":
+        for key in ("service_user", "group"):
+            if ws[key] is None:
+                raise Invalid(f"workspace.{key}", 'missing required key (mode = "shared")')
     for pname, p in data["pipelines"].items():
         path = f"pipelines.{pname}"
         if p["kind"] == "tabular":
@@ -360,7 +382,8 @@ def parse(text: str, path: Path) -> Config:
     except Invalid as exc:
         raise ConfigError(f"{label}: {exc.path}: {exc.message}") from None
     sections = {name: data.pop(name) for name in CONNECTORS}
-    cfg = Config(path=path, root=path.parent, connectors=sections, **data)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    cfg = Config(path=path, root=path.parent, connectors=sections, sha256=digest, **data)
     witness = cfg.audit.get("witness")
     if witness and cfg.resolve(witness).resolve().is_relative_to(cfg.root.resolve()):
         # Whoever can write the workspace could cut a witness kept inside it.

@@ -254,9 +254,9 @@ class Traffic:
         predictions = bundle["estimator"].predict(x)
         ids = [f"{model}-{self.step}-{i}" for i in range(rows)]
         sdk.log_inferences(
-            self.ws.store, model, inputs.columns, prediction_ids=ids, predictions=predictions
+            self.ws, model, inputs.columns, prediction_ids=ids, predictions=predictions
         )
-        sdk.log_labels(self.ws.store, model, ids, truth)
+        sdk.log_labels(self.ws, model, ids, truth)
 
     def incoming(self, broken: bool) -> None:
         """A new wine data file, drawn from today's (shifted) distribution; maybe broken."""
@@ -286,8 +286,8 @@ class Traffic:
                 continue
 
 
-def _run(ws: Workspace, sched: Scheduler, pipeline: str, trigger: str) -> None:
-    queue_run(ws, pipeline, trigger, current_user())
+def _run(ws: Workspace, sched: Scheduler, pipeline: str, trigger: str, by: str) -> None:
+    queue_run(ws, pipeline, trigger, by)
     sched.run_once()
 
 
@@ -310,12 +310,13 @@ def build_history(ws: Workspace, say: Callable[[str], None]) -> None:
     traffic = Traffic(ws)
     traffic.incoming(broken=False)
     say("new wine data arrived: training wine_quality v2")
-    _run(ws, sched, "wine_train", "file")
+    _run(ws, sched, "wine_train", "file", "file:incoming.csv")
     promotion.approve(ws, _pending(ws, "wine_quality"), user, "more data, better f1")
     traffic.tick()
     promotion.rollback(ws, "wine_quality", user, "v2 mislabels class 2 on live traffic")
     say("rolled wine_quality back to v1; training v3 for review")
-    _run(ws, sched, "wine_train", "manual")
+    # the schedule trains it, so its request is the pipeline's and you may approve it
+    _run(ws, sched, "wine_train", "schedule", "scheduler")
 
     say("serving traffic while the wine inputs drift")
     for _ in range(RAMP_STEPS):

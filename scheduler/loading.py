@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import glob
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from lookout.scheduler import usercode
 from lookout.scheduler.config import Config
 from lookout.scheduler.frame import DataError, Frame, frame_from_columns, read_table
 from lookout.scheduler.validate import CALL_RE
@@ -22,17 +22,14 @@ class Loaded:
     modified_at: float | None  # newest file modification time
 
 
-def resolve_callable(spec: str) -> object:
-    """Import `module:function`; a one-line DataError when it does not import."""
+def resolve_callable(cfg: Config, spec: str) -> object:
+    """Import `module:function` (from the workspace's code folder first, see
+    `lookout.scheduler.usercode`); a one-line DataError when it does not import."""
     module_name, _, attr = spec.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise DataError(f"{spec}: cannot import {module_name}: {exc}") from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise DataError(f"{spec}: {module_name} has no {attr}") from None
+        return usercode.load(cfg.code_path, module_name, attr, spec)
+    except usercode.CodeError as exc:
+        raise DataError(str(exc)) from None
 
 
 def matching_files(cfg: Config, source: str) -> list[Path]:
@@ -46,7 +43,7 @@ def load_dataset(cfg: Config, dataset: str) -> Loaded:
     ds = cfg.datasets[dataset]
     source = ds["source"]
     if CALL_RE.match(source) and not os.path.exists(cfg.resolve(source)):
-        fn = resolve_callable(source)
+        fn = resolve_callable(cfg, source)
         if not callable(fn):
             raise DataError(f"{source}: is not callable")
         try:

@@ -4,8 +4,9 @@ A tabular pipeline has the built-in stages ingest → validate → train →
 evaluate → register (`lookout.scheduler.stages`). A `[[pipelines.X.stages]]`
 entry named like one of them replaces it; other entries run after
 `register`, in order. A custom pipeline runs only its listed stages. A custom
-stage is a `module:function` taking a `StageContext` (modules beside
-lookout.toml are importable).
+stage is a `module:function` taking a `StageContext`, loaded from the
+workspace's code folder (`lookout.scheduler.usercode`; the workspace itself is
+never importable).
 
 Each stage runs in its own thread so it can be timed out; its stdout, stderr
 and log records go to the stage's log tail. A failed stage fails the run and
@@ -170,11 +171,6 @@ class Runner:
     holder: str
     stop: threading.Event = field(default_factory=threading.Event)
     cancels: dict[int, threading.Event] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        root = str(self.ws.root)
-        if root not in sys.path:
-            sys.path.insert(0, root)
 
     def cancel(self, run_id: int) -> bool:
         """Flag a run (in the store, and at once if it runs here); False if it already ended."""

@@ -1,34 +1,50 @@
 """Who may do what: roles from `[policy.roles]` in lookout.toml.
 
-Roles nest: admin ⊇ approver ⊇ operator ⊇ viewer. A role is granted to OS
-account names or to "group:NAME"; everyone else is a viewer (anyone who can
-read the store). Service identities such as "pipeline:NAME" are not people:
-they never hold a role, and the promotion module lets them open requests only
-through `on_version_registered`.
+Roles nest: admin ⊇ approver ⊇ operator ⊇ reporter ⊇ viewer. A role is granted
+to OS account names or to "group:NAME"; everyone else is a viewer (anyone who can
+read the store), and a viewer changes nothing. Service identities such as
+"pipeline:NAME" are not people: they never hold a role, and the promotion module
+lets them open requests only through `on_version_registered`.
+
+A personal workspace whose `[policy.roles]` names nobody belongs to one person:
+the account that owns the workspace directory is its admin, so a workspace made by
+hand keeps working for its owner. A shared workspace grants only what it names.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
+
 from lookout.scheduler.workspace import Workspace
 from lookout.storage.identity import user_groups
 
-ROLES = ("viewer", "operator", "approver", "admin")
+ROLES = ("viewer", "reporter", "operator", "approver", "admin")
 
 # Every change anyone can ask for, and the least role it needs. The one permission
-# table: the console hides what a role may not do, the command line refuses it, and
-# `require` enforces it for every caller.
+# table: the door (`lookout.scheduler.door`) enforces it for every caller, the console
+# hides what a role may not do, and the README's "who may do what" mirrors it.
 NEEDS = {
+    # the serving side's and an external scheduler's service accounts
+    "log": "reporter",
+    "start_run": "reporter",
+    "start_stage": "reporter",
+    "finish_stage": "reporter",
+    "finish_run": "reporter",
+    "record_checks": "reporter",
+    "register_version": "reporter",
+    # people on call
     "promote": "operator",
     "rollback": "operator",
-    "approve": "approver",
-    "reject": "approver",
-    "override": "approver",
     "acknowledge": "operator",
     "run": "operator",
     "cancel": "operator",
     "run_checks": "operator",
     "run_drift": "operator",
-    "log": "operator",
+    # people who decide
+    "approve": "approver",
+    "reject": "approver",
+    "override": "approver",
 }
 
 
@@ -51,9 +67,19 @@ def _granted(
     return False, groups
 
 
+def owner(ws: Workspace) -> str | None:
+    """The account that owns the workspace directory."""
+    try:
+        return pwd.getpwuid(os.stat(ws.root).st_uid).pw_name
+    except (OSError, KeyError):
+        return None
+
+
 def role_of(ws: Workspace, user: str) -> str:
     """The highest role the policy grants an OS account (viewer when none)."""
     roles = ws.config.policy.get("roles") or {}
+    if not ws.config.shared and not any(roles.get(r) for r in ROLES[1:]):
+        return "admin" if user == owner(ws) else "viewer"
     groups: set[str] | None = None
     for role in reversed(ROLES[1:]):
         granted, groups = _granted(list(roles.get(role) or []), user, groups)

@@ -620,10 +620,22 @@ def reject(ws: Workspace, request_id: int, actor: str, reason: str) -> Outcome:
 
 
 def _rollback_target(
-    conn: sqlite3.Connection, model: str, to_version: int | None
+    conn: sqlite3.Connection,
+    model: str,
+    to_version: int | None,
+    expected_current: int | None = None,
 ) -> tuple[int | None, int]:
-    """(current production, the version to go back to), or a refusal."""
+    """(current production, the version to go back to), or a refusal.
+
+    `expected_current` is the production version the asker saw: a rollback decided on
+    a screen that is no longer true is refused rather than applied to something else.
+    """
     current = registry.alias_version(conn, model, PRODUCTION)
+    if expected_current is not None and current != expected_current:
+        now_is = f"v{current}" if current is not None else "nothing"
+        raise PromotionError(
+            f"production is no longer v{expected_current} ({model} production is {now_is} now)"
+        )
     if to_version is None:
         last = registry.last_transition(conn, model, PRODUCTION)
         if current is None:
@@ -653,7 +665,12 @@ def rollback_target(
 
 
 def rollback(
-    ws: Workspace, model: str, actor: str, reason: str, to_version: int | None = None
+    ws: Workspace,
+    model: str,
+    actor: str,
+    reason: str,
+    to_version: int | None = None,
+    expected_current: int | None = None,
 ) -> Outcome:
     """Put an earlier production version back (operator): the emergency path.
 
@@ -666,7 +683,7 @@ def rollback(
     _model_cfg(ws, model)
     if ws.config.policy.get("rollback_requires_approval"):
         with ws.store.write() as conn:
-            current, target_no = _rollback_target(conn, model, to_version)
+            current, target_no = _rollback_target(conn, model, to_version, expected_current)
             gate = Gate("rollback", True, f"v{target_no} was in production before")
             req = _open_request(
                 conn, ws, model, target_no, PRODUCTION, actor, reason, [gate], kind="rollback"
@@ -677,7 +694,7 @@ def rollback(
             req,
         )
     with registry.changing(ws.store) as (conn, undos):
-        current, target_no = _rollback_target(conn, model, to_version)
+        current, target_no = _rollback_target(conn, model, to_version, expected_current)
         target = registry.read_version(conn, model, target_no)
         if target is None:
             raise PromotionError(f"model {model} no longer has version {target_no}")

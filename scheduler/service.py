@@ -48,9 +48,10 @@ from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.config import ConfigError
 from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
 from lookout.scheduler.validate import DURATION_RE, duration
-from lookout.scheduler.workspace import Workspace
+from lookout.scheduler.workspace import Workspace, record_config
 from lookout.storage import events, pipelines, scheduling
 from lookout.storage.db import now
+from lookout.storage.identity import current_user
 from lookout.storage.records import Lease, Request
 
 log = logging.getLogger("lookout.scheduler")
@@ -305,10 +306,12 @@ class Scheduler:
     # -- recovery ------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Once per lease: recover a dead holder's work and publish the configured pipelines."""
+        """Once per lease: record the config in the audit, recover a dead holder's work and
+        publish the configured pipelines."""
         if self._begun:
             return
         self._begun = True
+        record_config(self.ws, current_user())
         self.recover()
         stored = scheduling.next_runs(self.store)
         for name, p in self.ws.config.pipelines.items():
@@ -535,7 +538,12 @@ class Scheduler:
                 scheduling.finish_request(self.store, req.id, *outcome)
 
     def _handle(self, req: Request) -> tuple[bool, str] | None:
-        """Act on a request; None when its work continues elsewhere and finishes it there."""
+        """Act on a request; None when its work continues elsewhere and finishes it there.
+
+        Request rows come from the door (`lookout.scheduler.door`), which has already
+        checked the asker's role and recorded who asked, or from the drift job; a run
+        keeps that asker as its `triggered_by`, so four-eyes can follow them.
+        """
         cfg = self.ws.config
         if req.kind == "run_pipeline":
             p = cfg.pipelines.get(req.target)

@@ -23,6 +23,7 @@ from lookout.scheduler.loading import load_dataset, resolve_callable
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks as checks_store
 from lookout.storage import pipelines, registry
+from lookout.storage.db import Store
 
 
 class StageFailed(Exception):
@@ -124,6 +125,7 @@ def _train(ctx: StageContext) -> None:
             seed=int(ctx.config["seed"]),
             artifact=artifact,
             exclude=(ts,) if ts else (),
+            code=ctx.ws.config.code_path,
         )
     except training.TrainingError as exc:
         raise StageFailed(str(exc)) from None
@@ -220,7 +222,7 @@ def _register(ctx: StageContext) -> None:
             ctx.ws,
             model,
             version.version,
-            requested_by=f"pipeline:{ctx.pipeline}",
+            requested_by=requester(store, ctx.run_id, ctx.pipeline),
             request=bool(ctx.config["request_promotion"]),
         )
     except Exception as exc:  # the version stands; the promotion can be requested by hand
@@ -229,6 +231,20 @@ def _register(ctx: StageContext) -> None:
     if req is not None:
         ctx.metrics["promotion_request"] = req.id
         ctx.log.info("promotion request %d opened", req.id)
+
+
+# Triggers a person pulls (`lookout run`, the console's run and retry keys): the
+# promotion request their run opens is theirs, so four-eyes keeps them from approving it.
+PERSON_TRIGGERS = ("manual", "retry")
+
+
+def requester(store: Store, run_id: int, pipeline: str) -> str:
+    """Who a request opened by this run counts as: the person who started the run, or,
+    for a schedule, a file or drift, the pipeline's service identity `pipeline:NAME`."""
+    run = pipelines.get_run(store, run_id)
+    if run is not None and run.trigger in PERSON_TRIGGERS and run.triggered_by:
+        return run.triggered_by
+    return f"pipeline:{pipeline}"
 
 
 # The stages of a tabular pipeline, in the order they run.
@@ -242,12 +258,13 @@ BUILTINS: dict[str, StageFn] = {
 
 
 def custom_stage(spec: str) -> StageFn:
-    """A `[[pipelines.X.stages]]` entry's `module:function` as a stage; a dict it returns
-    adds its numbers to the stage's metrics, and its value is kept under the stage's name."""
+    """A `[[pipelines.X.stages]]` entry's `module:function` as a stage (loaded from the
+    workspace's code folder, `lookout.scheduler.usercode`); a dict it returns adds its
+    numbers to the stage's metrics, and its value is kept under the stage's name."""
 
     def call(ctx: StageContext) -> Any:
         try:
-            fn = resolve_callable(spec)
+            fn = resolve_callable(ctx.ws.config, spec)
         except DataError as exc:
             raise StageFailed(str(exc)) from None
         if not callable(fn):

@@ -13,12 +13,13 @@ import hashlib
 import importlib
 import math
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lookout.scheduler import usercode
 from lookout.scheduler.frame import Frame
 
 ARTIFACT_FORMAT = 1
@@ -43,8 +44,9 @@ class Trained:
     sha256: str
 
 
-def build_estimator(path: str, params: dict[str, Any]) -> Any:
-    """Import `package.module.Class` (or `module:factory`) and construct it with `params`."""
+def build_estimator(path: str, params: dict[str, Any], code: Path | None = None) -> Any:
+    """Import `package.module.Class` (or `module:factory`, which may live in the workspace's
+    code folder `code`) and construct it with `params`."""
     if ":" in path:
         module_name, _, attr = path.partition(":")
     else:
@@ -52,7 +54,11 @@ def build_estimator(path: str, params: dict[str, Any]) -> Any:
     if not module_name or not attr:
         raise TrainingError(f'estimator "{path}": expected an import path like "sklearn.svm.SVC"')
     try:
-        module = importlib.import_module(module_name)
+        module = (
+            usercode.import_module(code, module_name)
+            if code is not None
+            else importlib.import_module(module_name)
+        )
     except Exception as exc:
         raise TrainingError(f'estimator "{path}": cannot import {module_name}: {exc}') from None
     factory = getattr(module, attr, None)
@@ -167,8 +173,10 @@ def save(bundle: dict[str, Any], path: Path) -> str:
     import joblib
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
+    # Not mkstemp: its 0600 would keep the team from the artifact; the umask decides
+    # (a shared workspace's daemon runs with 027: the group reads it, nobody else).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         joblib.dump(bundle, tmp)
         os.replace(tmp, path)
@@ -253,6 +261,7 @@ def train(
     seed: int,
     artifact: Path,
     exclude: tuple[str, ...] = (),
+    code: Path | None = None,
 ) -> tuple[Trained, Split]:
     """Fit on the training split and save the bundle; returns it with the split used."""
     if frame.rows == 0:
@@ -264,7 +273,7 @@ def train(
     train_part = frame.take(sp.train)
     codes = encoders(train_part, [c for c in model_cfg.get("categorical") or [] if c in features])
     x = matrix(train_part, features, codes)
-    estimator = fit(build_estimator(estimator_path, params), x, y_all[sp.train], features)
+    estimator = fit(build_estimator(estimator_path, params, code), x, y_all[sp.train], features)
     bundle = {
         "format": ARTIFACT_FORMAT,
         "estimator": estimator,

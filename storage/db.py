@@ -7,6 +7,12 @@ runs `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
 A store opened to write may carry an audit signer (`lookout.storage.audit.Signer`,
 made by `lookout.scheduler.signing`): its connections hand it to `audit.append`, and
 `Store.commit` publishes the audit head to the witness once the entry is durable.
+
+A reader that may not write the directory (a shared workspace's members) opens the
+store with `mode=ro`: SQLite then keeps a private wal-index and still sees the
+writer's commits. When the writer has stopped, SQLite has removed the `-wal` and
+`-shm` files and `mode=ro` cannot open; the store is then read as last written
+(`immutable=1`, `Store.stale`) until the writer is back, when it reopens `mode=ro`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +39,9 @@ class StoreError(Exception):
     """A store that cannot be opened or used; the message is one line for the user."""
 
 
-def _create_file(path: Path, group: str | None) -> None:
-    """Create the database file with 0600 (0660 and the group when one is named)."""
-    mode = 0o660 if group else 0o600
+def _create_file(path: Path, group: str | None, mode: int | None) -> None:
+    """Create the database file with `mode`, else 0600 (0660 and the group when one is named)."""
+    mode = mode if mode is not None else 0o660 if group else 0o600
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     os.close(fd)
     os.chmod(path, mode)  # umask may have narrowed it
@@ -64,10 +71,13 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def _connect(path: Path, readonly: bool, signer: Signer | None) -> StoreConnection:
+def _connect(
+    path: Path, readonly: bool, signer: Signer | None, immutable: bool = False
+) -> StoreConnection:
     conn: StoreConnection
     if readonly:
-        uri = f"file:{path}?mode=ro"
+        how = "immutable=1" if immutable else "mode=ro"
+        uri = f"file:{urllib.parse.quote(str(path))}?{how}"
         conn = sqlite3.connect(
             uri, uri=True, isolation_level=None, check_same_thread=False, factory=StoreConnection
         )
@@ -77,7 +87,11 @@ def _connect(path: Path, readonly: bool, signer: Signer | None) -> StoreConnecti
         )
     conn.row_factory = sqlite3.Row
     conn.signer = signer
-    _configure(conn)
+    try:
+        _configure(conn)
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
@@ -120,11 +134,14 @@ class Store:
         *,
         readonly: bool = False,
         group: str | None = None,
+        mode: int | None = None,
         signer: Signer | None = None,
     ):
         self.path = Path(path)
         self.readonly = readonly
         self.signer = None if readonly else signer
+        self.stale = False  # read-only while no writer runs: the file as last written
+        self._generation = 0  # bumped when every thread must reconnect
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -135,14 +152,20 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 with contextlib.suppress(FileExistsError):
-                    _create_file(self.path, group)
+                    _create_file(self.path, group, mode)
         try:
-            conn = self.conn
             if not readonly:
+                conn = self.conn
                 conn.execute("PRAGMA journal_mode = WAL")
                 migrate(conn, self.path)
             else:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                try:
+                    version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                except sqlite3.OperationalError:
+                    if self._wal.exists():
+                        raise
+                    self._reconnect(stale=True)  # no writer has it open: read it as it is
+                    version = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise StoreError(
                         f"{self.path}: store has schema version {version}, this Lookout "
@@ -155,12 +178,44 @@ class Store:
         self.publish()
 
     @property
+    def _wal(self) -> Path:
+        return self.path.with_name(self.path.name + "-wal")
+
+    def _reconnect(self, stale: bool) -> None:
+        """Every thread opens a new connection on its next use (`immutable=1` when stale)."""
+        with self._lock:
+            self.stale = stale
+            self._generation += 1
+
+    def _writer_back(self) -> bool:
+        """Read as last written, and a writer has opened the store again: `mode=ro` works."""
+        if not self._wal.exists():
+            return False
+        try:
+            probe = _connect(self.path, True, None)
+            try:
+                probe.execute("PRAGMA user_version").fetchone()
+            finally:
+                probe.close()
+        except sqlite3.Error:
+            return False
+        return True
+
+    @property
     def conn(self) -> StoreConnection:
         """This thread's connection, opened on first use."""
+        if self.stale and self._writer_back():
+            self._reconnect(stale=False)
         conn: StoreConnection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.generation != self._generation:
+            with self._lock:
+                self._all.remove(conn)
+            conn.close()
+            conn = None
         if conn is None:
-            conn = _connect(self.path, self.readonly, self.signer)
+            conn = _connect(self.path, self.readonly, self.signer, immutable=self.stale)
             self._local.conn = conn
+            self._local.generation = self._generation
             with self._lock:
                 self._all.append(conn)
         return conn

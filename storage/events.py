@@ -115,6 +115,11 @@ def list_events(
     return [_event(r) for r in store.conn.execute(sql, args)]
 
 
+def get_event(store: Store, event_id: int) -> Event | None:
+    row = store.conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+    return _event(row) if row else None
+
+
 def count_open(store: Store) -> int:
     """Events that still need a person: not acknowledged, and their condition not cleared."""
     row = store.conn.execute(

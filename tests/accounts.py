@@ -101,18 +101,26 @@ class Team:
     ) -> subprocess.CompletedProcess[str]:
         return self.run(who, [OS_VENV / "bin" / "lookout", *args], **kw)  # type: ignore[arg-type]
 
-    def popen(self, who: str, args: Sequence[str | os.PathLike[str]]) -> subprocess.Popen[str]:
-        """Start a long-running process (the daemon) as a member, in its own session."""
-        return subprocess.Popen(
-            [str(a) for a in args],
-            **as_user(self[who], self.gid),
-            env=clean_env(self[who], None),
-            cwd=self.base,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+    def popen(
+        self, who: str, args: Sequence[str | os.PathLike[str]], output: Path | None = None
+    ) -> subprocess.Popen[str]:
+        """Start a long-running process (the daemon) as a member, in its own session; its
+        stdout and stderr go to `output` when given (a pipe nobody reads would fill up)."""
+        sink = open(output, "a") if output is not None else None  # noqa: SIM115
+        try:
+            return subprocess.Popen(
+                [str(a) for a in args],
+                **as_user(self[who], self.gid),
+                env=clean_env(self[who], None),
+                cwd=self.base,
+                stdout=sink or subprocess.PIPE,
+                stderr=subprocess.STDOUT if sink else subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        finally:
+            if sink is not None:
+                sink.close()
 
 
 def as_user(account: Account, team_gid: int | None) -> dict[str, object]:

@@ -654,7 +654,9 @@ async def test_the_console_verifies_and_names_a_forged_entry(ws) -> None:
     from lookout.console.showcase import NOW
     from textual.widgets import Static
 
-    app = LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user="alice")
+    from tests.test_console import person
+
+    app = LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, changes=person(ws, "alice"))
     count = len(audit.entries(ws.store))
 
     async def verified() -> str:

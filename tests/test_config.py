@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lookout.console.commands.init import STARTER
+from lookout.console.commands.init import EXAMPLE, PERSONAL, SHARED
 from lookout.scheduler.config import ConfigError, load, parse
 
 PATH = Path("/ws/lookout.toml")
@@ -27,11 +27,11 @@ BAD = [
     ),
     (
         "colour = 1",
-        "colour: unknown key (known keys: audit, datasets, mlflow, models, notifications, pipelines, policy, scheduler, workspace)",
+        "colour: unknown key (known keys: audit, code, datasets, mlflow, models, notifications, pipelines, policy, scheduler, workspace)",
     ),
     (
         "[workspace]\nnmae = 'x'",
-        "workspace.nmae: unknown key (known keys: artifacts, database, group, name, refresh)",
+        "workspace.nmae: unknown key (known keys: artifacts, database, group, mode, name, refresh, service_user)",
     ),
     (
         "[workspace]\nrefresh = 'soon'",
@@ -187,10 +187,22 @@ def test_durations_and_defaults_are_typed() -> None:
     assert cfg.models["m"]["drift"]["window_rows"] == 5000
 
 
-def test_starter_config_is_valid() -> None:
-    cfg = parse(STARTER.format(user="alice"), PATH)
-    assert "cancer_train" in cfg.pipelines
+def test_starter_configs_are_valid() -> None:
+    cfg = parse(PERSONAL.format(user="alice") + EXAMPLE, PATH)
+    assert "cancer_train" in cfg.pipelines and not cfg.shared
     assert cfg.policy["roles"]["approver"] == ["alice"]
+    shared = parse(SHARED.format(name="w", service="svc", group="team") + EXAMPLE, PATH)
+    assert shared.shared and shared.workspace["service_user"] == "svc"
+    assert shared.policy["roles"]["operator"] == ["group:team"]
+
+
+def test_a_shared_workspace_names_its_service_account_and_group() -> None:
+    with pytest.raises(ConfigError, match=r"workspace.service_user: missing required key"):
+        parse('[workspace]\nmode = "shared"\ngroup = "team"\n', PATH)
+    with pytest.raises(ConfigError, match=r"workspace.group: missing required key"):
+        parse('[workspace]\nmode = "shared"\nservice_user = "svc"\n', PATH)
+    with pytest.raises(ConfigError, match=r'workspace.mode: expected one of "personal", "shared"'):
+        parse('[workspace]\nmode = "team"\n', PATH)
 
 
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:

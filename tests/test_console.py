@@ -18,6 +18,7 @@ from lookout.console.screens.pipeline import PipelineScreen
 from lookout.console.screens.timeline import TimelineScreen
 from lookout.console.showcase import NOW
 from lookout.console.widgets import KeyedTable
+from lookout.scheduler.door import Actor, Local
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import audit, checks, events, registry, scheduling
 from lookout.storage.records import CheckResult
@@ -27,8 +28,14 @@ USER = "alice"
 MUTATING_ACTIONS = {"approve", "reject", "trigger", "promote", "rollback", "acknowledge"}
 
 
-def make(ws: Workspace, **kw: Any) -> LookoutApp:
-    kw.setdefault("user", USER)
+def person(ws: Workspace, name: str = USER) -> Local:
+    """The in-process door acting as `name` (in a personal workspace whoever runs the
+    process may act as anyone; the shared mode's tests use real accounts)."""
+    return Local(ws, Actor(name, None))
+
+
+def make(ws: Workspace, user: str = USER, **kw: Any) -> LookoutApp:
+    kw.setdefault("changes", person(ws, user))
     return LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, **kw)
 
 
@@ -399,7 +406,7 @@ async def test_a_console_runs_the_scheduler_when_none_is_up_and_stops_it_on_exit
     make_workspace: Any,
 ) -> None:
     ws = make_workspace()
-    app = LookoutApp(ws, user=USER)  # the real clock: the lease must be live now
+    app = LookoutApp(ws, changes=person(ws))  # the real clock: the lease must be live now
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert app.scheduler is not None

@@ -23,6 +23,8 @@ from lookout.console.screens.pipeline import PipelineScreen
 from lookout.console.showcase import NOW, seed
 from textual.color import Color
 
+from tests.test_console import person
+
 USER = "alice"
 # markup, CSI (clear screen, leave alt screen), C1 CSI, OSC 0 title, OSC 8 link, OSC 52 clipboard
 HOSTILE = (
@@ -66,7 +68,7 @@ def assert_clean(app: LookoutApp) -> str:
 
 
 async def test_hostile_names_tags_and_logs_render_as_plain_text(hostile: Any) -> None:
-    app = LookoutApp(hostile, clock=lambda: NOW, start_scheduler=False, user=USER)
+    app = LookoutApp(hostile, clock=lambda: NOW, start_scheduler=False, changes=person(hostile))
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         text = assert_clean(app)
@@ -90,7 +92,7 @@ async def test_glyph_and_word_carry_status_without_colour(
     hostile: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    app = LookoutApp(hostile, clock=lambda: NOW, start_scheduler=False, user=USER)
+    app = LookoutApp(hostile, clock=lambda: NOW, start_scheduler=False, changes=person(hostile))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         text = assert_clean(app)
@@ -113,7 +115,7 @@ async def test_glyph_and_word_carry_status_without_colour(
 
 
 async def test_a_too_small_terminal_names_the_size_it_needs(hostile: Any) -> None:
-    app = LookoutApp(hostile, clock=lambda: NOW, start_scheduler=False, user=USER)
+    app = LookoutApp(hostile, clock=lambda: NOW, start_scheduler=False, changes=person(hostile))
     async with app.run_test(size=(50, 12)) as pilot:
         await settle(pilot)
         text = assert_clean(app)

@@ -82,7 +82,7 @@ def ws(make_workspace):
 
 def log(ws, rows: int = 2000, shift: float = 0.0, ids: list[str] | None = None) -> None:
     sdk.log_inferences(
-        ws.store,
+        ws,
         "churn",
         {
             "tenure": rng.normal(30 + shift * 10, 10, rows),
@@ -145,7 +145,7 @@ def test_labels_join_by_prediction_id_for_the_primary_metric(ws) -> None:
     predictions = np.frombuffer(batch.columns["prediction"], dtype="<f8")
     truth = predictions.copy()
     truth[:100] = 1 - truth[:100]  # 100 of the 1000 labelled rows wrong
-    sdk.log_labels(ws.store, "churn", ids[:1000], truth[:1000])
+    sdk.log_labels(ws, "churn", ids[:1000], truth[:1000])
     r = run_drift(ws, "churn")
     assert r.performance["labelled_rows"] == 1000
     assert r.performance["metrics"]["accuracy"] == pytest.approx(0.9)
@@ -170,9 +170,9 @@ def test_no_profile_or_no_production_is_an_error_result(ws, make_workspace) -> N
 def test_sdk_refuses_batches_missing_features_and_keeps_what_was_logged(ws) -> None:
     log(ws)
     with pytest.raises(BatchError, match='"plan" is missing'):
-        sdk.log_inferences(ws.store, "churn", {"tenure": [1.0], "charges": [2.0]})
+        sdk.log_inferences(ws, "churn", {"tenure": [1.0], "charges": [2.0]})
     with pytest.raises(BatchError, match='"tenure" should hold numbers'):
-        sdk.log_inferences(ws.store, "churn", {"tenure": ["x"], "charges": [2.0], "plan": ["a"]})
+        sdk.log_inferences(ws, "churn", {"tenure": ["x"], "charges": [2.0], "plan": ["a"]})
     assert drift_store.logged_rows(ws.store, "churn") == 2000
 
 
@@ -254,7 +254,7 @@ def test_a_time_window_keeps_only_recent_rows(make_workspace) -> None:
     old, new = np.full(300, t - 7200.0), np.concatenate([np.full(100, t - 7200.0), np.full(200, t)])
     for stamps, shift in ((old, 3.0), (new, 0.0)):
         sdk.log_inferences(
-            w.store,
+            w,
             "churn",
             {
                 "tenure": rng.normal(30 + 30 * shift, 10, 300),

@@ -106,7 +106,8 @@ def hold(ctx):
 def make(make_workspace: Callable[..., Workspace], text: str, name: str = "ws") -> Workspace:
     ws = make_workspace(text, name)
     write_csv(ws.root / "data" / "train.csv")
-    (ws.root / "lookout_stages.py").write_text(STAGES_PY)
+    (ws.root / "code").mkdir()
+    (ws.root / "code" / "lookout_stages.py").write_text(STAGES_PY)
     return ws
 
 

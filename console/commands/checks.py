@@ -1,7 +1,8 @@
 """`lookout checks [--json] [--run DATASET]`: the latest result of each data check.
 
 Failing first; exit 1 when any check fails or could not be evaluated. `--run`
-evaluates a dataset's checks now, in this process, and shows those results.
+(operator) evaluates a dataset's checks now, through the one door: in this process
+for a personal workspace, by the daemon for a shared one; then shows the results.
 """
 
 from __future__ import annotations
@@ -9,8 +10,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lookout.console.output import UsageError, print_json, table, workspace
-from lookout.scheduler.checks.engine import run_dataset
+from lookout.console.output import (
+    UsageError,
+    fail,
+    perform,
+    print_json,
+    refusal,
+    table,
+    wait_request,
+    workspace,
+)
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks
 from lookout.storage.records import CheckResult, iso
@@ -61,12 +70,15 @@ def run(args: argparse.Namespace) -> int:
     if args.run is not None:
         if args.readonly:
             raise UsageError("checks --run: refused in read-only mode")
-        ws = workspace(args)
-        if args.run not in ws.config.datasets:
-            known = ", ".join(ws.config.datasets) or "none configured"
-            raise UsageError(f'checks --run: no dataset named "{args.run}" (datasets: {known})')
-        results = run_dataset(ws, args.run)
-        rows = [as_json(r) for r in results]
+        ws = workspace(args, changing=True)
+        asked = perform(ws, "run_checks", dataset=args.run)
+        if not asked.ok:
+            return refusal(asked, "checks --run: ")
+        if "request" in asked.data:  # a shared workspace: the daemon runs them
+            done = wait_request(ws, int(asked.data["request"]))
+            if done.status == "failed":
+                return fail(f"checks --run: {done.result}", 1)
+        rows = [as_json(r) for r in checks.latest_results(ws.store, args.run)]
     else:
         ws = workspace(args)
         results = checks.latest_results(ws.store)

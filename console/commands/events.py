@@ -1,12 +1,13 @@
-"""`lookout events [--json] [--ack EVENT --note TEXT]`: the timeline, unacknowledged first."""
+"""`lookout events [--json] [--ack EVENT --note TEXT]`: the timeline, unacknowledged first.
+
+Acknowledging goes through the one door and needs the operator role."""
 
 from __future__ import annotations
 
 import argparse
 
-from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.console.output import UsageError, perform, print_json, refusal, table, workspace
 from lookout.storage import events
-from lookout.storage.identity import current_user
 from lookout.storage.records import Event, iso
 
 
@@ -26,12 +27,15 @@ def as_json(e: Event) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    ws = workspace(args, readonly=args.readonly or args.ack is None)
+    if args.ack is not None and args.readonly:
+        raise UsageError("events --ack: refused in read-only mode")
+    ws = workspace(args, readonly=args.ack is None, changing=args.ack is not None)
     if args.ack is not None:
-        try:
-            e = events.acknowledge(ws.store, args.ack, current_user(), args.note)
-        except LookupError as exc:
-            raise UsageError(str(exc).strip("'\"")) from None
+        asked = perform(ws, "acknowledge", event=args.ack, note=args.note)
+        if not asked.ok:
+            return refusal(asked)
+        e = events.get_event(ws.store, args.ack)
+        assert e is not None
         if args.json:
             print_json({"ok": True, "message": f"event {e.id} acknowledged", "event": as_json(e)})
         else:

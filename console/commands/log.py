@@ -5,6 +5,9 @@ model's feature columns and optionally `prediction_id`, `prediction` and
 `timestamp` (ISO dates or epoch seconds); other columns are ignored with a
 note. Label files hold `prediction_id` and `label` (or the model's target
 column). A file that does not fit stores nothing and exits 2 naming the column.
+The file is read here, by whoever runs the command; the batch goes through the
+one door (the reporter role), in a shared workspace as columns over the daemon's
+socket, so the daemon never opens a path a client names.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import argparse
 from typing import Any
 
 import numpy as np
-from lookout.console.output import UsageError, print_json, workspace
+from lookout.console.output import UsageError, perform, print_json, refusal, workspace
+from lookout.scheduler.door import INVALID
 from lookout.scheduler.drift import category_key
 from lookout.scheduler.frame import DataError, Frame, read_table
 from lookout.storage import drift, registry
@@ -67,16 +71,8 @@ def _labels(frame: Frame, target: str | None) -> tuple[dict[str, Any], list[str]
     return cols, sorted(set(frame.names) - {PREDICTION_ID, source, TIMESTAMP})
 
 
-def _span(cols: dict[str, Any]) -> tuple[float | None, float | None]:
-    ts = cols.get(TIMESTAMP)
-    if ts is None:
-        return None, None
-    finite = ts[np.isfinite(ts)]
-    return (float(finite.min()), float(finite.max())) if len(finite) else (None, None)
-
-
 def run(args: argparse.Namespace) -> int:
-    ws = workspace(args)
+    ws = workspace(args, changing=True)
     model = args.model
     mcfg = ws.config.models.get(model)
     if mcfg is None and registry.get_model(ws.store, model) is None:
@@ -88,25 +84,28 @@ def run(args: argparse.Namespace) -> int:
     if frame.rows == 0:
         raise UsageError(f"{args.file}: no rows")
     kind = "labels" if args.labels else "inputs"
-    expected = drift.expected_features(ws.store, model, mcfg)
     try:
         if args.labels:
             cols, ignored = _labels(frame, (mcfg or {}).get("target"))
         else:
-            cols, ignored = _inputs(frame, expected)
-        first, last = _span(cols)
-        batch = drift.append_batch(
-            ws.store, model, cols, kind, first, last, None if args.labels else expected
-        )
+            cols, ignored = _inputs(frame, drift.expected_features(ws.store, model, mcfg))
     except BatchError as exc:
         raise UsageError(f"{args.file}: {exc}") from None
-    message = f"logged {frame.rows} rows of {kind} for {model} (batch {batch})"
+    logged = perform(ws, "log", model=model, kind=kind, columns=cols)
+    if not logged.ok:
+        return refusal(logged, f"{args.file}: " if logged.data.get("error") == INVALID else "")
     if args.json:
         print_json(
-            {"ok": True, "message": message, "batch": batch, "rows": frame.rows, "ignored": ignored}
+            {
+                "ok": True,
+                "message": logged.message,
+                "batch": logged.data["batch"],
+                "rows": frame.rows,
+                "ignored": ignored,
+            }
         )
     else:
-        print(sanitize(message, single_line=True))
+        print(sanitize(logged.message, single_line=True))
         if ignored:
             note = f"note: ignored columns not used by {model}: {', '.join(ignored)}"
             print(sanitize(note, 300, single_line=True))

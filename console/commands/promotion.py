@@ -1,58 +1,26 @@
 """`lookout promote | requests | approve | reject | rollback`: one module, `args.command` picks.
 
-Actions print one line (or `{"ok", "message", ...}` with --json) and exit 0;
-a refusal prints its reason on stderr and exits 2; a change that committed but
-whose reload hook failed exits 1 (something needs a person).
+Actions go through the one door (`lookout.scheduler.door`) and print one line
+(or `{"ok", "message", ...}` with --json) and exit 0; a refusal prints its reason
+on stderr and exits 2; a change that committed but whose reload hook failed, or a
+daemon that cannot be reached, exits 1 (something needs a person).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from lookout.console.output import fail, print_json, table, workspace
-from lookout.scheduler import promotion
+from lookout.console.output import perform, print_json, refusal, table, workspace
+from lookout.scheduler.door import Outcome, request_data
 from lookout.storage import registry
-from lookout.storage.identity import current_user
-from lookout.storage.records import PromotionRequest, iso
 from lookout.storage.text import sanitize
-
-
-def request_json(r: PromotionRequest) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "model": r.model,
-        "version": r.version,
-        "alias": r.alias,
-        "kind": r.kind,
-        "status": r.status,
-        "requested_by": r.requested_by,
-        "requested_at": iso(r.requested_at),
-        "reason": r.reason,
-        "from_version": r.from_version,
-        "approvals_required": r.approvals_required,
-        "approvals": [
-            {
-                "actor": a.actor,
-                "decision": a.decision,
-                "reason": a.reason,
-                "override": a.override,
-                "at": iso(a.at),
-            }
-            for a in r.approvals
-        ],
-        "gates": [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in r.gates],
-        "gates_passed": r.gates_passed,
-        "decided_by": r.decided_by,
-        "decided_at": iso(r.decided_at),
-    }
 
 
 def _requests(args: argparse.Namespace) -> int:
     ws = workspace(args, readonly=True)
     rows = registry.list_requests(ws.store)
     if args.json:
-        print_json({"requests": [request_json(r) for r in rows]})
+        print_json({"requests": [request_data(r) for r in rows]})
         return 0
     if not rows:
         print("no promotion requests")
@@ -82,45 +50,45 @@ def _requests(args: argparse.Namespace) -> int:
     return 0
 
 
-def _act(args: argparse.Namespace) -> promotion.Outcome:
-    ws = workspace(args)
-    actor = current_user()
-    if args.command == "promote":
-        return promotion.request_promotion(
-            ws, args.model, args.version, actor, args.reason, alias=args.alias
-        )
-    if args.command == "approve":
-        return promotion.approve(ws, args.request, actor, args.reason, override=args.override)
-    if args.command == "reject":
-        return promotion.reject(ws, args.request, actor, args.reason)
-    return promotion.rollback(ws, args.model, actor, args.reason, to_version=args.to)
+def _act(args: argparse.Namespace) -> Outcome:
+    ws = workspace(args, changing=True)
+    try:
+        if args.command == "promote":
+            return perform(
+                ws,
+                "promote",
+                model=args.model,
+                version=args.version,
+                reason=args.reason,
+                alias=args.alias,
+            )
+        if args.command == "approve":
+            return perform(
+                ws, "approve", request=args.request, reason=args.reason, override=args.override
+            )
+        if args.command == "reject":
+            return perform(ws, "reject", request=args.request, reason=args.reason)
+        return perform(ws, "rollback", model=args.model, reason=args.reason, to_version=args.to)
+    finally:
+        ws.close()
 
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "requests":
         return _requests(args)
-    try:
-        outcome = _act(args)
-    except promotion.PromotionError as exc:
-        message = sanitize(exc, single_line=True)
+    outcome = _act(args)
+    if not outcome.ok:
+        message = sanitize(outcome.message, single_line=True)
         if args.json:
             print_json({"ok": False, "message": message})
-        return fail(f"{args.command}: {message}")
+        return refusal(outcome, f"{args.command}: ")
     if args.json:
-        out: dict[str, Any] = {"ok": outcome.ok, "message": outcome.message}
-        if outcome.request is not None:
-            out["request"] = request_json(outcome.request)
-        if outcome.to_version is not None:
-            out["from_version"] = outcome.from_version
-            out["to_version"] = outcome.to_version
-        if outcome.hook_error is not None:
-            out["hook_error"] = outcome.hook_error
-        print_json(out)
+        print_json({"ok": True, "message": outcome.message, **outcome.data})
     else:
         print(sanitize(outcome.message))
-        if outcome.request is not None and outcome.request.status == "pending":
-            for g in outcome.request.gates:
-                print(
-                    f"  {'✓' if g.passed else '✗'} {g.name}: {sanitize(g.detail, single_line=True)}"
-                )
-    return 1 if outcome.hook_error else 0
+        request = outcome.data.get("request")
+        if request is not None and request["status"] == "pending":
+            for g in request["gates"]:
+                mark = "✓" if g["passed"] else "✗"
+                print(f"  {mark} {g['name']}: {sanitize(g['detail'], single_line=True)}")
+    return 1 if outcome.data.get("hook_error") else 0

@@ -1,9 +1,10 @@
 """`lookout run PIPELINE [--wait] [--json]`: ask for a pipeline run, or run it here and wait.
 
-Without a live scheduler, `--wait` runs the pipeline in this process while
-holding the scheduler lease (like `airflow dags test`), so scripts and CI
-work without a daemon. Exit 0 when the run succeeded (or was requested),
-1 when it failed.
+The request goes through the one door, so it needs the operator role. In a
+personal workspace without a live scheduler, `--wait` runs the pipeline in this
+process while holding the scheduler lease (like `airflow dags test`), so scripts
+and CI work without a daemon; in a shared one the daemon runs it and this waits.
+Exit 0 when the run succeeded (or was requested), 1 when it failed.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ import re
 import threading
 from typing import Any
 
-from lookout.console.output import UsageError, print_json, workspace
+from lookout.console.output import (
+    UsageError,
+    perform,
+    print_json,
+    refusal,
+    wait_request,
+    workspace,
+)
 from lookout.scheduler import pipeline
 from lookout.scheduler.config import ConfigError
 from lookout.scheduler.service import Scheduler
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import pipelines, scheduling
 from lookout.storage.db import now
-from lookout.storage.identity import current_user
-from lookout.storage.records import Run, iso
+from lookout.storage.records import Request, Run, iso
 from lookout.storage.text import sanitize
 
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -76,41 +83,59 @@ def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str, req_id: i
         sched.release()
 
 
-def _wait(ws: Workspace, sched: Scheduler, name: str, user: str) -> tuple[Run | None, int, str]:
-    """Write the request, then wait for its run to end.
+def _wait_here(ws: Workspace, name: str, req_id: int) -> tuple[Run | None, str]:
+    """Wait for the request's run to end (a personal workspace).
 
     While the request is still queued and no live scheduler holds the lease
     (none was running, or it died), this process takes the lease and runs it.
     """
-    req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
+    try:
+        sched = Scheduler(ws)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     tick = threading.Event()
     next_try = 0.0
     while True:
-        current = scheduling.get_request(ws.store, req.id)
+        current = scheduling.get_request(ws.store, req_id)
         assert current is not None
         if current.status in ("done", "failed"):
             break
         if current.status == "queued" and now() >= next_try:
             next_try = now() + 1.0
             won, _ = sched.acquire()
-            if won and scheduling.claim_request(ws.store, req.id):
-                return _in_process(ws, sched, name, user, req.id), req.id, "the run did not start"
+            if won and scheduling.claim_request(ws.store, req_id):
+                user = current.requested_by
+                return _in_process(ws, sched, name, user, req_id), "the run did not start"
             if won:
                 sched.release()
         tick.wait(0.1)
-    m = re.match(r"run (\d+)", current.result or "")
-    if current.status == "failed" or m is None:
-        return None, req.id, current.result or "the scheduler refused the request"
+    return _run_of(ws, current)
+
+
+def _wait_daemon(ws: Workspace, req_id: int) -> tuple[Run | None, str]:
+    """Wait for the daemon of a shared workspace to take the request and end its run."""
+    return _run_of(ws, wait_request(ws, req_id))
+
+
+def _run_of(ws: Workspace, req: Request) -> tuple[Run | None, str]:
+    m = re.match(r"run (\d+)", req.result or "")
+    if req.status == "failed" or m is None:
+        return None, req.result or "the scheduler refused the request"
     run_id = int(m.group(1))
+    tick = threading.Event()
     while True:
         got = pipelines.get_run(ws.store, run_id)
         if got is not None and got.status in TERMINAL:
-            return got, req.id, ""
+            return got, ""
+        lease = scheduling.get_lease(ws.store)
+        if lease is None or not lease.alive(now()):
+            state = got.status if got is not None else "queued"
+            return None, f"the scheduler stopped while run {run_id} was {state}"
         tick.wait(0.2)
 
 
 def run(args: argparse.Namespace) -> int:
-    ws = workspace(args)
+    ws = workspace(args, changing=True)
     try:
         return _run(ws, args)
     finally:
@@ -119,25 +144,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(ws: Workspace, args: argparse.Namespace) -> int:
     name = args.pipeline
-    cfg = ws.config.pipelines.get(name)
-    if cfg is None:
-        known = ", ".join(sorted(ws.config.pipelines)) or "none"
-        raise UsageError(f"no pipeline named {name!r} in {ws.config.path} (known: {known})")
-    if not cfg["triggers"]["manual"]:
-        raise UsageError(f"manual runs of {name} are turned off (triggers.manual = false)")
-    user = current_user()
+    asked = perform(ws, "run", pipeline=name)
+    if not asked.ok:
+        return refusal(asked)
+    req_id = int(asked.data["request"])
     if not args.wait:
-        req = scheduling.submit_request(ws.store, "run_pipeline", name, user, {"trigger": "manual"})
         lease = scheduling.get_lease(ws.store)
-        message = f"requested a run of {name} (request {req.id})"
+        message = f"requested a run of {name} (request {req_id})"
         if lease is None or not lease.alive(now()):
             message += "; no scheduler is running: start `lookout scheduler` or use --wait"
-        return _report(args, True, message, None, req.id)
-    try:
-        sched = Scheduler(ws)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    result, req_id, refused = _wait(ws, sched, name, user)
+        return _report(args, True, message, None, req_id)
+    result, refused = _wait_daemon(ws, req_id) if ws.shared else _wait_here(ws, name, req_id)
     if result is None:
         return _report(args, False, f"run of {name} not started: {refused}", None, req_id)
     ok = result.status == "succeeded"

@@ -1,17 +1,28 @@
-"""`lookout scheduler [--once] [--wait]`: the background scheduler as a foreground daemon."""
+"""`lookout scheduler [--once] [--wait]`: the background scheduler as a foreground daemon.
+
+For a shared workspace this is the daemon: it must run as the workspace's service
+account, refuses to start while anyone else could change its config or code
+(`lookout.scheduler.strict`), writes with umask 027, and serves every member's
+changes on WORKSPACE/lookout.sock (`lookout.scheduler.daemon`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from types import FrameType
 
-from lookout.console.output import UsageError, fail, workspace
+from lookout.console.output import UsageError, fail
+from lookout.scheduler import strict
 from lookout.scheduler.config import ConfigError
+from lookout.scheduler.daemon import Daemon, DaemonError
 from lookout.scheduler.service import Scheduler
+from lookout.scheduler.workspace import Workspace, open_workspace, service_uid
+from lookout.storage.db import StoreError
 from lookout.storage.records import Lease, iso
 
 
@@ -19,8 +30,26 @@ def _holder(lease: Lease) -> str:
     return f"{lease.host} pid {lease.pid} since {iso(lease.since)}"
 
 
+def _open(args: argparse.Namespace) -> Workspace:
+    """The workspace, opened to write: for a shared one only as its service account, and
+    only when nobody else can change what the daemon trusts."""
+    try:
+        ws = open_workspace(getattr(args, "workspace", None), daemon=True)
+    except (ConfigError, StoreError) as exc:
+        raise UsageError(str(exc)) from None
+    if ws.shared:
+        found = strict.refusals(ws.config, service_uid(ws.config))
+        if found:
+            ws.close()
+            first = found[0]
+            more = f"; and {len(found) - 1} more (`lookout doctor`)" if len(found) > 1 else ""
+            raise UsageError(f"refusing to start: {first.path}: {first.detail} ({first.fix}){more}")
+        os.umask(0o027)  # what the daemon writes, the team's group may read and no one else
+    return ws
+
+
 def run(args: argparse.Namespace) -> int:
-    ws = workspace(args)
+    ws = _open(args)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -65,7 +94,19 @@ def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
         return 0
     if not sched.start():
         return fail(f"another scheduler holds the lease: {_holder(sched.lease or lease)}", 1)
-    print(f"scheduler running as {sched.holder} with {len(sched.jobs)} jobs", flush=True)
-    sched.serve()
+    daemon = Daemon(sched.ws) if sched.ws.shared else None
+    if daemon is not None:
+        try:
+            daemon.start()
+        except DaemonError as exc:
+            sched.stop()
+            return fail(str(exc), 1)
+    where = f", serving {daemon.path}" if daemon is not None else ""
+    print(f"scheduler running as {sched.holder} with {len(sched.jobs)} jobs{where}", flush=True)
+    try:
+        sched.serve()
+    finally:
+        if daemon is not None:
+            daemon.stop()
     print("scheduler stopped", flush=True)
     return 0

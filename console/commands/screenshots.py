@@ -73,8 +73,11 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
 
 def make_app(ws: Any) -> Any:
     from lookout.console.app import LookoutApp
+    from lookout.scheduler.door import Actor, Local
 
-    return LookoutApp(ws, clock=lambda: showcase.NOW, start_scheduler=False, user=USER)
+    # the screenshots show the showcase's own person, whoever takes them
+    person = Local(ws, Actor(USER, None))
+    return LookoutApp(ws, clock=lambda: showcase.NOW, start_scheduler=False, changes=person)
 
 
 async def _shoot(ws: Any, name: str, size: tuple[int, int]) -> str:

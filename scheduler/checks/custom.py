@@ -21,7 +21,7 @@ def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     from lookout.scheduler.loading import resolve_callable
 
     try:
-        fn = resolve_callable(c["call"])
+        fn = resolve_callable(ctx.ws.config, c["call"])
     except DataError as exc:
         raise Unevaluable(str(exc)) from None
     if not callable(fn):
