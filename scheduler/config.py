@@ -134,10 +134,11 @@ def notification_target(path: str, v: Any) -> dict[str, Any]:
 
 
 def listen_address(path: str, v: Any) -> str:
-    """`HOST:PORT` to serve on, e.g. "127.0.0.1:9464" (brackets around an IPv6 host)."""
+    """`HOST:PORT` to serve on, e.g. "127.0.0.1:9464" (brackets around an IPv6 host; port 0
+    takes any free port)."""
     s = string(path, v)
     host, _, port = s.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or int(port) > 65535:
         raise Invalid(path, f'expected HOST:PORT like "127.0.0.1:9464", got "{s}"')
     return s
 
