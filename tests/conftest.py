@@ -100,6 +100,23 @@ def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`lookout demo DIR --no-tui`, built once per run by the real parts (a failing check,
+    a drifted model, promotions, a rollback, a pending request): copy it before changing it."""
+    import subprocess
+
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    built = subprocess.run(
+        [PYTHON, "-m", "lookout.console.cli", "demo", str(root), "--no-tui"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert built.returncode == 0, built.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
 def team() -> Any:
     """A real group of OS accounts (service account, people, an outsider), made once per
     run and removed afterwards; see tests/accounts.py."""
