@@ -6,7 +6,8 @@ Nothing is counted in memory: every scrape reads the store, so any process
 shows the same numbers and a restart loses nothing. Each family reads one
 small table or one index (the latest result of each check, each model's
 newest drift result, the open events), never the whole history, except the
-stage-duration histogram, which aggregates finished stages in one pass.
+stage-duration histogram, which aggregates finished stages in one pass over a
+covering index (never the stage logs).
 
 Cardinality is bounded by what is configured: datasets × checks × 4 results,
 pipelines × stages, models × aliases, notification targets × 4 statuses,

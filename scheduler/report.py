@@ -117,7 +117,7 @@ def build(ws: Workspace, since: float, until: float | None = None) -> Report:
     latest = {(r.dataset, r.name): r.result for r in checks.latest_results(store)}
     per_check: dict[tuple[str, str], list[history.CheckActivity]] = {}
     per_dataset: dict[str, list[list[int]]] = {}
-    for a in history.check_activity(store, since, width):
+    for a in history.check_activity(store, since, width, BUCKETS):
         per_check.setdefault((a.dataset, a.name), []).append(a)
         if 0 <= a.bucket < BUCKETS:
             counts = per_dataset.setdefault(a.dataset, [[0, 0, 0] for _ in range(BUCKETS)])

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lookout.storage.db import Store
 from lookout.storage.text import sanitize
 
 KINDS = ("event", "log", "check", "audit")
-SNIPPET_TOKENS = 24
+EXCERPT = 200  # characters of the matching line shown
+LINES_TRIED = 50  # lines holding a word that are checked for the others
 CANDIDATES = 4  # newest-written matches read per hit returned, then ordered by time
 # a quoted phrase, or a run of anything but spaces and quotes
 _TERMS = re.compile(r'"([^"]*)"|([^\s"]+)')
@@ -87,32 +90,96 @@ def search(store: Store, text: str, limit: int = 50) -> list[Hit]:
             " d.id = m.id ORDER BY d.at DESC, d.id DESC LIMIT ?",
             (query, limit * CANDIDATES, limit),
         ).fetchall()
-        snippets = _snippets(conn, query, [int(r[0]) for r in rows])
     except sqlite3.OperationalError as exc:  # a query FTS5 still refuses
         raise SearchError(f"cannot search for {text!r}: {exc}") from None
+    # the (long) texts only of the documents shown
+    ids = [r[0] for r in rows]
+    texts = dict(
+        conn.execute(
+            f"SELECT id, text FROM search_docs WHERE id IN ({','.join('?' * len(ids))})", ids
+        ).fetchall()
+    )
+    terms = _terms(text)
     return [
         Hit(
             kind=r[1],
             id=int(r[2]),
             at=float(r[3]),
             subject=sanitize(r[4], 200, single_line=True),
-            text=sanitize(snippets.get(int(r[0]), ""), 400, single_line=True),
+            text=sanitize(excerpt(texts[r[0]], terms), EXCERPT, single_line=True),
         )
         for r in rows
     ]
 
 
-def _snippets(conn: sqlite3.Connection, query: str, ids: list[int]) -> dict[int, str]:
-    """The text around the match in each chosen document (one indexed lookup each)."""
-    out = {}
-    for doc in ids:
-        row = conn.execute(
-            f"SELECT snippet(search, 1, '', '', '…', {SNIPPET_TOKENS}) FROM search"
-            " WHERE search MATCH ? AND rowid = ?",
-            (query, doc),
-        ).fetchone()
-        out[doc] = row[0] if row else ""
+def _fold(text: str) -> str:
+    """Lower case without accents, as the index compares words."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class _Term:
+    """One typed word or phrase, found in folded text as a whole word (a prefix for `w*`).
+
+    The pattern starts with the word itself, so the regex engine scans for it at C
+    speed; the word boundary before it is checked by hand on the few places it finds.
+    """
+
+    def __init__(self, tokens: list[str], prefix: bool):
+        end = "" if prefix else r"(?!\w)"
+        self.pattern = re.compile(r"\W+".join(map(re.escape, tokens)) + end)
+
+    def finditer(self, text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
+        """Where the word starts, each time it does."""
+        for m in self.pattern.finditer(text, start, len(text) if end is None else end):
+            i = m.start()
+            if i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"):
+                yield i
+
+    def within(self, text: str, start: int, end: int) -> bool:
+        return next(self.finditer(text, start, end), None) is not None
+
+
+def _terms(text: str) -> list[_Term]:
+    """What a person typed, one term per word or phrase, over folded text."""
+    out = []
+    for phrase, word in _TERMS.findall(text):
+        tokens = _WORD.findall(_fold(phrase or word))
+        if tokens:
+            out.append(_Term(tokens, word.endswith("*") and not phrase))
     return out
+
+
+def excerpt(text: str, terms: list[_Term]) -> str:
+    """The line of a document that shows why it matched: the first holding every word (a
+    log's matching line, not its first), else the first holding its rarest word; cut
+    around the match. Only lines holding the document's rarest word are looked at."""
+    folded = _fold(text)
+    counts = [(sum(1 for _ in t.finditer(folded)), i) for i, t in enumerate(terms)]
+    present = [c for c in counts if c[0]]
+    at = 0
+    if present:
+        rarest = terms[min(present)[1]]
+        for n, i in enumerate(rarest.finditer(folded)):
+            start = folded.rfind("\n", 0, i) + 1
+            end = folded.find("\n", i)
+            end = len(folded) if end < 0 else end
+            if n == 0:
+                at = start
+            if all(t.within(folded, start, end) for t in terms):
+                at = start
+                break
+            if n >= LINES_TRIED:
+                break
+    shown = text.split("\n")[folded.count("\n", 0, at)]
+    if len(shown) <= EXCERPT:
+        return shown
+    folded_line = _fold(shown)
+    hit = min((next(t.finditer(folded_line), 0) for t in terms), default=0)
+    start = max(0, min(hit - EXCERPT // 3, len(shown) - EXCERPT))
+    return ("…" if start else "") + shown[start : start + EXCERPT]
 
 
 def indexed(store: Store) -> dict[str, int]:

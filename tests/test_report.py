@@ -146,3 +146,31 @@ def test_bad_since_is_one_line(make_workspace, cli) -> None:
     assert r.code == 2 and r.err.count("\n") == 1 and "--since" in r.err
     r = cli("report", "-w", str(ws.root), "--out", "/proc/nope/report.md")
     assert r.code == 2 and r.err.count("\n") == 1 and "cannot write" in r.err
+
+
+def test_check_activity_counts_what_a_plain_scan_counts(store) -> None:
+    import random
+
+    from lookout.storage import checks as stored_checks
+    from lookout.storage import history
+    from lookout.storage.records import CheckResult
+
+    rnd = random.Random(7)
+    rows = []
+    for i in range(3000):
+        result = rnd.choice(["pass", "pass", "pass", "warn", "fail", "error"])
+        rows.append(
+            CheckResult(f"d{i % 3}", f"c{i % 5}", "range", "warn", result, at=1000.0 + i * 2)
+        )
+    stored_checks.insert_history(store, rows)
+    since, width, buckets = 1500.0, 300.0, 12  # a window inside the history, cut short at 5100
+    expected: dict[tuple[str, str, int, str], int] = {}
+    for r in rows:
+        if since <= r.at < since + width * buckets:
+            key = (r.dataset, r.name, int((r.at - since) // width), r.result)
+            expected[key] = expected.get(key, 0) + 1
+    got = {
+        (a.dataset, a.name, a.bucket, a.result): a.count
+        for a in history.check_activity(store, since, width, buckets)
+    }
+    assert got == expected

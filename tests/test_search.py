@@ -46,7 +46,9 @@ def test_events_logs_checks_and_audit_reasons_are_found_by_their_words(store: St
         run.id,
         f"wine_train run {run.id} · load",
     )
-    assert "connection reset by peer" in log_hit.text
+    # The text shown is a line that matched, not the log's first line.
+    assert log_hit.text == "connection reset by peer"
+    assert search.search(store, "bucket")[0].text == "reading s3://bucket/wine.csv"
 
     [check_hit] = search.search(store, "ph=-3.1")
     assert (check_hit.kind, check_hit.id, check_hit.subject) == (
@@ -194,3 +196,10 @@ def test_cli_search(make_workspace, cli) -> None:
     assert cli("search", "-w", str(ws.root), "nothing-like-it").out == "nothing found\n"
     bad = cli("search", "-w", str(ws.root), "*")
     assert bad.code == 2 and bad.err.count("\n") == 1 and "give at least one word" in bad.err
+
+
+def test_a_long_line_is_cut_around_the_match() -> None:
+    line = "x" * 500 + " Überlauf detected " + "y" * 500
+    shown = search.excerpt("first line\n" + line, search._terms("überlauf"))  # noqa: SLF001
+    assert len(shown) <= search.EXCERPT + 1 and "Überlauf detected" in shown
+    assert shown.startswith("…")
