@@ -337,8 +337,8 @@ class Config:
     datasets: dict[str, dict[str, Any]]
     models: dict[str, dict[str, Any]]
     pipelines: dict[str, dict[str, Any]]
-    notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=lambda: {"listen": None, "max_features": 25})
+    notifications: dict[str, dict[str, Any]]
+    metrics: dict[str, Any]
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its section
     audit: dict[str, Any] = field(default_factory=dict)
 

@@ -85,6 +85,10 @@ class Report:
         return [r for r in self.runs if r.recovered_at is None]
 
 
+def _version(v: int | None) -> str:
+    return "nothing" if v is None else f"v{v}"
+
+
 _WORST = {"": 0, "pass": 1, "warn": 2, "error": 3, "fail": 4}
 
 
@@ -163,7 +167,7 @@ def build(ws: Workspace, since: float, until: float | None = None) -> Report:
             t.at,
             t.kind,
             _s(t.model, 100),
-            f"v{t.from_version or '-'} → v{t.to_version or '-'} ({_s(t.alias, 40)})",
+            f"{_version(t.from_version)} → {_version(t.to_version)} ({_s(t.alias, 40)})",
             _s(t.actor, 60),
             _s(t.reason),
         )
