@@ -263,3 +263,22 @@ def test_alertmanager_alerts_fire_are_kept_alive_and_resolve_with_ends_at(
     webhooks.deliver_pending(ws, backoff=0.01)
     assert alertmanager.firing(time.time()) == []
     assert all(d.open == 0 for d in deliveries.list_deliveries(ws.store))
+
+
+def test_an_event_naming_no_condition_clears_when_acknowledged(
+    make_workspace, pagerduty, alertmanager
+) -> None:
+    ws = make_workspace(
+        pd_config(pagerduty.url)
+        + f'[notifications.am]\nformat = "alertmanager"\nurl = "{alertmanager.url}"\n'
+    )
+    e = events.record(ws.store, "rollback", "churn", "churn rolled back to v2", "warn")
+    webhooks.deliver_pending(ws, backoff=0.01)
+    assert len(pagerduty.open_incidents()) == 1 and len(alertmanager.firing(time.time())) == 1
+
+    webhooks.deliver_pending(ws, backoff=0.01)  # nothing resolves a rollback by itself
+    assert len(pagerduty.open_incidents()) == 1
+
+    events.acknowledge(ws.store, e.id, "dave", "expected: bad release")
+    webhooks.deliver_pending(ws, backoff=0.01)
+    assert pagerduty.open_incidents() == [] and alertmanager.firing(time.time()) == []

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lookout.scheduler.formats import FORMATS, Format, Message, NotSendable
+from lookout.scheduler.formats import FORMATS, Format, Message, NotSendable, cleared_at
 from lookout.storage import audit, deliveries, pipelines
 from lookout.storage.db import now
 from lookout.storage.records import EVENT_SEVERITIES, Delivery, Event
@@ -225,7 +225,7 @@ class _Target:
             pages.setdefault(d.message or f"event:{e.id}", []).append((d, e))
         t = now()
         for key, rows in pages.items():
-            resolved = [d.id for d, e in rows if e.resolved_at is not None]
+            resolved = [d.id for d, e in rows if cleared_at(e) is not None]
             if self.fmt.resolve_each:
                 due = bool(resolved) or (
                     refresh is not None and min(d.at for d, _ in rows) <= t - refresh

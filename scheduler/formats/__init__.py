@@ -11,10 +11,10 @@ them, and follows up on pages.
 from __future__ import annotations
 
 from lookout.scheduler.formats import alertmanager, generic, pagerduty, slack
-from lookout.scheduler.formats.base import Format, Message, NotSendable
+from lookout.scheduler.formats.base import Format, Message, NotSendable, cleared_at
 
 FORMATS: dict[str, Format] = {
     f.name: f for f in (generic.FORMAT, slack.FORMAT, pagerduty.FORMAT, alertmanager.FORMAT)
 }
 
-__all__ = ["FORMATS", "Format", "Message", "NotSendable"]
+__all__ = ["FORMATS", "Format", "Message", "NotSendable", "cleared_at"]

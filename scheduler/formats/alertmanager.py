@@ -5,7 +5,8 @@ work on it (`alertname`, `severity`, `workspace`, `kind`, `subject`, and
 `lookout_group`: the message it went out in). Alertmanager forgets an alert
 that is not sent again (its `resolve_timeout`), so while an event is open its
 alert is re-sent every `resend`, with `endsAt` four resends ahead as Prometheus
-does; when it resolves, one last send carries `endsAt` = when it resolved.
+does; when it resolves (or, naming no condition, is acknowledged), one last send carries
+`endsAt` = that time.
 `url` is the full endpoint, e.g. http://127.0.0.1:9093/api/v2/alerts.
 """
 
@@ -16,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lookout.scheduler.formats.base import Message
+from lookout.scheduler.formats.base import Message, cleared_at
 from lookout.scheduler.validate import Key, duration
 from lookout.storage.records import Event
 from lookout.storage.text import sanitize
@@ -48,10 +49,8 @@ class Alertmanager:
         return float(target["resend"])
 
     def _alert(self, e: Event, message: Message, target: Mapping[str, Any]) -> dict[str, Any]:
-        resolved = message.update and e.resolved_at is not None
-        ends = (
-            e.resolved_at if resolved and e.resolved_at else message.at + AHEAD * target["resend"]
-        )
+        cleared = cleared_at(e) if message.update else None
+        ends = cleared if cleared is not None else message.at + AHEAD * target["resend"]
         return {
             "labels": {
                 "alertname": alertname(e.kind),

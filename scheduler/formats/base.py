@@ -74,6 +74,14 @@ class Message:
         return sanitize(f"{len(self.events)} events: {shown}{tail}", SUMMARY_LIMIT)
 
 
+def cleared_at(event: Event) -> float | None:
+    """When a page for this event may close: when its condition resolved, or, for an event
+    that names no condition (a rollback, an interrupted run), when someone acknowledged it."""
+    if event.resolved_at is not None:
+        return event.resolved_at
+    return event.acked_at if event.dedup_key is None else None
+
+
 def event_fields(event: Event) -> dict[str, Any]:
     """One event as the JSON formats show it (untrusted text sanitized)."""
     return {

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from lookout.scheduler.formats.base import Message, NotSendable, event_fields
+from lookout.scheduler.formats.base import Message, NotSendable, cleared_at, event_fields
 from lookout.scheduler.validate import Key, nonempty
 from lookout.storage.records import iso
 
@@ -41,7 +41,7 @@ class PagerDuty:
             "routing_key": routing_key,
             "dedup_key": message.dedup_key,
         }
-        if message.update and all(e.resolved_at is not None for e in message.events):
+        if message.update and all(cleared_at(e) is not None for e in message.events):
             out["event_action"] = "resolve"
         else:
             first = message.events[0]
