@@ -1,6 +1,6 @@
 """Search: "has this happened before?" across events, stage logs, failing checks and the audit.
 
-The index is SQLite FTS5 (`search` over `search_docs`, schema V5). Triggers on
+The index is SQLite FTS5 (`search` over `search_docs`, schema V6). Triggers on
 the tables the documents come from keep it current, so whoever writes a row
 (the scheduler, a CLI command, the SDK, retention deleting old rows) updates
 search in the same transaction; nothing here writes. Plain FTS5 SQL: the

@@ -135,9 +135,9 @@ def test_empty_query_is_refused_in_one_line(store: Store) -> None:
 
 
 def test_store_from_before_search_is_indexed_when_it_upgrades(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
+    path = tmp_path / "v5.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, path, target=4)
+    migrate(conn, path, target=5)
     conn.execute("BEGIN")
     conn.execute(
         "INSERT INTO events (at, kind, severity, subject, message, acked_by, acked_at, ack_note)"

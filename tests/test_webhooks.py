@@ -7,6 +7,7 @@ import hmac
 import json
 
 from lookout.scheduler.connectors import webhooks
+from lookout.scheduler.formats import FORMATS, Message
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import audit, deliveries, events
 
@@ -198,7 +199,8 @@ def test_every_payload_carries_the_signed_audit_head(make_workspace, receiver) -
         "signature": head.signature,
         "key": head.key,
     }
-    slack = webhooks.payload(events.list_events(ws.store)[0], "slack", "wstest", head)
+    message = Message("k", (events.list_events(ws.store)[0],), "wstest", 0.0, audit_head=head)
+    slack = FORMATS["slack"].body(message, {})
     assert f"audit head 2 {head.hash[:16]}" in json.loads(slack)["text"]
 
 
