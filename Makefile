@@ -10,7 +10,7 @@ TYPES := $(VENV)/typecheck
 OS_VENV := .venv-os
 OS_STAMP := $(OS_VENV)/.installed
 
-.PHONY: demo test lint bench screenshots clean
+.PHONY: demo test lint bench screenshots clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -37,7 +37,19 @@ lint: $(STAMP)
 	MYPYPATH=$(TYPES) $(BIN)/mypy -p lookout.storage -p lookout.scheduler -p lookout.console
 	$(BIN)/lint-imports
 
-test: lint $(OS_STAMP)
+# Tests start a real Prometheus and open the HTML report in headless Chromium, both from
+# Debian's packages: installed here when missing and running as root (as CI does).
+TOOLS := prometheus chromium
+tools:
+	@missing=$$(for t in $(TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing (Debian packages) for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing $$missing: tests that need them will skip (make test as root installs them)"; fi; \
+	fi
+
+test: lint $(OS_STAMP) tools
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -10,9 +10,11 @@ through `Console.perform`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from lookout.console.messages import Failed
@@ -20,7 +22,7 @@ from lookout.console.modals.confirm import Confirmed, ConfirmModal
 from lookout.console.modals.note import NoteModal
 from lookout.console.plans import Plan, plan_promote, plan_request, plan_rollback
 from lookout.console.protocol import Console
-from lookout.storage.db import Store
+from lookout.storage.db import Store, now
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,18 @@ def trigger_run(app: Console, pipeline: str, retry_of: int | None = None) -> Non
 
 def cancel_run(app: Console, run_id: int) -> None:
     app.perform(f"cancel run {run_id}", lambda: app.changes.perform("cancel", run=run_id))
+
+
+def write_report(app: Console, hours: float = 12.0) -> None:
+    """The hand-off report of the last `hours` as one HTML file in the current directory."""
+
+    def write() -> Done:
+        from lookout.scheduler import report, report_html
+
+        t = now()
+        path = Path.cwd() / f"lookout-report-{time.strftime('%Y%m%dT%H%MZ', time.gmtime(t))}.html"
+        text = report_html.render(report.build(app.ws, t - hours * 3600, t))
+        path.write_text(text, encoding="utf-8")
+        return Done(True, f"hand-off report written to {path}")
+
+    app.perform("write the hand-off report", write)

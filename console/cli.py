@@ -36,6 +36,9 @@ COMMANDS = {
     "audit": "audit",
     "doctor": "doctor",
     "screenshots": "screenshots",
+    "metrics": "metrics",
+    "search": "search",
+    "report": "report",
 }
 # subcommands that change the workspace: refused with --readonly (the policy action
 # each asks for, or None where it writes files rather than asking the policy)
@@ -171,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = add("screenshots", "write an SVG of every screen")
     sc.add_argument("--out", default="screenshots", metavar="DIR")
+
+    add("metrics", "print the Prometheus metrics once")
+    se = add("search", "find events, stage logs, failing checks, audit reasons", as_json)
+    se.add_argument("text", nargs="+", metavar="TEXT")
+    se.add_argument("--limit", type=int, default=50)
+    rp = add("report", "the hand-off report: what happened while you were away")
+    rp.add_argument("--since", default="12h", metavar="DURATION", help="how far back (12h)")
+    rp.add_argument("--format", choices=("markdown", "html", "json"), default="markdown")
+    rp.add_argument("--out", default=None, metavar="FILE", help="write to FILE, not stdout")
     return p
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from lookout.scheduler.checks import CHECK_TYPES
 from lookout.scheduler.connectors import CONNECTORS, MODEL_SOURCES
 from lookout.scheduler.drift_methods import CHOICES as DRIFT_CHOICES
+from lookout.scheduler.formats import FORMATS
 from lookout.scheduler.validate import (
     Invalid,
     Key,
@@ -45,6 +46,7 @@ from lookout.scheduler.validate import (
     table,
     url,
 )
+from lookout.storage.records import EVENT_SEVERITIES
 
 CONFIG_NAME = "lookout.toml"
 EVENT_KINDS = (
@@ -98,6 +100,48 @@ def checks_list(path: str, v: Any) -> list[dict[str, Any]]:
             raise Invalid(f"{path}[{i}]", f'duplicate check name "{item["name"]}"')
         seen.add(item["name"])
     return items
+
+
+# -- notifications ----------------------------------------------------------------
+
+_TARGET_COMMON = {
+    "url": Key(url),
+    "format": Key(string, default="json"),
+    "secret_env": Key(nonempty),
+    "events": Key(list_of(choice(*EVENT_KINDS)), default=list),
+    "min_severity": Key(choice(*EVENT_SEVERITIES), default="info"),
+    "group_wait": Key(duration, default=10.0),
+    "dedup": Key(duration, default=600.0),
+    "timeout": Key(duration, default=5.0),
+    "retries": Key(integer(0, 10), default=3),
+}
+
+
+def notification_target(path: str, v: Any) -> dict[str, Any]:
+    """One `[notifications.NAME]`: the common keys, then its format's own keys."""
+    if not isinstance(v, dict):
+        raise Invalid(path, f"expected a table, got {shown(v)}")
+    kind = v.get("format", "json")
+    if kind not in FORMATS:
+        listed = ", ".join(f'"{f}"' for f in FORMATS)
+        raise Invalid(join(path, "format"), f"expected one of {listed}, got {shown(kind)}")
+    fmt = FORMATS[kind]
+    out = table({**_TARGET_COMMON, **fmt.keys})(path, v)
+    if out["url"] is None:
+        if fmt.default_url is None:
+            raise Invalid(join(path, "url"), "missing required key")
+        out["url"] = fmt.default_url
+    return out
+
+
+def listen_address(path: str, v: Any) -> str:
+    """`HOST:PORT` to serve on, e.g. "127.0.0.1:9464" (brackets around an IPv6 host; port 0
+    takes any free port)."""
+    s = string(path, v)
+    host, _, port = s.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise Invalid(path, f'expected HOST:PORT like "127.0.0.1:9464", got "{s}"')
+    return s
 
 
 # -- the whole file ---------------------------------------------------------------
@@ -269,19 +313,13 @@ SPEC = table(
             ),
             default=dict,
         ),
-        "notifications": Key(
-            named_tables(
-                table(
-                    {
-                        "url": Key(url, required=True),
-                        "format": Key(choice("json", "slack"), default="json"),
-                        "secret_env": Key(nonempty),
-                        "events": Key(list_of(choice(*EVENT_KINDS)), default=list),
-                        "dedup": Key(duration, default=600.0),
-                        "timeout": Key(duration, default=5.0),
-                        "retries": Key(integer(0, 10), default=3),
-                    }
-                )
+        "notifications": Key(named_tables(notification_target), default=dict),
+        "metrics": Key(
+            table(
+                {
+                    "listen": Key(listen_address),
+                    "max_features": Key(integer(1, 1000), default=25),
+                }
             ),
             default=dict,
         ),
@@ -307,6 +345,7 @@ class Config:
     code: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""  # of the file's text, recorded in the audit when it changes
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its section
     audit: dict[str, Any] = field(default_factory=dict)
 

@@ -411,6 +411,7 @@ def interrupt_and_requeue(ws: Workspace, run: Run, reason: str) -> Run | None:
             run.pipeline,
             f"run {run.id} interrupted ({reason}){follow}",
             "warn",
+            batch=f"run:{run.id}",
         )
     return new
 

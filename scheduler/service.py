@@ -43,7 +43,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from lookout.scheduler import drift_job, pipeline
+from lookout.scheduler import drift_job, metrics, pipeline
 from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.config import ConfigError
 from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
@@ -182,6 +182,7 @@ class Scheduler:
         self._active: set[concurrent.futures.Future[Any]] = set()
         self._holding = False
         self._begun = False
+        self._metrics: metrics.MetricsServer | None = None
         self.jobs = self._build_jobs()
 
     # -- the lease ------------------------------------------------------------------
@@ -246,6 +247,7 @@ class Scheduler:
             target=self._loop, name="lookout-scheduler", daemon=True
         )
         self._loop_thread.start()
+        self._metrics = metrics.serve(self.ws)
         log.info("scheduler %s started with %d jobs", self.holder, len(self.jobs))
         return True
 
@@ -258,6 +260,9 @@ class Scheduler:
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop timers, let running stages reach a boundary, re-queue what could not finish."""
         self.stop_event.set()
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
         if self._loop_thread is not None and self._loop_thread is not threading.current_thread():

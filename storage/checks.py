@@ -152,6 +152,7 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
     stored: list[CheckResult] = []
     t = now()
     known: dict[tuple[str, str], int] = {}
+    batch: str | None = None  # the pass's failures go out as one notification
     with store.write() as conn:
         for result in results:
             check_id = _check_id(conn, result.dataset, result.name, known)
@@ -164,6 +165,8 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
                 (check_id, rid),
             )
             key = f"check:{result.dataset}:{result.name}"
+            if batch is None:
+                batch = f"run:{result.run_id}" if result.run_id else f"checks:{rid}"
             if result.result == "pass":
                 events.resolve(conn, key, t)
             else:
@@ -180,6 +183,7 @@ def record_results(store: Store, results: Iterable[CheckResult]) -> list[CheckRe
                     severity=severity,
                     dedup_key=key,
                     at=t,
+                    batch=batch,
                 )
             # Hand back what was stored (sanitized), not what was passed in.
             stored.append(

@@ -3,11 +3,16 @@
 A delivery row is written `pending` before the request goes out and updated
 with the outcome afterwards, so a crash in between leaves a row the next pass
 sends again rather than an event that is silently dropped.
+
+Events sent together share the row's `message` key. For a paging receiver
+(PagerDuty, Alertmanager) a delivered row stays `open` until the receiver has
+been told its event resolved.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lookout.storage.db import Store, now
@@ -23,14 +28,19 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 
 
 def undelivered(
-    store: Store, target: str, kinds: list[str], since: float, limit: int = 100
+    store: Store,
+    target: str,
+    kinds: Sequence[str],
+    since: float,
+    limit: int = 100,
+    severities: Sequence[str] = (),
 ) -> list[Event]:
     """Events the target has not been offered yet, oldest first.
 
     Events are offered in id order, so everything up to the target's highest
     recorded event id has been handled; a target with no record yet starts
     with events from `since` on (a new webhook does not get the whole history).
-    `kinds` empty means every kind.
+    `kinds` or `severities` empty means every kind or severity.
     """
     conn = store.conn
     row = conn.execute(
@@ -38,9 +48,10 @@ def undelivered(
     ).fetchone()
     where = ["id > ?"] if row[0] is not None else ["at >= ?"]
     args: list[Any] = [row[0] if row[0] is not None else since]
-    if kinds:
-        where.append(f"kind IN ({','.join('?' * len(kinds))})")
-        args.extend(kinds)
+    for column, wanted in (("kind", kinds), ("severity", severities)):
+        if wanted:
+            where.append(f"{column} IN ({','.join('?' * len(wanted))})")
+            args.extend(wanted)
     args.append(limit)
     sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
     return [_event(r) for r in conn.execute(sql, args)]
@@ -51,14 +62,7 @@ def pending(store: Store, target: str) -> list[tuple[Delivery, Event]]:
     rows = store.conn.execute(
         "SELECT id FROM deliveries WHERE target = ? AND status = 'pending' ORDER BY id", (target,)
     ).fetchall()
-    out = []
-    for r in rows:
-        d = get(store, int(r[0]))
-        e = store.conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (d.event_id,)
-        ).fetchone()
-        out.append((d, _event(e)))
-    return out
+    return [_with_event(store, get(store, int(r[0]))) for r in rows]
 
 
 def recently_delivered(
@@ -74,17 +78,20 @@ def recently_delivered(
     return row is not None
 
 
-def claim(store: Store, target: str, event_ids: list[int]) -> list[Delivery]:
-    """Record, in one transaction, that these events are about to be sent to `target`."""
+def claim(
+    store: Store, target: str, event_ids: Sequence[int], keys: Mapping[int, str] | None = None
+) -> list[Delivery]:
+    """Record, in one transaction, that these events are about to be sent to `target`,
+    each under its message key in `keys` (events sharing a key go out as one message)."""
     if not event_ids:
         return []
     out = []
     with store.write() as conn:
         for event_id in event_ids:
             cur = conn.execute(
-                "INSERT INTO deliveries (event_id, target, status, attempts, at)"
-                " VALUES (?,?,'pending',0,?)",
-                (event_id, target, now()),
+                "INSERT INTO deliveries (event_id, target, status, attempts, at, message)"
+                " VALUES (?,?,'pending',0,?,?)",
+                (event_id, target, now(), (keys or {}).get(event_id)),
             )
             row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (cur.lastrowid,)).fetchone()
             out.append(_delivery(row))
@@ -92,19 +99,54 @@ def claim(store: Store, target: str, event_ids: list[int]) -> list[Delivery]:
 
 
 def finish(
-    store: Store, delivery_id: int, status: str, attempts: int, code: int | None, detail: str
+    store: Store,
+    delivery_id: int,
+    status: str,
+    attempts: int,
+    code: int | None,
+    detail: str,
+    open: bool = False,
 ) -> Delivery:
-    """Record the outcome of one delivery."""
+    """Record the outcome of one delivery; `open` when the receiver now shows it firing."""
     if status not in STATUSES:
         raise ValueError(f"unknown delivery status {status!r}")
     with store.write() as conn:
         conn.execute(
-            "UPDATE deliveries SET status = ?, attempts = ?, code = ?, detail = ?, at = ?"
-            " WHERE id = ?",
-            (status, attempts, code, detail, now(), delivery_id),
+            "UPDATE deliveries SET status = ?, attempts = ?, code = ?, detail = ?, at = ?,"
+            " open = ? WHERE id = ?",
+            (status, attempts, code, detail, now(), int(open), delivery_id),
         )
         row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
     return _delivery(row)
+
+
+def open_pages(store: Store, target: str) -> list[tuple[Delivery, Event]]:
+    """Delivered events the target still shows firing, oldest first (through a partial
+    index that holds only the open rows)."""
+    ids = store.conn.execute(
+        "SELECT id FROM deliveries WHERE target = ? AND open = 1 ORDER BY id", (target,)
+    ).fetchall()
+    return [_with_event(store, get(store, int(r[0]))) for r in ids]
+
+
+def _with_event(store: Store, d: Delivery) -> tuple[Delivery, Event]:
+    row = store.conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (d.event_id,)
+    ).fetchone()
+    return d, _event(row)
+
+
+def page_sent(
+    store: Store, delivery_ids: Sequence[int], closed: Sequence[int], detail: str
+) -> None:
+    """A page went out again: `closed` rows are resolved at the receiver, the rest stay open."""
+    shut = set(closed)
+    with store.write() as conn:
+        for delivery_id in delivery_ids:
+            conn.execute(
+                "UPDATE deliveries SET open = ?, at = ?, detail = ? WHERE id = ?",
+                (0 if delivery_id in shut else 1, now(), detail, delivery_id),
+            )
 
 
 def get(store: Store, delivery_id: int) -> Delivery:
@@ -134,3 +176,11 @@ def list_deliveries(
     sql += " ORDER BY id DESC LIMIT ?"
     args.append(limit)
     return [_delivery(r) for r in store.conn.execute(sql, args)]
+
+
+def outcome_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Deliveries by (target, status), over every delivery kept."""
+    rows = store.conn.execute(
+        "SELECT target, status, count(*) FROM deliveries GROUP BY target, status"
+    ).fetchall()
+    return {(r[0], r[1]): int(r[2]) for r in rows}

@@ -9,7 +9,8 @@ from lookout.storage.db import Store, now
 from lookout.storage.records import Event
 
 _COLUMNS = (
-    "id, at, kind, severity, subject, message, dedup_key, resolved_at, acked_by, acked_at, ack_note"
+    "id, at, kind, severity, subject, message, dedup_key, resolved_at, acked_by, acked_at,"
+    " ack_note, batch"
 )
 
 
@@ -25,11 +26,14 @@ def raise_event(
     severity: str = "info",
     dedup_key: str | None = None,
     at: float | None = None,
+    batch: str | None = None,
 ) -> Event:
     """Record an event inside the caller's transaction.
 
     With a `dedup_key`, an open event with that key is returned instead of a
-    new one: a condition that stays bad pages once, until `resolve()`.
+    new one: a condition that stays bad pages once, until `resolve()`. Events
+    raised by one run or one check pass share a `batch` ("run:12"), and
+    notifications send them as one message.
     """
     if dedup_key is not None:
         row = conn.execute(
@@ -40,8 +44,9 @@ def raise_event(
             return _event(row)
     at = now() if at is None else at
     cur = conn.execute(
-        "INSERT INTO events (at, kind, severity, subject, message, dedup_key) VALUES (?,?,?,?,?,?)",
-        (at, kind, severity, subject, message, dedup_key),
+        "INSERT INTO events (at, kind, severity, subject, message, dedup_key, batch)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (at, kind, severity, subject, message, dedup_key, batch),
     )
     row = conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (cur.lastrowid,)).fetchone()
     return _event(row)
@@ -135,3 +140,22 @@ def open_event(conn: sqlite3.Connection, dedup_key: str) -> Event | None:
         (dedup_key,),
     ).fetchone()
     return _event(row) if row else None
+
+
+def open_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Open events (not acknowledged, not resolved) by (severity, kind), through the open index."""
+    rows = store.conn.execute(
+        "SELECT severity, kind, count(*) FROM events"
+        " WHERE (acked_at IS NOT NULL OR resolved_at IS NOT NULL) = 0 GROUP BY severity, kind"
+    ).fetchall()
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def open_events(store: Store, limit: int = 200) -> list[Event]:
+    """Events still needing a person (not acknowledged, not resolved), newest first."""
+    rows = store.conn.execute(
+        f"SELECT {_COLUMNS} FROM events WHERE (acked_at IS NOT NULL OR resolved_at IS NOT NULL) = 0"
+        " ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )
+    return [_event(r) for r in rows]

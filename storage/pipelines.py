@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lookout.storage import events
@@ -320,6 +320,7 @@ def finish_run(store: Store, run_id: int, status: str, error: str | None = None)
                 sanitize(f"run {run_id} failed: {error or 'unknown error'}", 500, single_line=True),
                 "error",
                 key,
+                batch=f"run:{run_id}",
             )
         elif status == "succeeded":
             events.resolve(conn, key)
@@ -450,3 +451,30 @@ def latest_runs(store: Store) -> dict[str, Run]:
     ).fetchall():
         by_run[s["run_id"]].append(_stage(s))
     return {r["pipeline"]: _run(r, tuple(by_run[r["id"]])) for r in rows}
+
+
+def stage_durations(
+    store: Store, bounds: Sequence[float]
+) -> dict[tuple[str, str], tuple[list[int], float, int]]:
+    """Finished stages' durations per (pipeline, stage): the count at or under each bound
+    (cumulative, as a Prometheus histogram keeps them), their sum, and how many (one pass)."""
+    buckets = ", ".join(f"sum(d <= {float(b)!r})" for b in bounds)
+    rows = store.conn.execute(
+        f"SELECT pipeline, name, {buckets}, sum(d), count(*) FROM ("
+        " SELECT r.pipeline, s.name, s.ended_at - s.started_at AS d"
+        " FROM stage_runs s JOIN runs r ON r.id = s.run_id"
+        " WHERE s.status IN ('succeeded','failed') AND s.started_at IS NOT NULL"
+        " AND s.ended_at IS NOT NULL) GROUP BY pipeline, name"
+    ).fetchall()
+    n = len(bounds)
+    return {
+        (r[0], r[1]): ([int(c) for c in r[2 : 2 + n]], float(r[2 + n]), int(r[3 + n])) for r in rows
+    }
+
+
+def last_success(store: Store) -> dict[str, float]:
+    """When each pipeline's newest successful run ended."""
+    rows = store.conn.execute(
+        "SELECT pipeline, max(ended_at) FROM runs WHERE status = 'succeeded' GROUP BY pipeline"
+    ).fetchall()
+    return {r[0]: float(r[1]) for r in rows if r[1] is not None}

@@ -14,6 +14,7 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interr
 STAGE_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "interrupted")
 CHECK_RESULTS = ("pass", "warn", "fail", "error")
 DRIFT_LEVELS = ("ok", "warn", "drift", "error")
+EVENT_SEVERITIES = ("info", "warn", "error")  # in rising order
 
 
 def iso(ts: float | None) -> str | None:
@@ -247,6 +248,7 @@ class Event:
     acked_by: str | None
     acked_at: float | None
     ack_note: str | None
+    batch: str | None = None  # what raised it with others: "run:12", "checks:…" (one message)
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,8 @@ class Delivery:
     at: float
     code: int | None  # the last HTTP status code, if any answer came
     detail: str
+    message: str | None = None  # the key it went out under, with the events sent beside it
+    open: int = 0  # 1 while a paging receiver shows it firing (a resolution is still owed)
 
 
 @dataclass(frozen=True)

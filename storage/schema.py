@@ -386,5 +386,124 @@ V5 = [
     "CREATE INDEX audit_keys ON audit (seq) WHERE action = 'key'",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
+# On-call (issue 19): search, grouped notifications and pages that resolve.
+# - search_docs holds one row per searchable thing (an event, a stage's log, a failing check
+#   result, an audit entry), written by triggers on the tables they come from, so every
+#   writer keeps search current; `search` is its FTS5 index (external content: the index
+#   keeps no second copy of the text). Ids grow with each new document, so "newest first" walks the index
+#   backwards and stops after a page of hits.
+# - events.batch names what raised events together ("run:12", "checks:…"): one message.
+# - deliveries.message is the key an event went out under (a PagerDuty dedup key, an
+#   Alertmanager group label); `open` is 1 while a paging receiver shows it firing.
+V6 = [
+    """CREATE TABLE search_docs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('event','log','check','audit')),
+        ref INTEGER NOT NULL,
+        item INTEGER NOT NULL,
+        at REAL NOT NULL,
+        subject TEXT NOT NULL,
+        text TEXT NOT NULL,
+        UNIQUE (kind, ref)
+    )""",
+    "CREATE VIRTUAL TABLE search USING fts5(subject, text, content='search_docs',"
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    """CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+        INSERT INTO search (rowid, subject, text) VALUES (NEW.id, NEW.subject, NEW.text);
+    END""",
+    """CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+        INSERT INTO search (search, rowid, subject, text)
+            VALUES ('delete', OLD.id, OLD.subject, OLD.text);
+    END""",
+    """CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+        INSERT INTO search (search, rowid, subject, text)
+            VALUES ('delete', OLD.id, OLD.subject, OLD.text);
+        INSERT INTO search (rowid, subject, text) VALUES (NEW.id, NEW.subject, NEW.text);
+    END""",
+    # events: kind, message and the acknowledgement note
+    """CREATE TRIGGER search_events_ai AFTER INSERT ON events BEGIN
+        INSERT INTO search_docs (kind, ref, item, at, subject, text)
+            VALUES ('event', NEW.id, NEW.id, NEW.at, NEW.subject, NEW.kind || ': ' || NEW.message);
+    END""",
+    """CREATE TRIGGER search_events_au AFTER UPDATE OF ack_note ON events
+        WHEN NEW.ack_note IS NOT OLD.ack_note BEGIN
+        UPDATE search_docs SET text = NEW.kind || ': ' || NEW.message
+            || coalesce(' — ' || NEW.acked_by || ': ' || nullif(NEW.ack_note, ''), '')
+            WHERE kind = 'event' AND ref = NEW.id;
+    END""",
+    """CREATE TRIGGER search_events_ad AFTER DELETE ON events BEGIN
+        DELETE FROM search_docs WHERE kind = 'event' AND ref = OLD.id;
+    END""",
+    # stage logs (and a stage's error), as they are written: live tails included
+    """CREATE TRIGGER search_stages_ai AFTER INSERT ON stage_runs
+        WHEN NEW.log_tail <> '' OR NEW.error IS NOT NULL BEGIN
+        INSERT INTO search_docs (kind, ref, item, at, subject, text)
+            SELECT 'log', NEW.id, NEW.run_id, coalesce(NEW.ended_at, NEW.started_at, r.created_at),
+                r.pipeline || ' run ' || NEW.run_id || ' · ' || NEW.name,
+                NEW.log_tail || coalesce(char(10) || NEW.error, '')
+            FROM runs r WHERE r.id = NEW.run_id;
+    END""",
+    """CREATE TRIGGER search_stages_au AFTER UPDATE OF log_tail, error ON stage_runs
+        WHEN NEW.log_tail IS NOT OLD.log_tail OR NEW.error IS NOT OLD.error BEGIN
+        INSERT INTO search_docs (kind, ref, item, at, subject, text)
+            SELECT 'log', NEW.id, NEW.run_id, coalesce(NEW.ended_at, NEW.started_at, r.created_at),
+                r.pipeline || ' run ' || NEW.run_id || ' · ' || NEW.name,
+                NEW.log_tail || coalesce(char(10) || NEW.error, '')
+            FROM runs r WHERE r.id = NEW.run_id
+            ON CONFLICT (kind, ref) DO UPDATE SET at = excluded.at, text = excluded.text;
+    END""",
+    """CREATE TRIGGER search_stages_ad AFTER DELETE ON stage_runs BEGIN
+        DELETE FROM search_docs WHERE kind = 'log' AND ref = OLD.id;
+    END""",
+    # check results that did not pass: their message and failing examples
+    """CREATE TRIGGER search_checks_ai AFTER INSERT ON check_results
+        WHEN NEW.result <> 'pass' BEGIN
+        INSERT INTO search_docs (kind, ref, item, at, subject, text)
+            SELECT 'check', NEW.id, NEW.id, NEW.at, c.dataset || '.' || c.name,
+                NEW.result || ': ' || NEW.message || ' ' || NEW.examples_json
+            FROM checks c WHERE c.id = NEW.check_id;
+    END""",
+    """CREATE TRIGGER search_checks_ad AFTER DELETE ON check_results
+        WHEN OLD.result <> 'pass' BEGIN
+        DELETE FROM search_docs WHERE kind = 'check' AND ref = OLD.id;
+    END""",
+    # audit entries: who did what, and why (the audit is never changed or deleted)
+    """CREATE TRIGGER search_audit_ai AFTER INSERT ON audit BEGIN
+        INSERT INTO search_docs (kind, ref, item, at, subject, text)
+            VALUES ('audit', NEW.seq, NEW.seq, NEW.at, NEW.subject,
+                NEW.actor || ' ' || NEW.action || ': ' || NEW.reason);
+    END""",
+    # what is already in the store becomes searchable too, oldest first
+    """INSERT INTO search_docs (kind, ref, item, at, subject, text)
+    SELECT * FROM (
+        SELECT 'audit', seq, seq, at, subject, actor || ' ' || action || ': ' || reason
+        FROM audit
+        UNION ALL
+        SELECT 'check', r.id, r.id, r.at, c.dataset || '.' || c.name,
+            r.result || ': ' || r.message || ' ' || r.examples_json
+        FROM check_results r JOIN checks c ON c.id = r.check_id WHERE r.result <> 'pass'
+        UNION ALL
+        SELECT 'log', s.id, s.run_id, coalesce(s.ended_at, s.started_at, r.created_at),
+            r.pipeline || ' run ' || s.run_id || ' · ' || s.name,
+            s.log_tail || coalesce(char(10) || s.error, '')
+        FROM stage_runs s JOIN runs r ON r.id = s.run_id
+        WHERE s.log_tail <> '' OR s.error IS NOT NULL
+        UNION ALL
+        SELECT 'event', id, id, at, subject, kind || ': ' || message
+            || coalesce(' — ' || acked_by || ': ' || nullif(ack_note, ''), '')
+        FROM events
+    ) ORDER BY 4""",
+    # the results that did not pass, with what a report reads of them (a covering index:
+    # a month's failures are read without touching the million passes around them)
+    "CREATE INDEX check_results_not_passing ON check_results (id, check_id, result, severity, at)"
+    " WHERE result <> 'pass'",
+    # what the stage-duration histogram reads, so a scrape never walks the stage logs
+    "CREATE INDEX stage_runs_durations ON stage_runs (run_id, name, status, started_at, ended_at)",
+    "ALTER TABLE events ADD COLUMN batch TEXT",
+    "ALTER TABLE deliveries ADD COLUMN message TEXT",
+    "ALTER TABLE deliveries ADD COLUMN open INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX deliveries_open ON deliveries (target, message) WHERE open = 1",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,9 +6,11 @@ import io
 import json
 import shutil
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,23 @@ def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`lookout demo DIR --no-tui`, built once per run by the real parts (a failing check,
+    a drifted model, promotions, a rollback, a pending request): copy it before changing it."""
+    import subprocess
+
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    built = subprocess.run(
+        [PYTHON, "-m", "lookout.console.cli", "demo", str(root), "--no-tui"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert built.returncode == 0, built.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
 def team() -> Any:
     """A real group of OS accounts (service account, people, an outsider), made once per
     run and removed afterwards; see tests/accounts.py."""
@@ -107,3 +126,65 @@ def team() -> Any:
     accounts.os_python()
     with accounts.team() as t:
         yield t
+
+
+# -- webhook receivers on loopback ----------------------------------------------------
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver whose answer to the n-th request is `answer(n, request)`."""
+
+    answer: Callable[[int, Received], int]
+    requests: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[[Callable[[int, Received], int]], Receiver]]:
+    started: list[Receiver] = []
+
+    def start(answer: Callable[[int, Received], int]) -> Receiver:
+        rec = Receiver(answer)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                got = Received(dict(self.headers.items()), body)
+                rec.requests.append(got)
+                code = rec.answer(len(rec.requests), got)
+                if code == 0:  # hang until the test ends
+                    rec.release.wait(30)
+                    return
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        rec.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        rec.server.daemon_threads = True
+        threading.Thread(target=rec.server.serve_forever, args=(0.05,), daemon=True).start()
+        started.append(rec)
+        return rec
+
+    yield start
+    for rec in started:
+        rec.release.set()
+        assert rec.server is not None
+        rec.server.shutdown()
+        rec.server.server_close()

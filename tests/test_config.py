@@ -27,7 +27,7 @@ BAD = [
     ),
     (
         "colour = 1",
-        "colour: unknown key (known keys: audit, code, datasets, mlflow, models, notifications, pipelines, policy, scheduler, workspace)",
+        "colour: unknown key (known keys: audit, code, datasets, metrics, mlflow, models, notifications, pipelines, policy, scheduler, workspace)",
     ),
     (
         "[workspace]\nnmae = 'x'",
@@ -42,6 +42,33 @@ BAD = [
         'workspace.refresh: expected a duration like "30s", "10m" or "2h", got -1',
     ),
     ("[policy]\nfour_eyes = 'yes'", 'policy.four_eyes: expected true or false, got "yes"'),
+    (
+        "[notifications.pd]\nformat = 'pagerduty'",
+        "notifications.pd.routing_key_env: missing required key",
+    ),
+    (
+        "[notifications.am]\nformat = 'alertmanager'",
+        "notifications.am.url: missing required key",
+    ),
+    (
+        "[notifications.x]\nformat = 'teams'\nurl = 'http://x'",
+        'notifications.x.format: expected one of "json", "slack", "pagerduty", "alertmanager",'
+        ' got "teams"',
+    ),
+    (
+        "[notifications.x]\nurl = 'http://x'\nresend = '1m'",
+        "notifications.x.resend: unknown key (known keys: dedup, events, format, group_wait,"
+        " min_severity, retries, secret_env, timeout, url)",
+    ),
+    (
+        "[notifications.x]\nurl = 'http://x'\nmin_severity = 'critical'",
+        'notifications.x.min_severity: expected one of "info", "warn", "error", got "critical"',
+    ),
+    ("[metrics]\nlisten = 9464", "metrics.listen: expected a string, got 9464"),
+    (
+        "[metrics]\nlisten = 'localhost'",
+        'metrics.listen: expected HOST:PORT like "127.0.0.1:9464", got "localhost"',
+    ),
     (
         "[policy]\napprovals_required = 0",
         "policy.approvals_required: expected an integer ≥ 1 and ≤ 10, got 0",

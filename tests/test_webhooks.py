@@ -5,74 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from lookout.scheduler.connectors import webhooks
+from lookout.scheduler.formats import FORMATS, Message
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import audit, deliveries, events
 
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver whose answer to the n-th request is `answer(n, request)`."""
-
-    answer: Callable[[int, Received], int]
-    requests: list[Received] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[[Callable[[int, Received], int]], Receiver]]:
-    started: list[Receiver] = []
-
-    def start(answer: Callable[[int, Received], int]) -> Receiver:
-        rec = Receiver(answer)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                got = Received(dict(self.headers.items()), body)
-                rec.requests.append(got)
-                code = rec.answer(len(rec.requests), got)
-                if code == 0:  # hang until the test ends
-                    rec.release.wait(30)
-                    return
-                self.send_response(code)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        rec.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        rec.server.daemon_threads = True
-        threading.Thread(target=rec.server.serve_forever, args=(0.05,), daemon=True).start()
-        started.append(rec)
-        return rec
-
-    yield start
-    for rec in started:
-        rec.release.set()
-        assert rec.server is not None
-        rec.server.shutdown()
-        rec.server.server_close()
+from tests.conftest import Received
 
 
 def config(url: str, **extra: str) -> str:
@@ -260,7 +199,8 @@ def test_every_payload_carries_the_signed_audit_head(make_workspace, receiver) -
         "signature": head.signature,
         "key": head.key,
     }
-    slack = webhooks.payload(events.list_events(ws.store)[0], "slack", "wstest", head)
+    message = Message("k", (events.list_events(ws.store)[0],), "wstest", 0.0, audit_head=head)
+    slack = FORMATS["slack"].body(message, {})
     assert f"audit head 2 {head.hash[:16]}" in json.loads(slack)["text"]
 
 

@@ -64,6 +64,7 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "drift": _jump("drift churn"),
     "timeline": _jump("timeline"),
     "acknowledge": _keys("a", first="timeline"),
+    "search": _keys("slash", *"churn", "enter", first="timeline"),
     "jump": _keys("colon", "m"),
     "audit": _keys("v", first="audit"),
     "approvals": _jump("approvals"),

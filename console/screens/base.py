@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, cast
 
+from lookout.console.actions import write_report
 from lookout.console.constants import MIN_SIZE, Source
 from lookout.console.protocol import Console
 from lookout.console.widgets import KeyedTable, KeyHints, QuietInput
@@ -43,6 +44,11 @@ class ScreenCommands(Provider):
         for row in console.targets:
             if row.title and row.title not in names:  # else a key on this screen opens it
                 yield (row.title, row.help, partial(console.jump, row.word))
+        yield (
+            "Write the hand-off report",
+            "the last 12 hours as an HTML file in the current directory",
+            partial(write_report, console),
+        )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)

@@ -1,30 +1,40 @@
-"""Webhook notifications: tell a chat or an incident tool about events on the timeline.
+"""Notifications: tell a chat, an incident tool or a pager about events on the timeline.
 
-Each `[notifications.NAME]` target gets every event of the kinds it asked for
-(all kinds when none are listed), as a generic JSON object or a Slack-style
-`{"text": ...}`, signed with HMAC-SHA256 when a secret is configured. A
-delivery is retried with backoff, an event whose kind and subject the target
-already heard about within its `dedup` window is `suppressed`, and every
-outcome is recorded in the store (`lookout.storage.deliveries`).
+Each `[notifications.NAME]` target gets every event of the kinds (all kinds
+when none are listed) and severities (`min_severity`) it asked for, in its
+`format` (a row of `lookout.scheduler.formats.FORMATS`: json, slack,
+pagerduty, alertmanager), signed with HMAC-SHA256 when a secret is
+configured. Every outcome is recorded in the store (`lookout.storage.deliveries`).
+Every message carries the audit record's signed head (`audit_head`).
 
-Each payload also carries the audit record's signed head (`audit_head`: seq, hash,
-signature, key), so every receiver keeps a copy outside the workspace: a record cut
-back later no longer reaches a head someone else has seen.
+- Grouping: events raised by one run or one check pass (the same `batch`)
+  go out as one message. A run still going may add to its batch, so its
+  events wait up to `group_wait` for the run to end.
+- Retries: a request is retried with backoff; an event whose kind and
+  subject the target already heard about within its `dedup` window is
+  `suppressed`.
+- Pages: for a format whose receiver pages (PagerDuty, Alertmanager), a
+  delivered event stays open, and the receiver is told when it resolves
+  (and, for Alertmanager, reminded every `resend` while it is open).
+- One bad event never blocks the others: a message the receiver refuses, or
+  one that cannot be built, is recorded as failed and the pass goes on; only a
+  receiver that is down (no answer, 5xx) ends the pass for its target.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lookout.storage import audit, deliveries
+from lookout.scheduler.formats import FORMATS, Format, Message, NotSendable, cleared_at
+from lookout.storage import audit, deliveries, pipelines
 from lookout.storage.db import now
-from lookout.storage.records import AuditHead, Event, iso
+from lookout.storage.records import EVENT_SEVERITIES, Delivery, Event
 from lookout.storage.text import sanitize
 
 if TYPE_CHECKING:  # httpx (and the rich it loads) only when something is sent
@@ -34,7 +44,6 @@ if TYPE_CHECKING:  # httpx (and the rich it loads) only when something is sent
 SIGNATURE_HEADER = "X-Lookout-Signature"
 BACKOFF = 0.25  # seconds before the first retry; doubles each time
 NEW_TARGET_LOOKBACK = 3600.0  # a target seen for the first time hears about the last hour
-TEXT_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -46,40 +55,10 @@ class Attempted:
     code: int | None
     detail: str
 
-
-def payload(event: Event, fmt: str, workspace: str, head: AuditHead | None = None) -> bytes:
-    """The request body for one event; untrusted text is sanitized (and escaped for Slack).
-
-    `head` is the audit record's newest signed entry: a field of the JSON body, and
-    its seq and the start of its hash at the end of a Slack message.
-    """
-    subject = sanitize(event.subject, 200, single_line=True)
-    message = sanitize(event.message, TEXT_LIMIT)
-    if fmt == "slack":
-        text = f"[{event.severity}] {event.kind} · {subject}: {message} ({workspace})"
-        if head is not None:
-            text += f" · audit head {head.seq} {head.hash[:16]}"
-        body: dict[str, Any] = {"text": _slack_escape(text)}
-    else:
-        body = {
-            "source": "lookout",
-            "workspace": workspace,
-            "id": event.id,
-            "at": iso(event.at),
-            "kind": event.kind,
-            "severity": event.severity,
-            "subject": subject,
-            "message": message,
-            "audit_head": None
-            if head is None
-            else {"seq": head.seq, "hash": head.hash, "signature": head.signature, "key": head.key},
-        }
-    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
-
-
-def _slack_escape(text: str) -> str:
-    """Slack reads <...> as links and mentions (<!channel>); escape them as Slack documents."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    @property
+    def receiver_down(self) -> bool:
+        """No answer, or a 5xx after the retries: the rest wait for the next pass."""
+        return not self.delivered and (self.code is None or self.code >= 500)
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -122,72 +101,219 @@ def send(
     return Attempted(False, attempts, code, detail.rstrip(": "))
 
 
-def _deliver(
-    ws: Workspace,
-    client: httpx.Client,
-    name: str,
-    target: dict[str, Any],
-    delivery_id: int,
-    event: Event,
-    backoff: float,
-) -> Attempted | None:
-    """Send one event (None when it was not sent: suppressed, or no secret to sign with)."""
-    store = ws.store
-    if deliveries.recently_delivered(
-        store, name, event.kind, event.subject, now() - target["dedup"], event.id
-    ):
-        deliveries.finish(
-            store, delivery_id, "suppressed", 0, None, "same kind and subject sent recently"
+def message_key(events: list[Event]) -> str:
+    """The key a message goes out under, the same every time it is sent: its batch when
+    it holds several events, else the event's de-duplication key (the condition), else
+    the event itself."""
+    if len(events) > 1 and events[0].batch:
+        return events[0].batch
+    e = events[0]
+    return e.dedup_key or f"event:{e.id}"
+
+
+def _groups(fresh: list[Event]) -> Iterator[list[Event]]:
+    """Events by batch, in the order of each batch's first event (no batch: alone)."""
+    groups: dict[str, list[Event]] = {}
+    for e in fresh:
+        groups.setdefault(e.batch or f"event:{e.id}", []).append(e)
+    yield from groups.values()
+
+
+class _Target:
+    """One pass over one notification target."""
+
+    def __init__(self, ws: Workspace, name: str, target: dict[str, Any], backoff: float):
+        self.ws = ws
+        self.store = ws.store
+        self.name = name
+        self.target = target
+        self.fmt: Format = FORMATS[target["format"]]
+        self.backoff = backoff
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        """Opened at the first request: an idle pass opens none (a client costs ~0.1 s)."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(timeout=self.target["timeout"], follow_redirects=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    # -- new events ----------------------------------------------------------------
+
+    def claim_fresh(self) -> list[tuple[Delivery, Event]]:
+        """Claim the events not offered yet, each under its message's key.
+
+        A batch whose run is still going waits (up to `group_wait` after its
+        first event) so the run's failures go out together; events are
+        offered in id order, so everything after it waits too.
+        """
+        t = self.target
+        wanted = EVENT_SEVERITIES[EVENT_SEVERITIES.index(t["min_severity"]) :]
+        fresh = deliveries.undelivered(
+            self.store,
+            self.name,
+            t["events"],
+            now() - NEW_TARGET_LOOKBACK,
+            severities=() if len(wanted) == len(EVENT_SEVERITIES) else wanted,
         )
-        return None
-    body = payload(event, target["format"], ws.config.workspace["name"], audit.head(store))
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "lookout",
-        "X-Lookout-Event": event.kind,
-        "X-Lookout-Delivery": str(delivery_id),
-    }
-    if target["secret_env"]:
-        secret = os.environ.get(target["secret_env"])
-        if not secret:
-            # Sending unsigned would let a receiver that checks signatures be bypassed.
-            detail = f"secret_env {target['secret_env']} is not set; not sent unsigned"
-            deliveries.finish(store, delivery_id, "failed", 0, None, detail)
+        held = [g[0].id for g in _groups(fresh) if self._still_gathering(g)]
+        if held:
+            fresh = [e for e in fresh if e.id < min(held)]
+        keys = {e.id: message_key(g) for g in _groups(fresh) for e in g}
+        claimed = deliveries.claim(self.store, self.name, [e.id for e in fresh], keys)
+        return list(zip(claimed, fresh, strict=True))
+
+    def _still_gathering(self, group: list[Event]) -> bool:
+        batch = group[0].batch or ""
+        if not batch.startswith("run:") or now() - group[0].at >= self.target["group_wait"]:
+            return False
+        run = pipelines.get_run(self.store, int(batch.split(":", 1)[1]))
+        return run is not None and run.status in ("queued", "running")
+
+    def send_new(self, work: list[tuple[Delivery, Event]]) -> int:
+        """Send claimed events, one message per key; returns how many events were delivered."""
+        messages: dict[str, list[tuple[Delivery, Event]]] = {}
+        for d, e in work:
+            messages.setdefault(d.message or f"event:{e.id}", []).append((d, e))
+        delivered = 0
+        for key, rows in messages.items():
+            rows = [(d, e) for d, e in rows if not self._suppressed(d, e)]
+            if not rows:
+                continue
+            result = self._post_rows(key, rows, update=False)
+            if result is None:
+                continue
+            status = "delivered" if result.delivered else "failed"
+            for d, _ in rows:
+                deliveries.finish(
+                    self.store,
+                    d.id,
+                    status,
+                    result.attempts,
+                    result.code,
+                    result.detail,
+                    open=result.delivered and self.fmt.pages,
+                )
+            if result.delivered:
+                delivered += len(rows)
+            elif result.receiver_down:
+                break  # the receiver is down; the rest wait for the next pass
+        return delivered
+
+    def _suppressed(self, d: Delivery, e: Event) -> bool:
+        since = now() - self.target["dedup"]
+        if not deliveries.recently_delivered(self.store, self.name, e.kind, e.subject, since, e.id):
+            return False
+        deliveries.finish(
+            self.store, d.id, "suppressed", 0, None, "same kind and subject sent recently"
+        )
+        return True
+
+    # -- pages: resolutions and reminders ----------------------------------------------
+
+    def follow_up(self) -> None:
+        """Tell a paging receiver what resolved (and remind it of what has not)."""
+        refresh = self.fmt.refresh(self.target)
+        pages: dict[str, list[tuple[Delivery, Event]]] = {}
+        for d, e in deliveries.open_pages(self.store, self.name):
+            pages.setdefault(d.message or f"event:{e.id}", []).append((d, e))
+        t = now()
+        for key, rows in pages.items():
+            resolved = [d.id for d, e in rows if cleared_at(e) is not None]
+            if self.fmt.resolve_each:
+                due = bool(resolved) or (
+                    refresh is not None and min(d.at for d, _ in rows) <= t - refresh
+                )
+            else:
+                due = len(resolved) == len(rows)
+            if not due:
+                continue
+            result = self._post_rows(key, rows, update=True)
+            ids = [d.id for d, _ in rows]
+            if result is None:  # cannot be built: stop owing it
+                deliveries.page_sent(self.store, ids, ids, "follow-up not sent")
+            elif result.delivered:
+                closed = resolved if self.fmt.resolve_each else ids
+                deliveries.page_sent(self.store, ids, closed, f"follow-up: {result.detail}")
+            elif result.receiver_down:
+                break  # try again next pass
+            else:  # refused: it will not be taken later either
+                deliveries.page_sent(self.store, ids, ids, f"follow-up refused: {result.detail}")
+
+    # -- one request -------------------------------------------------------------------
+
+    def _post_rows(
+        self, key: str, rows: list[tuple[Delivery, Event]], update: bool
+    ) -> Attempted | None:
+        """Build and post one message; None (and the rows failed) when it cannot be built."""
+        message = Message(
+            key,
+            tuple(e for _, e in rows),
+            self.ws.config.workspace["name"],
+            now(),
+            update,
+            audit.head(self.store),
+        )
+        try:
+            body = self.fmt.body(message, self.target)
+            headers = self._headers(rows, body)
+        except NotSendable as exc:
+            self._fail(rows, str(exc), update)
             return None
-        headers[SIGNATURE_HEADER] = signature(secret, body)
-    result = send(client, target["url"], body, headers, target["retries"], backoff)
-    status = "delivered" if result.delivered else "failed"
-    deliveries.finish(store, delivery_id, status, result.attempts, result.code, result.detail)
-    return result
+        except Exception as exc:  # one event that cannot be rendered must not stop the rest
+            detail = sanitize(f"cannot build the message: {exc}", 200, single_line=True)
+            self._fail(rows, detail, update)
+            return None
+        return send(
+            self.client, self.target["url"], body, headers, self.target["retries"], self.backoff
+        )
+
+    def _headers(self, rows: list[tuple[Delivery, Event]], body: bytes) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "lookout",
+            "X-Lookout-Event": rows[0][1].kind,
+            "X-Lookout-Delivery": str(rows[0][0].id),
+        }
+        variable = self.target["secret_env"]
+        if variable:
+            secret = os.environ.get(variable)
+            if not secret:
+                # Sending unsigned would let a receiver that checks signatures be bypassed.
+                raise NotSendable(f"secret_env {variable} is not set; not sent unsigned")
+            headers[SIGNATURE_HEADER] = signature(secret, body)
+        return headers
+
+    def _fail(self, rows: list[tuple[Delivery, Event]], detail: str, update: bool) -> None:
+        if update:
+            return  # the caller closes the page
+        for d, _ in rows:
+            deliveries.finish(self.store, d.id, "failed", 0, None, detail)
 
 
 def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
-    """Offer every new event to every configured target; returns how many were delivered.
+    """Offer every new event to every configured target, then follow up on open pages;
+    returns how many events were delivered.
 
     A target that times out, cannot be reached or answers 5xx after its
-    retries gets no more tries this pass: its other events stay pending for
+    retries gets no more tries this pass: its other messages stay pending for
     the next pass, so one dead receiver costs a pass at most about
     (timeout + backoff) × (retries + 1). Only the lease holder runs this.
     """
     delivered = 0
     for name, target in ws.config.notifications.items():
-        work = deliveries.pending(ws.store, name)
-        fresh = deliveries.undelivered(
-            ws.store, name, target["events"], now() - NEW_TARGET_LOOKBACK
-        )
-        claimed = deliveries.claim(ws.store, name, [e.id for e in fresh])
-        work += list(zip(claimed, fresh, strict=True))
-        if not work:
-            continue  # an idle pass opens no connection (a client costs ~0.1 s of CPU)
-        import httpx
-
-        with httpx.Client(timeout=target["timeout"], follow_redirects=False) as client:
-            for delivery, event in work:
-                result = _deliver(ws, client, name, target, delivery.id, event, backoff)
-                if result is None:
-                    continue
-                if result.delivered:
-                    delivered += 1
-                elif result.code is None or result.code >= 500:
-                    break  # the receiver is down; the rest wait for the next pass
+        one = _Target(ws, name, target, backoff)
+        try:
+            work = deliveries.pending(ws.store, name) + one.claim_fresh()
+            delivered += one.send_new(work)
+            if one.fmt.pages:
+                one.follow_up()
+        finally:
+            one.close()
     return delivered
