@@ -65,13 +65,20 @@ def run(args: argparse.Namespace) -> int:
         sched.stop_event.set()
 
     if threading.current_thread() is not threading.main_thread():
-        return _serve(sched, args)
+        try:
+            return _serve(sched, args)
+        finally:
+            ws.close()
     saved = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return _serve(sched, args)
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
+        # Close every connection now, not at interpreter exit (which may never close some):
+        # the last close checkpoints the WAL and removes it, as readers of a shared store
+        # expect of a stopped daemon.
+        ws.close()
 
 
 def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
