@@ -3,8 +3,16 @@
 Pipelines, checks and drift all work on `Frame`. Numbers are float64 with
 NaN for missing; strings are fixed-width unicode arrays ("" for missing);
 datetimes are float seconds since the epoch; booleans are float 0/1. Keeping
-to plain arrays keeps imports light (no pandas) and lets batches be stored
-without pickling.
+to plain arrays keeps the engines simple and lets batches be stored without
+pickling.
+
+Files are read with Apache Arrow (`pyarrow.csv`, `pyarrow.parquet`, Arrow
+IPC), which parses on every core; float columns without missing values
+become NumPy arrays without a copy. Arrow decides numbers, booleans and
+dates; text columns then go through the same inference as ever
+(`infer_column`'s rules, done with Arrow's string kernels), so a file reads
+as it always did. `scan_table` reads a file in record batches for data that
+does not fit in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +33,24 @@ KINDS = ("number", "integer", "string", "datetime", "bool")
 _TRUE = {"true", "yes", "t", "y"}
 _FALSE = {"false", "no", "f", "n"}
 _MISSING = {"", "na", "nan", "null", "none", "n/a"}
+BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
+_CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
 
 
 class DataError(Exception):
     """Data that cannot be read as a table; the message names the file and the problem."""
+
+
+class KindChanged(DataError):
+    """A scanned column turned out to hold another kind than its first batches said.
+
+    The scan is restarted with the column read as `kind` (see `scan_table`).
+    """
+
+    def __init__(self, name: str, kind: str):
+        super().__init__(f'column "{name}" changed kind to {kind} part-way through')
+        self.name = name
+        self.kind = kind
 
 
 @dataclass
@@ -85,7 +108,14 @@ def _parse_datetime(values: np.ndarray) -> np.ndarray | None:
 
 
 def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
-    """Turn a column of strings into the narrowest kind that holds every value."""
+    """Turn a column of strings into the narrowest kind that holds every value.
+
+    The rules: missing words ("", na, nan, null, none, n/a, any case, spaces
+    around) are missing; all numbers -> "integer" when every finite one is
+    whole, else "number"; only true/false words -> "bool"; ISO dates (when
+    the first present value has a "-") -> "datetime"; anything else ->
+    "string", stripped. A column with nothing present is numbers (all NaN).
+    """
     stripped = np.char.strip(raw.astype(str))
     lower = np.char.lower(stripped)
     missing = np.isin(lower, list(_MISSING))
@@ -98,9 +128,7 @@ def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
     except ValueError:
         numbers = None
     if numbers is not None:
-        finite = numbers[np.isfinite(numbers)]
-        is_int = finite.size > 0 and bool(np.all(finite == np.round(finite)))
-        return numbers, "integer" if is_int else "number"
+        return numbers, _number_kind(numbers)
     uniq = set(np.unique(present).tolist())
     if uniq <= (_TRUE | _FALSE):
         out = np.where(missing, np.nan, np.isin(lower, list(_TRUE)).astype(float))
@@ -112,54 +140,430 @@ def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
     return np.where(missing, "", stripped), "string"
 
 
-def read_csv(path: Path | str, text: str | None = None) -> Frame:
-    """Read a CSV with a header row; every failure is a DataError naming the file."""
-    label = str(path)
+def _number_kind(numbers: np.ndarray) -> str:
+    """ "integer" when every finite value is whole, else "number"."""
+    finite = numbers[np.isfinite(numbers)]
+    return "integer" if finite.size > 0 and bool(np.all(finite == np.round(finite))) else "number"
+
+
+# -- Arrow to Frame ---------------------------------------------------------------------
+
+
+def _cases(words: set[str]) -> list[str]:
+    """Every upper/lower-case spelling of the words (Arrow matches null and bool words exactly)."""
+    out: set[str] = set()
+    for w in words:
+        spellings = [""]
+        for ch in w:
+            spellings = [s + c for s in spellings for c in {ch.lower(), ch.upper()}]
+        out.update(spellings)
+    return sorted(out)
+
+
+_NULLS = _cases(_MISSING)
+_TRUES = _cases(_TRUE)
+_FALSES = _cases(_FALSE)
+
+
+def _parses_as_number(text: str) -> bool:
     try:
-        if text is None:
-            text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{label}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{label}: cannot read: {exc}") from None
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]:
+    """`infer_column`'s rules over an Arrow string column (only text rules when not `infer`).
+
+    The work is done once per distinct value: the column is dictionary-encoded,
+    the rules run over the dictionary, and each row then indexes the result.
+    The first present value rules out most kinds at once (a column is numbers
+    only if its first value is one), so a text column costs no failed casts.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(arr)
+    words = pc.utf8_trim_whitespace(encoded.dictionary)
+    missing_word = pc.is_in(pc.utf8_lower(words), value_set=pa.array(sorted(_MISSING)))
+    missing_np = np.append(missing_word.to_numpy(zero_copy_only=False), True)
+    index = np.asarray(pc.fill_null(encoded.indices, len(words)).to_numpy(zero_copy_only=False))
+    missing = missing_np[index]  # per row; a null row indexes the extra "missing" entry
+    present_rows = np.flatnonzero(~missing)
+    kept = pc.if_else(missing_word, pa.scalar(None, pa.string()), words)
+
+    def rows(per_word: np.ndarray, fill: Any) -> np.ndarray:
+        return np.append(per_word, np.array([fill], dtype=per_word.dtype))[index]
+
+    if infer and not len(present_rows):
+        return np.full(len(arr), np.nan), "number"
+    if infer:
+        first = str(words[int(index[present_rows[0]])].as_py())
+        if _parses_as_number(first):
+            try:
+                numbers = pc.cast(kept, pa.float64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                numbers = None
+            if numbers is not None:
+                out = rows(np.asarray(numbers, dtype=float), np.nan)
+                return out, _number_kind(out)
+        lower = [None if w is None else w.lower() for w in kept.to_pylist()]
+        if {w for w in lower if w is not None} <= (_TRUE | _FALSE):
+            truth = np.array([np.nan if w is None else float(w in _TRUE) for w in lower])
+            return rows(truth, np.nan), "bool"
+        if "-" in first:
+            texts = np.array([w or "" for w in kept.to_pylist()], dtype=str)
+            parsed = _parse_datetime(texts)
+            if parsed is not None:
+                return rows(parsed, np.nan), "datetime"
+    text = np.array([w or "" for w in kept.to_pylist()] or [""], dtype=str)[: len(kept)]
+    return rows(text, ""), "string"
+
+
+def column_from_arrow(
+    name: str, col: Any, infer: bool = True, from_text: bool = False
+) -> tuple[np.ndarray, str]:
+    """One Arrow column as (NumPy array, kind) under the Frame's conventions.
+
+    Float columns without nulls in one chunk come without a copy. Text is
+    inferred (`infer_column`'s rules) unless `infer` is false. `from_text`
+    (CSV) applies the text rule to floats too: whole numbers are "integer".
+    """
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    typ = col.type
+    if t.is_dictionary(typ):
+        col = col.dictionary_decode()
+        typ = col.type
+    if t.is_null(typ):
+        return np.full(len(col), np.nan), "number"
+    if t.is_floating(typ):
+        values = col if t.is_float64(typ) else col.cast(pa.float64())
+        out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=float)
+        return out, _number_kind(out) if from_text else "number"
+    if t.is_integer(typ):
+        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(out, dtype=float), "integer"
+    if t.is_boolean(typ):
+        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(out, dtype=float), "bool"
+    if t.is_timestamp(typ) or t.is_date(typ):
+        seconds = col.cast(
+            pa.timestamp("us", tz=getattr(typ, "tz", None)) if t.is_date(typ) else typ
+        )
+        micros = seconds.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        unit = getattr(seconds.type, "unit", "us")
+        scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+        return np.asarray(micros, dtype=float) / scale, "datetime"
+    if t.is_string(typ) or t.is_large_string(typ):
+        return _infer_arrow_strings(col, infer)
+    raise DataError(f'column "{name}" has unsupported type {typ}')
+
+
+def frame_from_arrow(
+    table: Any, force: Mapping[str, str] | None = None, from_text: bool = False
+) -> Frame:
+    """An Arrow table or record batch as a Frame; `force` names columns read as plain text."""
+    force = force or {}
+    cols: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        cols[name], kinds[name] = column_from_arrow(name, col, name not in force, from_text)
+    return Frame(cols, kinds)
+
+
+# -- CSV --------------------------------------------------------------------------------
+
+
+def _header(label: str, head: bytes) -> list[str]:
+    """The header row, checked: present, no empty or repeated names."""
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the read
+            raise DataError(f"{label}: cannot read: {exc}") from None
+        text = head[: exc.start].decode("utf-8-sig")
+    try:
+        rows = csv.reader(io.StringIO(text))
+        header = next((r for r in rows if r), None)
     except csv.Error as exc:
         raise DataError(f"{label}: not valid CSV: {exc}") from None
-    rows = [r for r in rows if r]
-    if not rows:
+    if header is None:
         raise DataError(f"{label}: empty file (no header row)")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in header]
     if any(not h for h in header):
         raise DataError(f"{label}: header has an empty column name")
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise DataError(f'{label}: column "{dup}" appears twice in the header')
-    body = rows[1:]
-    for lineno, r in enumerate(body, start=2):
-        if len(r) != len(header):
-            raise DataError(f"{label}: line {lineno} has {len(r)} fields, expected {len(header)}")
-    grid = np.array(body, dtype=str) if body else np.empty((0, len(header)), dtype=str)
-    return frame_from_columns({h: grid[:, i] for i, h in enumerate(header)}, infer=True)
+    return header
+
+
+def _first_bad_line(label: str, data: bytes, width: int) -> str:
+    """The message for Arrow's "Expected N columns": which line, with today's numbering."""
+    rows = [r for r in csv.reader(io.StringIO(data.decode("utf-8-sig", "replace"))) if r]
+    for lineno, r in enumerate(rows[1:], start=2):
+        if len(r) != width:
+            return f"{label}: line {lineno} has {len(r)} fields, expected {width}"
+    return f"{label}: not valid CSV: rows do not all have {width} fields"
+
+
+def _csv_options(
+    head: bytes, header: list[str], force: Mapping[str, str] | None = None, quoted_newlines=False
+) -> dict[str, Any]:
+    """Arrow's options for today's rules: our checked header, our missing and true/false words."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    skip = 0  # the header line, and blank lines before it
+    for line in head.split(b"\n"):
+        skip += 1
+        if line.strip(b"\r\xef\xbb\xbf"):
+            break
+    return {
+        "read_options": pcsv.ReadOptions(
+            column_names=header, skip_rows=skip, block_size=_CSV_BLOCK, use_threads=True
+        ),
+        "parse_options": pcsv.ParseOptions(newlines_in_values=quoted_newlines),
+        "convert_options": pcsv.ConvertOptions(
+            null_values=_NULLS,
+            true_values=_TRUES,
+            false_values=_FALSES,
+            strings_can_be_null=True,
+            column_types={n: pa.string() for n in force or {}},
+        ),
+    }
+
+
+def _csv_source(path: Path | str, text: str | None) -> tuple[str, bytes | None, Path | None]:
+    label = str(path)
+    if text is not None:
+        return label, text.encode("utf-8"), None
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{label}: file not found")
+    return label, None, p
+
+
+def _read_head(label: str, data: bytes | None, p: Path | None, size: int = 1 << 20) -> bytes:
+    if data is not None:
+        return data[:size]
+    assert p is not None
+    try:
+        with p.open("rb") as f:
+            return f.read(size)
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read: {exc}") from None
+
+
+def _arrow_error(label: str, exc: Exception, data: bytes | None, p: Path | None, width: int):
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Expected" in msg and "columns, got" in msg:
+        raw = data if data is not None else (p.read_bytes() if p is not None else b"")
+        return DataError(_first_bad_line(label, raw, width))
+    if "UTF8" in msg or "utf8" in msg.lower():
+        return DataError(f"{label}: cannot read: {msg}")
+    return DataError(f"{label}: not valid CSV: {msg}")
+
+
+def _utf8_only(label: str, schema: Any) -> None:
+    """Arrow reads text that is not UTF-8 as bytes; a CSV must be UTF-8."""
+    import pyarrow.types as t
+
+    for field in schema:
+        if t.is_binary(field.type) or t.is_large_binary(field.type):
+            raise DataError(f'{label}: cannot read: column "{field.name}" is not UTF-8 text')
+
+
+def read_csv(path: Path | str, text: str | None = None) -> Frame:
+    """Read a CSV with a header row; every failure is a DataError naming the file."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    label, data, p = _csv_source(path, text)
+    head = _read_head(label, data, p)
+    header = _header(label, head)
+    for quoted_newlines in (False, True):
+        source: Any = io.BytesIO(data) if data is not None else str(p)
+        try:
+            table = pcsv.read_csv(source, **_csv_options(head, header, None, quoted_newlines))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            # a quoted value with a line break splits a row unless Arrow is told (slower)
+            if quoted_newlines or "columns, got" not in str(exc):
+                raise _arrow_error(label, exc, data, p, len(header)) from None
+            continue
+        _utf8_only(label, table.schema)
+        return frame_from_arrow(table, from_text=True)
+    raise AssertionError("unreachable")
+
+
+def _scan_csv(
+    path: Path | str, batch_rows: int, force: Mapping[str, str]
+) -> Iterator[tuple[Any, Mapping[str, str]]]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    label, data, p = _csv_source(path, None)
+    head = _read_head(label, data, p)
+    header = _header(label, head)
+    try:
+        reader = pcsv.open_csv(str(p), **_csv_options(head, header, force, quoted_newlines=True))
+        _utf8_only(label, reader.schema)
+        for batch in reader:
+            yield batch, force
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        msg = str(exc)
+        found = re.search(r"In CSV column #(\d+): CSV conversion error", msg)
+        if found and header[int(found.group(1))] not in force:
+            # a later block holds a value the first block's type cannot: read it as text
+            raise KindChanged(header[int(found.group(1))], "text") from None
+        raise _arrow_error(label, exc, data, p, len(header)) from None
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read: {exc}") from None
+
+
+# -- Parquet and Arrow IPC ----------------------------------------------------------------
+
+
+def _is_parquet(path: Path | str, fmt: str) -> bool:
+    return fmt == "parquet" or (fmt == "auto" and str(path).endswith((".parquet", ".pq")))
+
+
+def _is_ipc(path: Path | str, fmt: str) -> bool:
+    return fmt == "arrow" or (fmt == "auto" and str(path).endswith((".arrow", ".feather", ".ipc")))
 
 
 def read_parquet(path: Path | str) -> Frame:
-    try:
-        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+    import pyarrow.parquet as pq
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
     try:
         table = pq.read_table(path)
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
-    return frame_from_columns({n: table.column(n).to_numpy() for n in table.column_names})
+    return frame_from_arrow(table)
+
+
+def read_ipc(path: Path | str) -> Frame:
+    import pyarrow as pa
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
+    return frame_from_arrow(table)
 
 
 def read_table(path: Path | str, fmt: str = "auto") -> Frame:
-    """CSV or Parquet by `fmt`, or by the file's extension when `fmt` is auto."""
-    if fmt == "parquet" or (fmt == "auto" and str(path).endswith((".parquet", ".pq"))):
+    """CSV, Parquet or Arrow IPC by `fmt`, or by the file's extension when `fmt` is auto."""
+    if _is_parquet(path, fmt):
         return read_parquet(path)
+    if _is_ipc(path, fmt):
+        return read_ipc(path)
     return read_csv(path)
+
+
+def _scan_parquet(path: Path | str, batch_rows: int, force: Mapping[str, str]):
+    import pyarrow.parquet as pq
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            yield batch, force
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read Parquet: {exc}") from None
+
+
+def _scan_ipc(path: Path | str, batch_rows: int, force: Mapping[str, str]):
+    import pyarrow as pa
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i), force
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
+
+
+# -- scanning in record batches -----------------------------------------------------------
+
+
+def widen(have: str, new: str) -> str | None:
+    """The kind two parts of one column share, or None when only text holds both."""
+    if have == new:
+        return have
+    if {have, new} <= {"integer", "number"}:
+        return "number"
+    return None
+
+
+def scan_table(
+    path: Path | str,
+    fmt: str = "auto",
+    batch_rows: int = BATCH_ROWS,
+    force: Mapping[str, str] | None = None,
+) -> Iterator[Frame]:
+    """A file as Frames of record batches, in order, with one kind per column throughout.
+
+    A column's kind comes from its first batch with values; a later batch may
+    widen "integer" to "number" (the batches already given keep their numbers)
+    but any other change raises `KindChanged`, and the caller scans again
+    with `force` naming the column, which is then read as text. Arrow's CSV
+    reader decides types from its first block the same way. Memory holds one
+    batch at a time (plus Arrow's read-ahead).
+    """
+    force = dict(force or {})
+    from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
+    if _is_parquet(path, fmt):
+        batches = _scan_parquet(path, batch_rows, force)
+    elif _is_ipc(path, fmt):
+        batches = _scan_ipc(path, batch_rows, force)
+    else:
+        batches = _scan_csv(path, batch_rows, force)
+    kinds: dict[str, str] = {}
+    for batch, forced in batches:
+        for start in range(0, max(batch.num_rows, 1), batch_rows):
+            part = batch.slice(start, batch_rows) if batch.num_rows > batch_rows else batch
+            frame = frame_from_arrow(part, forced, from_text)
+            for name in frame.names:
+                kind = frame.kinds[name]
+                col = frame.columns[name]
+                empty = (
+                    bool(np.all(np.isnan(col))) if col.dtype.kind == "f" else not np.any(col != "")
+                )
+                if name not in kinds:
+                    if not empty:
+                        kinds[name] = kind
+                    continue
+                if empty and kind != kinds[name]:  # nothing present: take the column's kind
+                    if kinds[name] == "string":
+                        frame.columns[name] = np.full(len(col), "", dtype="<U1")
+                    else:
+                        frame.columns[name] = np.full(len(col), np.nan)
+                    frame.kinds[name] = kinds[name]
+                    continue
+                wider = widen(kinds[name], kind)
+                if wider is None:
+                    raise KindChanged(name, "text")
+                kinds[name] = frame.kinds[name] = wider
+            yield frame
+            if batch.num_rows == 0:
+                break
 
 
 def frame_from_columns(columns: Mapping[str, Any], infer: bool = False) -> Frame:
