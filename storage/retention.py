@@ -125,8 +125,17 @@ def vacuum(store: Store, pause: float = 0.0) -> int:
         before = int(store.conn.execute("PRAGMA freelist_count").fetchone()[0])
         if not before or _auto_vacuum(store) != 2:
             return freed
-        with store.write() as conn:
-            conn.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+        conn = store.conn
+        try:
+            # sqlite3's execute() steps a pragma once, which frees one page;
+            # executescript() runs it to the end
+            conn.executescript(
+                f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({VACUUM_PAGES}); COMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         after = int(store.conn.execute("PRAGMA freelist_count").fetchone()[0])
         freed += before - after
         if after >= before:
