@@ -354,7 +354,7 @@ def _bin_counts(edges: np.ndarray, s: np.ndarray, neginf: int = 0, posinf: int =
     return counts.astype(float)
 
 
-def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, int], other: int):
+def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, float], other: int):
     """Aligned count vectors over every category seen on either side."""
     keys = list(ref_freq)
     if other:
@@ -385,7 +385,7 @@ class Comparison:
     def __init__(
         self,
         profile: Mapping[str, Any],
-        freq: Mapping[str, int],
+        freq: Mapping[str, float],
         raw: np.ndarray | None = None,
         current: Sorted | None = None,
     ):

@@ -314,7 +314,9 @@ class Window:
 class ProfileComparison(Comparison):
     """A reference profile against a window's merged profiles, in the views methods score."""
 
-    def __init__(self, profile: Mapping[str, Any], current: WindowFeature, freq: Mapping[str, int]):
+    def __init__(
+        self, profile: Mapping[str, Any], current: WindowFeature, freq: Mapping[str, float]
+    ):
         super().__init__(profile, freq)
         self.window = current
         self.bound: float | None = None

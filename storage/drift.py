@@ -408,7 +408,7 @@ def logged_rows(store: Store, model: str, kind: str = "inputs") -> int:
 
 
 def check_batch(
-    columns: Mapping[str, tuple[str, bytes]],
+    columns: Mapping[str, tuple[str, Buffer]],
     expected: Mapping[str, str] | None,
     kind: str = "inputs",
 ) -> list[str]:
