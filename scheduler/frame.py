@@ -35,6 +35,7 @@ _FALSE = {"false", "no", "f", "n"}
 _MISSING = {"", "na", "nan", "null", "none", "n/a"}
 BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
 _CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
+_SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
 
 
 class DataError(Exception):
@@ -82,13 +83,51 @@ class Frame:
 
     def fingerprint(self) -> str:
         """A content hash: same data, same fingerprint, whatever file it came from."""
-        h = hashlib.sha256()
-        for name in sorted(self.columns):
-            h.update(name.encode())
-            h.update(self.kinds[name].encode())
-            col = self.columns[name]
-            h.update(np.ascontiguousarray(col).tobytes())
-        return h.hexdigest()
+        f = Fingerprint()
+        f.update(self)
+        return f.digest(self.kinds)
+
+
+def text_hashes(col: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per string, the same whatever the array's fixed width.
+
+    Σ code point × odd weight of its position (wrapping): the NUL padding of a
+    wider array adds nothing, so record batches of one column agree.
+    """
+    width = col.dtype.itemsize // 4
+    if width == 0:
+        return np.zeros(len(col), dtype=np.uint64)
+    points = np.ascontiguousarray(col).view(np.uint32).reshape(len(col), width)
+    out = np.zeros(len(col), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            weight = np.uint64((0x9E3779B97F4A7C15 * (j + 1)) % 2**64 | 1)
+            out += points[:, j] * weight
+    return out
+
+
+class Fingerprint:
+    """`Frame.fingerprint` over record batches: the same data gives the same hash however
+    it is split. Each column is hashed on its own (numbers as float64 bytes, text as a
+    64-bit hash per value), then the columns' digests with their names and kinds."""
+
+    def __init__(self) -> None:
+        self._columns: dict[str, Any] = {}
+
+    def update(self, frame: Frame) -> None:
+        for name, col in frame.columns.items():
+            h = self._columns.setdefault(name, hashlib.sha256())
+            if col.dtype.kind == "U":
+                h.update(text_hashes(col).tobytes())
+            else:
+                h.update(np.ascontiguousarray(col, dtype=float).tobytes())
+
+    def digest(self, kinds: Mapping[str, str]) -> str:
+        out = hashlib.sha256()
+        for name in sorted(self._columns):
+            out.update(name.encode() + b"\0" + kinds.get(name, "").encode() + b"\0")
+            out.update(self._columns[name].digest())
+        return out.hexdigest()
 
 
 def _parse_datetime(values: np.ndarray) -> np.ndarray | None:
@@ -313,7 +352,11 @@ def _first_bad_line(label: str, data: bytes, width: int) -> str:
 
 
 def _csv_options(
-    head: bytes, header: list[str], force: Mapping[str, str] | None = None, quoted_newlines=False
+    head: bytes,
+    header: list[str],
+    force: Mapping[str, str] | None = None,
+    quoted_newlines: bool = False,
+    block_size: int = _CSV_BLOCK,
 ) -> dict[str, Any]:
     """Arrow's options for today's rules: our checked header, our missing and true/false words."""
     import pyarrow as pa
@@ -326,7 +369,7 @@ def _csv_options(
             break
     return {
         "read_options": pcsv.ReadOptions(
-            column_names=header, skip_rows=skip, block_size=_CSV_BLOCK, use_threads=True
+            column_names=header, skip_rows=skip, block_size=block_size, use_threads=True
         ),
         "parse_options": pcsv.ParseOptions(newlines_in_values=quoted_newlines),
         "convert_options": pcsv.ConvertOptions(
@@ -401,23 +444,21 @@ def read_csv(path: Path | str, text: str | None = None) -> Frame:
     raise AssertionError("unreachable")
 
 
-def _scan_csv(
-    path: Path | str, batch_rows: int, force: Mapping[str, str]
-) -> Iterator[tuple[Any, Mapping[str, str]]]:
+def _scan_csv(path: Path | str, force: Mapping[str, str]) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     label, data, p = _csv_source(path, None)
     head = _read_head(label, data, p)
     header = _header(label, head)
+    options = _csv_options(head, header, force, quoted_newlines=True, block_size=_SCAN_BLOCK)
     try:
-        reader = pcsv.open_csv(str(p), **_csv_options(head, header, force, quoted_newlines=True))
+        reader = pcsv.open_csv(str(p), **options)
         _utf8_only(label, reader.schema)
-        for batch in reader:
-            yield batch, force
+        yield pa.RecordBatch.from_pylist([], schema=reader.schema)  # the columns, for an empty file
+        yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        msg = str(exc)
-        found = re.search(r"In CSV column #(\d+): CSV conversion error", msg)
+        found = re.search(r"In CSV column #(\d+): CSV conversion error", str(exc))
         if found and header[int(found.group(1))] not in force:
             # a later block holds a value the first block's type cannot: read it as text
             raise KindChanged(header[int(found.group(1))], "text") from None
@@ -471,22 +512,21 @@ def read_table(path: Path | str, fmt: str = "auto") -> Frame:
     return read_csv(path)
 
 
-def _scan_parquet(path: Path | str, batch_rows: int, force: Mapping[str, str]):
+def _scan_parquet(path: Path | str, batch_rows: int) -> Iterator[Any]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not Path(path).exists():
         raise DataError(f"{path}: file not found")
     try:
         pf = pq.ParquetFile(path)
-        for batch in pf.iter_batches(batch_size=batch_rows):
-            yield batch, force
-    except DataError:
-        raise
+        yield pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+        yield from pf.iter_batches(batch_size=batch_rows)
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
 
 
-def _scan_ipc(path: Path | str, batch_rows: int, force: Mapping[str, str]):
+def _scan_ipc(path: Path | str) -> Iterator[Any]:
     import pyarrow as pa
 
     if not Path(path).exists():
@@ -494,8 +534,9 @@ def _scan_ipc(path: Path | str, batch_rows: int, force: Mapping[str, str]):
     try:
         with pa.memory_map(str(path)) as source:
             reader = pa.ipc.open_file(source)
+            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
             for i in range(reader.num_record_batches):
-                yield reader.get_batch(i), force
+                yield reader.get_batch(i)
     except Exception as exc:
         raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
 
@@ -530,40 +571,62 @@ def scan_table(
     force = dict(force or {})
     from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
     if _is_parquet(path, fmt):
-        batches = _scan_parquet(path, batch_rows, force)
+        batches = _scan_parquet(path, batch_rows)
     elif _is_ipc(path, fmt):
-        batches = _scan_ipc(path, batch_rows, force)
+        batches = _scan_ipc(path)
     else:
-        batches = _scan_csv(path, batch_rows, force)
+        batches = _scan_csv(path, force)
     kinds: dict[str, str] = {}
-    for batch, forced in batches:
-        for start in range(0, max(batch.num_rows, 1), batch_rows):
-            part = batch.slice(start, batch_rows) if batch.num_rows > batch_rows else batch
-            frame = frame_from_arrow(part, forced, from_text)
-            for name in frame.names:
-                kind = frame.kinds[name]
-                col = frame.columns[name]
-                empty = (
-                    bool(np.all(np.isnan(col))) if col.dtype.kind == "f" else not np.any(col != "")
-                )
-                if name not in kinds:
-                    if not empty:
-                        kinds[name] = kind
-                    continue
-                if empty and kind != kinds[name]:  # nothing present: take the column's kind
-                    if kinds[name] == "string":
-                        frame.columns[name] = np.full(len(col), "", dtype="<U1")
-                    else:
-                        frame.columns[name] = np.full(len(col), np.nan)
-                    frame.kinds[name] = kinds[name]
-                    continue
-                wider = widen(kinds[name], kind)
-                if wider is None:
-                    raise KindChanged(name, "text")
-                kinds[name] = frame.kinds[name] = wider
-            yield frame
-            if batch.num_rows == 0:
-                break
+    for table in _coalesce(batches, batch_rows):
+        frame = frame_from_arrow(table, force, from_text)
+        for name in frame.names:
+            kind = frame.kinds[name]
+            col = frame.columns[name]
+            empty = bool(np.all(np.isnan(col))) if col.dtype.kind == "f" else not np.any(col != "")
+            if name not in kinds:
+                if not empty:
+                    kinds[name] = kind
+                continue
+            if empty and kind != kinds[name]:  # nothing present: take the column's kind
+                if kinds[name] == "string":
+                    frame.columns[name] = np.full(len(col), "", dtype="<U1")
+                else:
+                    frame.columns[name] = np.full(len(col), np.nan)
+                frame.kinds[name] = kinds[name]
+                continue
+            wider = widen(kinds[name], kind)
+            if wider is None:
+                raise KindChanged(name, "text")
+            kinds[name] = frame.kinds[name] = wider
+        yield frame
+
+
+def _coalesce(batches: Iterator[Any], rows: int) -> Iterator[Any]:
+    """Arrow record batches as tables of `rows` rows (the last may be shorter).
+
+    Each source yields an empty batch first, with the columns, so an empty
+    file still gives one empty table.
+    """
+    import pyarrow as pa
+
+    buffer: list[Any] = []
+    held = 0
+    yielded = False
+    for batch in batches:
+        if not buffer and batch.num_rows == 0:
+            buffer.append(batch)  # the columns, kept in case no row comes
+            continue
+        start = 0
+        while start < batch.num_rows:
+            part = batch.slice(start, rows - held)
+            buffer.append(part)
+            held += part.num_rows
+            start += part.num_rows
+            if held >= rows:
+                yield pa.Table.from_batches(buffer)
+                buffer, held, yielded = [], 0, True
+    if held or (buffer and not yielded):
+        yield pa.Table.from_batches(buffer)
 
 
 def frame_from_columns(columns: Mapping[str, Any], infer: bool = False) -> Frame:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -300,7 +300,7 @@ class WindowFeature:
 class Window:
     """A window's batch profiles, merged feature by feature on demand."""
 
-    def __init__(self, profiles: list[Mapping[str, Any]]):
+    def __init__(self, profiles: Sequence[Mapping[str, Any]]):
         self.profiles = profiles
         self.rows = sum(int(p.get("rows", 0)) for p in profiles)
 
