@@ -306,12 +306,22 @@ def column_from_arrow(
 def frame_from_arrow(
     table: Any, force: Mapping[str, str] | None = None, from_text: bool = False
 ) -> Frame:
-    """An Arrow table or record batch as a Frame; `force` names columns read as plain text."""
+    """An Arrow table or record batch as a Frame; `force` names columns read as plain text.
+
+    A table's columns are let go one by one as they are converted, so a
+    column that had to be copied (several chunks become one array) reuses the
+    memory of those before it: a caller that hands over its only reference
+    (`frame_from_arrow(read(...))`) holds about one copy of the data, not two.
+    """
     force = force or {}
     cols: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
-    for name, col in zip(table.column_names, table.columns, strict=True):
+    names = list(table.column_names)
+    for name in names:
+        col = table.column(0)
+        table = table.remove_column(0)
         cols[name], kinds[name] = column_from_arrow(name, col, name not in force, from_text)
+        del col
     return Frame(cols, kinds)
 
 
@@ -440,7 +450,9 @@ def read_csv(path: Path | str, text: str | None = None) -> Frame:
                 raise _arrow_error(label, exc, data, p, len(header)) from None
             continue
         _utf8_only(label, table.schema)
-        return frame_from_arrow(table, from_text=True)
+        tables = [table]
+        del table  # so that the Frame, built column by column, replaces the table as it goes
+        return frame_from_arrow(tables.pop(), from_text=True)
     raise AssertionError("unreachable")
 
 
@@ -484,10 +496,10 @@ def read_parquet(path: Path | str) -> Frame:
     if not Path(path).exists():
         raise DataError(f"{path}: file not found")
     try:
-        table = pq.read_table(path)
+        tables = [pq.read_table(path)]
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
-    return frame_from_arrow(table)
+    return frame_from_arrow(tables.pop())
 
 
 def read_ipc(path: Path | str) -> Frame:
@@ -497,10 +509,10 @@ def read_ipc(path: Path | str) -> Frame:
         raise DataError(f"{path}: file not found")
     try:
         with pa.memory_map(str(path)) as source:
-            table = pa.ipc.open_file(source).read_all()
+            tables = [pa.ipc.open_file(source).read_all()]
     except Exception as exc:
         raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
-    return frame_from_arrow(table)
+    return frame_from_arrow(tables.pop())
 
 
 def read_table(path: Path | str, fmt: str = "auto") -> Frame:

@@ -51,6 +51,7 @@ from lookout.scheduler.drift import (
     _result,
     _table_pair,
     category_counts,
+    category_key,
     choose_method,
     ks_statistic,
     wasserstein,
@@ -109,9 +110,14 @@ def numeric_profile(
         sample=_sketch(s, m),
         sketch_w1=0.0 if exact else (float(s[-1]) - float(s[0])) / (2 * m),
     )
-    distinct = 1 + int(np.count_nonzero(s[1:] != s[:-1]))
-    if distinct <= CATEGORY_CAP:
-        prof["values"] = category_counts(s)
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    if len(starts) <= CATEGORY_CAP:  # the runs of the sorted values are the table
+        counts = np.diff(np.append(starts, n))
+        table: dict[str, int] = {}
+        for value, count in zip(s[starts].tolist(), counts.tolist(), strict=True):
+            key = category_key(value)
+            table[key] = table.get(key, 0) + count
+        prof["values"] = table
     if edges is not None and len(edges):
         prof["edges"] = [float(e) for e in edges]
         prof["bin_counts"] = np.diff(
