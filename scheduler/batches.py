@@ -7,8 +7,8 @@ batch's mergeable profile (`lookout.scheduler.profiles`) and stores both in
 one transaction. Drift windows then merge profiles instead of reading rows.
 
 Labels are matched to their predictions when they are logged: the newest
-input batches that still hold raw rows are searched for the labels'
-prediction ids, and per input batch the labelled outcomes are summarised in
+input batches that still hold raw rows (up to ``MATCH_ROWS`` predictions) are
+searched for the labels' prediction ids, and per input batch the labelled outcomes are summarised in
 mergeable form — a confusion table for classification, sums for regression.
 A window's labelled metric merges the summaries of its batches
 (`window_metrics`). A prediction labelled twice counts twice in the merged
@@ -37,7 +37,7 @@ from lookout.storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, B
 from lookout.storage.registry import encode_profile
 
 NOT_PROFILED = (PREDICTION_ID, TIMESTAMP)
-MATCH_BATCHES = 500  # newest input batches searched for a label batch's prediction ids
+MATCH_ROWS = 10_000_000  # newest logged predictions searched for a label batch's ids
 
 
 def as_array(name: str, values: Any) -> np.ndarray:
@@ -228,9 +228,11 @@ def label_profile(
     wanted = np.array(list(last), dtype=str)
     at = np.fromiter(last.values(), dtype=np.int64, count=len(last))
     matched: dict[str, Any] = {}
-    for batch_id in drift_store.recent_batch_ids(store, model, "inputs", MATCH_BATCHES):
-        if not len(wanted):
+    searched = 0
+    for batch_id, rows in drift_store.recent_batches(store, model, "inputs"):
+        if not len(wanted) or searched >= MATCH_ROWS:
             break
+        searched += rows
         batch = drift_store.load_batch(store, batch_id, (PREDICTION_ID, PREDICTION))
         if batch is None or PREDICTION_ID not in batch.columns or PREDICTION not in batch.columns:
             continue

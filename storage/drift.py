@@ -208,14 +208,13 @@ def set_batch_profile(store: Store, batch: Batch, profile: bytes) -> None:
         )
 
 
-def recent_batch_ids(store: Store, model: str, kind: str, limit: int) -> list[int]:
-    """The newest batches that still hold raw rows, newest first."""
+def recent_batches(store: Store, model: str, kind: str) -> list[tuple[int, int]]:
+    """(id, rows) of the batches that still hold raw rows, newest first."""
     return [
-        int(r[0])
+        (int(r[0]), int(r[1]))
         for r in store.conn.execute(
-            "SELECT id FROM inference_batches WHERE model = ? AND kind = ? ORDER BY id DESC"
-            " LIMIT ?",
-            (model, kind, limit),
+            "SELECT id, rows FROM inference_batches WHERE model = ? AND kind = ? ORDER BY id DESC",
+            (model, kind),
         )
     ]
 

@@ -36,7 +36,7 @@ from lookout.storage.db import Store, now
 
 KINDS = ("raw_rows", "profiles", "check_results", "drift_results", "events")
 BATCH = 500
-RAW_BATCH = 4
+RAW_BATCH = 1  # a batch's blob can be hundreds of MB: one per transaction
 VACUUM_PAGES = 2048  # pages handed back per incremental_vacuum transaction
 
 _PENDING_SNAPSHOTS = (

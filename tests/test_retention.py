@@ -39,7 +39,7 @@ def test_raw_rows_go_after_their_age_and_profiles_after_theirs(store: Store) -> 
     assert retention.prune(store, POLICY)["raw_rows"] == 0  # nothing is old yet
     removed = retention.prune(store, POLICY, at=now() + 8 * DAY)
     assert removed["raw_rows"] == 3 and removed["profiles"] == 0
-    assert drift_store.recent_batch_ids(store, "m", "inputs", 10) == []
+    assert drift_store.recent_batches(store, "m", "inputs") == []
     profiles = drift_store.load_profiles(store, "m")
     assert [p.batch_id for p in profiles] == ids  # a window can still be read
     assert retention.prune(store, POLICY, at=now() + 401 * DAY)["profiles"] == 3
@@ -148,7 +148,7 @@ def test_a_reader_and_a_writer_keep_working_while_pruning_runs(tmp_path) -> None
             events.raise_event(conn, "note", "x", "still writable")
         writes.append(time.perf_counter() - t)
     thread.join()
-    assert drift_store.recent_batch_ids(reader, "m", "inputs", 100) == []
+    assert drift_store.recent_batches(reader, "m", "inputs") == []
     assert max(reads) < 1.0 and max(writes) < 2.0
     for s in (store, reader, writer):
         s.close()
