@@ -62,6 +62,7 @@ from lookout.storage.records import FeatureDrift
 
 PROFILE_FORMAT = 1
 SKETCH_POINTS = 2000  # ε = 1/4000 per batch
+PARALLEL_BATCHES = 20  # compare features on threads from this many batches in a window
 
 
 # -- one batch ------------------------------------------------------------------------
@@ -180,29 +181,26 @@ def batch_profile(
 # -- a window of batches ----------------------------------------------------------------
 
 
-class Steps:
-    """A weighted ECDF: distinct sorted points and the share of weight at or below each."""
+def ecdf_gap(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[float, float]:
+    """(sup |A − B|, ∫ |A − B| dx) of two weighted ECDFs, each given as (values, weights):
+    KS's D and Wasserstein-1.
 
-    def __init__(self, values: np.ndarray, weights: np.ndarray):
-        order = np.argsort(values, kind="stable")
-        v, w = values[order], weights[order]
-        last = np.append(v[1:] != v[:-1], True)
-        cum = np.cumsum(w)
-        self.x = v[last]
-        total = cum[-1] if len(cum) else 0.0
-        self.cdf = cum[last] / total if total else cum[last]
-
-    def at(self, points: np.ndarray) -> np.ndarray:
-        """G(points), right-continuous."""
-        i = np.searchsorted(self.x, points, side="right") - 1
-        return np.where(i >= 0, self.cdf[np.maximum(i, 0)], 0.0)
-
-
-def ecdf_gap(a: Steps, b: Steps) -> tuple[float, float]:
-    """(sup |A − B|, ∫ |A − B| dx) of two weighted ECDFs: KS's D and Wasserstein-1."""
-    xs = np.union1d(a.x, b.x)
-    gap = np.abs(a.at(xs) - b.at(xs))
-    return float(gap.max(initial=0.0)), float(np.sum(gap[:-1] * np.diff(xs)))
+    One stable sort of both sides' points (sorted runs, which it merges), then
+    each side's cumulative share along it; D is read where a run of equal
+    values ends, and the integral sums |A − B| times the gap to the next point.
+    """
+    values = np.concatenate((a[0], b[0]))
+    order = np.argsort(values, kind="stable")
+    xs = values[order]
+    side_a = order < len(a[0])
+    weights = np.concatenate((a[1], b[1]))[order]
+    cum_a = np.cumsum(np.where(side_a, weights, 0.0))
+    cum_b = np.cumsum(np.where(side_a, 0.0, weights))
+    gap = np.abs(cum_a / cum_a[-1] - cum_b / cum_b[-1])
+    ends = np.append(xs[1:] != xs[:-1], True)
+    return float(gap[ends].max()), float(np.sum(gap[:-1] * np.diff(xs)))
 
 
 class WindowFeature:
@@ -216,7 +214,7 @@ class WindowFeature:
         self.nan_count = sum(int(p.get("nan_count", 0)) for p in self.parts)
         self.neginf = sum(int(p.get("neginf_count", 0)) for p in self.parts)
         self.posinf = sum(int(p.get("posinf_count", 0)) for p in self.parts)
-        self._steps: Steps | None = None
+        self._points: tuple[np.ndarray, np.ndarray] | None = None
 
     def numeric_parts(self) -> list[Mapping[str, Any]]:
         return [p for p in self.parts if p["kind"] == "numeric" and p["count"]]
@@ -229,15 +227,16 @@ class WindowFeature:
         parts = [np.asarray(p["sample"], dtype=float) for p in self.numeric_parts()]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0)
 
-    def steps(self) -> Steps:
-        if self._steps is None:
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every batch's sketch points and the rows each stands for (its ECDF, weighted)."""
+        if self._points is None:
             vals, weights = [], []
             for p in self.numeric_parts():
                 sample = np.asarray(p["sample"], dtype=float)
                 vals.append(sample)
                 weights.append(np.full(len(sample), p["count"] / len(sample)))
-            self._steps = Steps(np.concatenate(vals), np.concatenate(weights))
-        return self._steps
+            self._points = np.concatenate(vals), np.concatenate(weights)
+        return self._points
 
     def rank_error(self) -> float:
         """Σ (n_b/N)·ε_b: how far the merged sketch's CDF may be from the window's."""
@@ -327,9 +326,9 @@ class ProfileComparison(Comparison):
         self.window = current
         self.bound: float | None = None
 
-    def _ref_steps(self) -> Steps:
+    def _ref_points(self) -> tuple[np.ndarray, np.ndarray]:
         sample = self.sample()
-        return Steps(sample, np.full(len(sample), float(self.profile["count"]) / len(sample)))
+        return sample, np.full(len(sample), float(self.profile["count"]) / len(sample))
 
     def _ref_rank_error(self) -> float:
         return 0.0 if self.profile.get("exact", True) else 1 / (2 * len(self.profile["sample"]))
@@ -346,13 +345,13 @@ class ProfileComparison(Comparison):
         self.bound = self._ref_rank_error() + self.window.rank_error()
         if self.window.exact():  # the raw engine's statistic on the same values
             return ks_statistic(self.sample(), Sorted(self.window.values()))
-        return ecdf_gap(self._ref_steps(), self.window.steps())[0]
+        return ecdf_gap(self._ref_points(), self.window.points())[0]
 
     def wasserstein(self) -> float:
         self.bound = float(self.profile.get("sketch_w1", 0.0)) + self.window.w1_error()
         if self.window.exact():
             return wasserstein(self.sample(), Sorted(self.window.values()))
-        return ecdf_gap(self._ref_steps(), self.window.steps())[1]
+        return ecdf_gap(self._ref_points(), self.window.points())[1]
 
     def counts(self, nonfinite: bool = False) -> tuple[np.ndarray, np.ndarray]:
         prof = self.profile
