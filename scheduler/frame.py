@@ -631,6 +631,8 @@ def _coalesce(batches: Iterator[Any], rows: int) -> Iterator[Any]:
         start = 0
         while start < batch.num_rows:
             part = batch.slice(start, rows - held)
+            if not held:
+                buffer.clear()  # no empty chunk ahead of the rows: one chunk is no copy
             buffer.append(part)
             held += part.num_rows
             start += part.num_rows
