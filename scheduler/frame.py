@@ -109,20 +109,51 @@ def text_hashes(col: np.ndarray) -> np.ndarray:
 class Fingerprint:
     """`Frame.fingerprint` over record batches: the same data gives the same hash however
     it is split. Each column is hashed on its own (numbers as float64 bytes, text as a
-    64-bit hash per value), then the columns' digests with their names and kinds."""
+    64-bit hash per value), then the columns' digests with their names and kinds.
+
+    SHA-256 runs on a thread of its own (hashlib lets go of the GIL), one batch
+    behind: a batch is hashed while the next is read and checked, and at most
+    two are held.
+    """
 
     def __init__(self) -> None:
         self._columns: dict[str, Any] = {}
+        self._pending: Any = None
+        self._pool: Any = None
+
+    def _hash(self, parts: list[tuple[Any, bytes | memoryview]]) -> None:
+        for h, data in parts:
+            h.update(data)
 
     def update(self, frame: Frame) -> None:
+        parts = []
         for name, col in frame.columns.items():
             h = self._columns.setdefault(name, hashlib.sha256())
             if col.dtype.kind == "U":
-                h.update(text_hashes(col).tobytes())
+                parts.append((h, text_hashes(col).tobytes()))
             else:
-                h.update(np.ascontiguousarray(col, dtype=float).tobytes())
+                data = np.ascontiguousarray(col, dtype=float)
+                parts.append((h, memoryview(data).cast("B")))
+        self._wait()
+        if frame.rows < 100_000:
+            self._hash(parts)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending = self._pool.submit(self._hash, parts)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
 
     def digest(self, kinds: Mapping[str, str]) -> str:
+        self._wait()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         out = hashlib.sha256()
         for name in sorted(self._columns):
             out.update(name.encode() + b"\0" + kinds.get(name, "").encode() + b"\0")
@@ -525,6 +556,7 @@ def read_table(path: Path | str, fmt: str = "auto") -> Frame:
 
 
 def _scan_parquet(path: Path | str, batch_rows: int) -> Iterator[Any]:
+    """Row group by row group (Arrow's batch iterator holds far more than one batch)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -533,7 +565,8 @@ def _scan_parquet(path: Path | str, batch_rows: int) -> Iterator[Any]:
     try:
         pf = pq.ParquetFile(path)
         yield pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
-        yield from pf.iter_batches(batch_size=batch_rows)
+        for group in range(pf.metadata.num_row_groups):
+            yield from pf.read_row_group(group).to_batches(max_chunksize=batch_rows)
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
 
