@@ -87,7 +87,7 @@ def write_wide(
     step = 1_000_000
     for start in range(0, rows, step):
         n = min(step, rows - start)
-        cols = {"id": np.arange(start, start + n, dtype=float)} if key else {}
+        cols = {"id": np.arange(start, start + n)} if key else {}
         for i in range(features):
             x = rng.normal(10, 3, n)
             cols[f"f{i:02d}"] = np.round(x, 3) if i % 2 else np.round(x)
@@ -326,8 +326,8 @@ def checks_config(features: int) -> str:
     def add(body: str) -> None:
         lines.append(f"[[datasets.wide.checks]]\n{body}\n")
 
-    kinds = ", ".join(f'f{i:02d} = "{"number" if i % 2 else "integer"}"' for i in range(features))
-    kinds = 'id = "integer", ' + kinds
+    # Parquet says double for every f column: "number" (whole numbers or not)
+    kinds = 'id = "integer", ' + ", ".join(f'f{i:02d} = "number"' for i in range(features))
     add(f'name = "schema"\ntype = "schema"\ncolumns = {{ {kinds} }}')
     for i in range(features):
         add(f'name = "f{i:02d}_not_null"\ntype = "not_null"\ncolumn = "f{i:02d}"')

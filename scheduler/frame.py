@@ -34,6 +34,7 @@ _TRUE = {"true", "yes", "t", "y"}
 _FALSE = {"false", "no", "f", "n"}
 _MISSING = {"", "na", "nan", "null", "none", "n/a"}
 BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
+MIN_BATCH_ROWS = 1 << 16  # however wide the table
 _CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
 _SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
 
@@ -603,6 +604,7 @@ def scan_table(
     fmt: str = "auto",
     batch_rows: int = BATCH_ROWS,
     force: Mapping[str, str] | None = None,
+    batch_bytes: int | None = None,
 ) -> Iterator[Frame]:
     """A file as Frames of record batches, in order, with one kind per column throughout.
 
@@ -611,7 +613,8 @@ def scan_table(
     but any other change raises `KindChanged`, and the caller scans again
     with `force` naming the column, which is then read as text. Arrow's CSV
     reader decides types from its first block the same way. Memory holds one
-    batch at a time (plus Arrow's read-ahead).
+    batch at a time (plus Arrow's read-ahead; a Parquet row group is read
+    whole); `batch_bytes` caps a batch's size for wide tables.
     """
     force = dict(force or {})
     from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
@@ -622,7 +625,7 @@ def scan_table(
     else:
         batches = _scan_csv(path, force)
     kinds: dict[str, str] = {}
-    for table in _coalesce(batches, batch_rows):
+    for table in _coalesce(batches, batch_rows, batch_bytes):
         frame = frame_from_arrow(table, force, from_text)
         for name in frame.names:
             kind = frame.kinds[name]
@@ -646,8 +649,9 @@ def scan_table(
         yield frame
 
 
-def _coalesce(batches: Iterator[Any], rows: int) -> Iterator[Any]:
-    """Arrow record batches as tables of `rows` rows (the last may be shorter).
+def _coalesce(batches: Iterator[Any], rows: int, budget: int | None) -> Iterator[Any]:
+    """Arrow record batches as tables of `rows` rows (the last may be shorter), fewer when
+    that many rows of all the columns would take more than `budget` bytes as float64.
 
     Each source yields an empty batch first, with the columns, so an empty
     file still gives one empty table.
@@ -660,6 +664,8 @@ def _coalesce(batches: Iterator[Any], rows: int) -> Iterator[Any]:
     for batch in batches:
         if not buffer and batch.num_rows == 0:
             buffer.append(batch)  # the columns, kept in case no row comes
+            if budget is not None:
+                rows = min(rows, max(MIN_BATCH_ROWS, budget // (8 * max(1, batch.num_columns))))
             continue
         start = 0
         while start < batch.num_rows:

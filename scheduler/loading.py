@@ -50,16 +50,21 @@ class Source:
     modified_at: float | None
     frame: Frame | None  # a `module:function` source's result, already in memory
 
-    def scan(self, batch_rows: int, force: Mapping[str, str] | None = None) -> Iterator[Frame]:
+    def scan(
+        self,
+        batch_rows: int,
+        force: Mapping[str, str] | None = None,
+        batch_bytes: int | None = None,
+    ) -> Iterator[Frame]:
         """The dataset in Frames of up to `batch_rows` rows, file after file (see
-        `lookout.scheduler.frame.scan_table` for `force` and kind changes)."""
+        `lookout.scheduler.frame.scan_table` for `force`, `batch_bytes` and kind changes)."""
         if self.frame is not None:
             yield self.frame
             return
         fmt = self.cfg.datasets[self.dataset]["format"]
         first: list[str] | None = None
         for path in self.files:
-            for frame in scan_table(path, fmt, batch_rows, force):
+            for frame in scan_table(path, fmt, batch_rows, force, batch_bytes):
                 if first is None:
                     first = frame.names
                 elif frame.names != first:

@@ -218,9 +218,9 @@ def test_a_file_scanned_in_batches_gives_the_in_memory_results(make_workspace, m
     scans: list[dict] = []
     real_scan = frame_module.scan_table
 
-    def scan(path, fmt="auto", batch_rows=0, force=None):
+    def scan(path, fmt="auto", batch_rows=0, force=None, batch_bytes=None):
         scans.append(dict(force or {}))
-        return real_scan(path, fmt, batch_rows, force)
+        return real_scan(path, fmt, batch_rows, force, batch_bytes)
 
     monkeypatch.setattr("lookout.scheduler.loading.scan_table", scan)
     streamed = engine.run_dataset(ws, "d")

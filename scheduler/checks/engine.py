@@ -4,8 +4,8 @@ Each check type (`lookout.scheduler.checks.CHECK_TYPES`) keeps a running
 state that takes whole NumPy columns of one batch at a time (a 1M-row column
 costs a few passes, never a Python loop over rows). A frame in memory is one
 batch (`run_checks`); a dataset read from files is scanned in record batches
-of ``BATCH_ROWS`` (`run_dataset`), so memory holds one batch and the states'
-summaries, not the dataset. Anything that stops a check from being evaluated
+of ``BATCH_ROWS`` rows or ``BATCH_BYTES`` of data (`run_dataset`), so memory
+holds a batch or two and the states' summaries, not the dataset. Anything that stops a check from being evaluated
 (missing column, wrong kind, no rows, no reference) raises `Unevaluable`,
 which becomes an `error` result: never a pass, never a crash. Storing the
 results and paging on-call is `lookout.storage.checks.record_results`.
@@ -27,6 +27,7 @@ from lookout.storage.db import now
 from lookout.storage.records import CheckResult
 
 BATCH_ROWS = 1 << 20
+BATCH_BYTES = 128 << 20  # a batch of a wide table holds fewer rows: about this much data
 
 
 def _failure(exc: Exception) -> str:
@@ -150,7 +151,7 @@ def run_dataset(ws: Workspace, dataset: str, run_id: int | None = None) -> list[
             checks, fingerprint = Pass(configured, ctx), Fingerprint()
             kinds: dict[str, str] = {}
             try:
-                for frame in source.scan(BATCH_ROWS, force):
+                for frame in source.scan(BATCH_ROWS, force, BATCH_BYTES):
                     checks.update(frame)
                     fingerprint.update(frame)
                     kinds = _widen(kinds, frame.kinds)
