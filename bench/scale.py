@@ -53,6 +53,10 @@ def rss() -> float:
 
 
 def peak_rss() -> float:
+    """This process's peak RSS (VmHWM: ru_maxrss would count the parent's from before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
 
 
