@@ -122,19 +122,18 @@ class Fingerprint:
         self._pending: Any = None
         self._pool: Any = None
 
-    def _hash(self, parts: list[tuple[Any, bytes | memoryview]]) -> None:
+    def _hash(self, parts: list[tuple[Any, bytes | memoryview]]) -> None:  # hashes, data
         for h, data in parts:
             h.update(data)
 
     def update(self, frame: Frame) -> None:
-        parts = []
+        parts: list[tuple[Any, bytes | memoryview]] = []
         for name, col in frame.columns.items():
             h = self._columns.setdefault(name, hashlib.sha256())
             if col.dtype.kind == "U":
                 parts.append((h, text_hashes(col).tobytes()))
             else:
-                data = np.ascontiguousarray(col, dtype=float)
-                parts.append((h, memoryview(data).cast("B")))
+                parts.append((h, np.ascontiguousarray(col, dtype=float).data.cast("B")))
         self._wait()
         if frame.rows < 100_000:
             self._hash(parts)

@@ -220,14 +220,14 @@ def _log(w, seed: int) -> None:
         ids = [f"p{b}-{i}" for i in range(n)]
         pred = rng.integers(0, 2, n).astype(float)
         sdk.log_inferences(
-            w.store,
+            w,
             "churn",
             {"tenure": rng.normal(33, 10, n), "plan": rng.choice(["basic", "pro"], n).tolist()},
             prediction_ids=ids,
             predictions=pred,
         )
         truth = np.where(rng.random(n) < 0.7, pred, 1 - pred)
-        sdk.log_labels(w.store, "churn", ids[: n // 2], truth[: n // 2])
+        sdk.log_labels(w, "churn", ids[: n // 2], truth[: n // 2])
 
 
 def test_a_window_from_profiles_matches_the_exact_window(make_workspace) -> None:

@@ -19,7 +19,7 @@ class State:
     (the one check whose memory is not bounded when streaming)."""
 
     def __init__(self, c: dict[str, Any], ctx: Context):
-        self.c = c
+        self.c, self.ctx = c, ctx
         self.frames: list[Frame] = []
 
     def update(self, frame: Frame, first_row: int) -> None:
@@ -30,10 +30,10 @@ class State:
         from lookout.scheduler.loading import concat
 
         frames = self.frames or [Frame({}, {})]
-        return _call(concat(frames, ["batch"] * len(frames)), self.c)
+        return _call(concat(frames, ["batch"] * len(frames)), self.c, self.ctx)
 
 
-def _call(frame: Frame, c: dict[str, Any]) -> Outcome:
+def _call(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     import numpy as np
     from lookout.scheduler.checks.columns import MAX_EXAMPLES, show
     from lookout.scheduler.frame import DataError
