@@ -80,14 +80,13 @@ _KEY = {"batch_profiles": "batch_id"}
 def _prune_kind(store: Store, kind: str, cutoff: float, pause: float) -> int:
     table, keep_out, size = _RULES[kind]
     key = _KEY.get(table, "id")
-    at = "at"
     removed = 0
     while True:
         with store.write() as conn:
             ids = [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT t.{key} FROM {table} t WHERE t.{at} < ? AND {keep_out}"
+                    f"SELECT t.{key} FROM {table} t WHERE t.at < ? AND {keep_out}"
                     f" ORDER BY t.{key} LIMIT ?",
                     (cutoff, size),
                 )
