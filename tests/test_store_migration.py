@@ -204,7 +204,7 @@ def test_v3_store_with_profiles_upgrades_in_place(tmp_path: Path) -> None:
     store.close()
 
 
-def test_v5_store_with_logged_batches_upgrades_and_profiles_them(make_workspace) -> None:
+def test_v6_store_with_logged_batches_upgrades_and_profiles_them(make_workspace) -> None:
     """Batches logged before profiles existed: the upgraded store profiles them from their
     raw rows, reads large windows from those profiles and prunes the raw rows after."""
     import numpy as np
@@ -223,10 +223,10 @@ def test_v5_store_with_logged_batches_upgrades_and_profiles_them(make_workspace)
     ws.close()
     path.unlink()
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, path, target=5)
+    migrate(conn, path, target=6)
     conn.close()
     old = Store(path, readonly=True)  # read-only: nothing migrates, as an older Lookout would
-    assert old.schema_version() == 5
+    assert old.schema_version() == 6
     old.close()
     # an older Lookout logged these: rows and layout only (its append had no profiles)
     conn = sqlite3.connect(path, isolation_level=None)
