@@ -48,6 +48,8 @@ from lookout.scheduler.validate import (
 )
 from lookout.storage.records import EVENT_SEVERITIES
 
+DAY = 86400.0
+
 CONFIG_NAME = "lookout.toml"
 EVENT_KINDS = (
     "run_failed",
@@ -219,7 +221,7 @@ SPEC = table(
                 table(
                     {
                         "source": Key(nonempty, required=True),
-                        "format": Key(choice("auto", "csv", "parquet"), default="auto"),
+                        "format": Key(choice("auto", "csv", "parquet", "arrow"), default="auto"),
                         "timestamp_column": Key(nonempty),
                         "check_schedule": Key(schedule),
                         "checks": Key(checks_list, default=list),
@@ -247,6 +249,7 @@ SPEC = table(
                                     "schedule": Key(schedule, default="1m"),
                                     "window_rows": Key(integer(1), default=5000),
                                     "window": Key(duration),
+                                    "exact_rows": Key(integer(0), default=100_000),
                                     "method": Key(choice(*DRIFT_CHOICES), default="auto"),
                                     "share_threshold": Key(number(0, 1), default=0.5),
                                     "features": Key(named_tables(DRIFT_FEATURE), default=dict),
@@ -313,6 +316,22 @@ SPEC = table(
             ),
             default=dict,
         ),
+        # How long the store keeps each kind of row (lookout.storage.retention); the audit
+        # is kept forever, and so are the latest result of each check and what a pending
+        # promotion request refers to.
+        "retention": Key(
+            table(
+                {
+                    "raw_rows": Key(duration, default=7 * DAY),
+                    "profiles": Key(duration, default=400 * DAY),
+                    "check_results": Key(duration, default=90 * DAY),
+                    "drift_results": Key(duration, default=400 * DAY),
+                    "events": Key(duration, default=400 * DAY),
+                    "interval": Key(duration, default=600.0),
+                }
+            ),
+            default=dict,
+        ),
         "notifications": Key(named_tables(notification_target), default=dict),
         "metrics": Key(
             table(
@@ -346,6 +365,7 @@ class Config:
     sha256: str = ""  # of the file's text, recorded in the audit when it changes
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    retention: dict[str, Any] = field(default_factory=dict)
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its section
     audit: dict[str, Any] = field(default_factory=dict)
 

@@ -369,7 +369,9 @@ def _log(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
                 raise drift.BatchError(f'feature column "{missing[0]}" is missing')
             cols = {n: v for n, v in cols.items() if n in expected or n in drift.SPECIAL}
     first, last = _span(cols.get(drift.TIMESTAMP))
-    batch = drift.append_batch(ws.store, model, cols, kind, first, last, expected)
+    from lookout.scheduler.batches import log_batch  # profiled once, as it is stored
+
+    batch = log_batch(ws.store, model, cols, kind, first, last, expected)
     rows = len(next(iter(cols.values())))
     return Outcome(
         True, f"logged {rows} rows of {kind} for {model} (batch {batch})", {"batch": batch}

@@ -354,7 +354,7 @@ def _bin_counts(edges: np.ndarray, s: np.ndarray, neginf: int = 0, posinf: int =
     return counts.astype(float)
 
 
-def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, int], other: int):
+def _table_pair(ref_freq: Mapping[str, int], cur_freq: Mapping[str, float], other: int):
     """Aligned count vectors over every category seen on either side."""
     keys = list(ref_freq)
     if other:
@@ -385,7 +385,7 @@ class Comparison:
     def __init__(
         self,
         profile: Mapping[str, Any],
-        freq: Mapping[str, int],
+        freq: Mapping[str, float],
         raw: np.ndarray | None = None,
         current: Sorted | None = None,
     ):
@@ -393,6 +393,8 @@ class Comparison:
         self.freq = freq  # current count of each category (or of a few-valued feature's values)
         self._raw = raw  # numeric: the current column as floats, NaN and ±inf included
         self._current = current  # numeric: its finite values, sorted
+        # how far the last distance computed may be from the exact one (sketches), or None
+        self.bound: float | None = None
 
     def sample(self) -> np.ndarray:
         """The reference's sorted sample: exact up to its sketch size, else a quantile sketch."""
@@ -403,6 +405,25 @@ class Comparison:
         if self._current is None:
             raise FeatureError("the method needs numbers, the feature is categorical")
         return self._current
+
+    def current_count(self) -> int:
+        """How many finite current values there are."""
+        return self.current().n
+
+    def exact_values(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(reference values, current values) when both are exact, for scipy's exact tests."""
+        return (self.sample(), self.current().c) if self.profile["exact"] else None
+
+    def ks_statistic(self) -> float:
+        """sup |G − C|; `bound` is the reference sketch's rank error (0 when exact)."""
+        exact = self.profile.get("exact", True)
+        self.bound = 0.0 if exact else 1 / (2 * len(self.profile["sample"]))
+        return ks_statistic(self.sample(), self.current())
+
+    def wasserstein(self) -> float:
+        """W1 to the current values; `bound` is the reference sketch's W1 error."""
+        self.bound = float(self.profile.get("sketch_w1", 0.0))
+        return wasserstein(self.sample(), self.current())
 
     def counts(self, nonfinite: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Reference and current counts over the same cells.
@@ -529,6 +550,7 @@ def _result(
         warn_threshold=warn,
         p_value=score if m.p_value else None,
         statistic=stat,
+        bound=c.bound,
     )
 
 

@@ -5,7 +5,15 @@ span when set, else the last `window_rows` rows), compares it with the
 reference profile of the version `production` points at, adds prediction
 drift (logged `prediction` vs the profiled target) and the primary metric on
 rows whose labels arrived (joined by `prediction_id`), and records the
-result. The first result at `drift` raises one timeline event (dedup key
+result.
+
+Two ways to read a window. Up to `exact_rows` rows (default 100 000), while
+every batch still has its raw rows, the rows are read and compared exactly;
+a time window then keeps exactly the rows inside it. Larger windows, or
+windows reaching past the raw rows' retention, merge the batches' profiles
+(`lookout.scheduler.profiles`): the cost follows the number of batches, not
+rows, each batch counts whole, and KS and Wasserstein carry the sketch's
+bound (`FeatureDrift.bound`). The result's window says which (`"mode"`). The first result at `drift` raises one timeline event (dedup key
 ``drift:MODEL``) and asks for a run of every pipeline of this model with
 ``triggers.drift = true``; later windows of the same episode do neither. The
 event is resolved when the model is back to `ok`.
@@ -17,9 +25,11 @@ import math
 from typing import Any
 
 import numpy as np
+from lookout.scheduler.batches import profile_backlog, window_metrics
 from lookout.scheduler.config import default_metric
 from lookout.scheduler.drift import category_key, compare_feature, compare_profile, summarize
 from lookout.scheduler.frame import Frame
+from lookout.scheduler.profiles import Window, compare_window, compare_window_feature
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import drift as drift_store
 from lookout.storage import events, registry, scheduling
@@ -30,11 +40,13 @@ from lookout.storage.text import sanitize
 DEFAULTS: dict[str, Any] = {
     "window_rows": 5000,
     "window": None,
+    "exact_rows": 100_000,
     "method": "auto",
     "share_threshold": 0.5,
     "features": {},
 }
 REQUESTED_BY = "drift-monitor"
+BACKLOG = 50  # batches logged without a profile, profiled per pass before the window is read
 
 
 def _column(batches: list[Batch], name: str, release: bool = False) -> np.ndarray | None:
@@ -160,6 +172,11 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
     production = registry.aliases(store, model).get("production")
     profile = registry.get_profile(store, model, production) if production is not None else None
     names = list((profile or {}).get("features") or mcfg.get("features") or [])
+    if not store.readonly:
+        profile_backlog(store, BACKLOG, model)
+    rows, count, raw = drift_store.window_size(store, model, "inputs", max_rows, since)
+    if count and (not raw or rows > int(dcfg["exact_rows"])):
+        return _from_profiles(ws, model, dcfg, production, profile, names, max_rows, since)
     special = [drift_store.PREDICTION_ID, drift_store.PREDICTION, drift_store.TIMESTAMP]
     wanted = names + special if names else None
     batches = drift_store.load_window(
@@ -175,6 +192,7 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
         "size": dcfg["window"] if since is not None else dcfg["window_rows"],
         "from": batches[0].first_ts or batches[0].at,
         "to": batches[-1].last_ts or batches[-1].at,
+        "mode": "exact",
     }
     error = None
     prediction: dict[str, Any] = {}
@@ -193,15 +211,99 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
         if "target" in profile and drift_store.PREDICTION in frame.columns:
             p = compare_feature(drift_store.PREDICTION, profile["target"], frame)
             prediction = {k: v for k, v in p.__dict__.items() if k != "name"}
-        info = registry.get_model(store, model)
-        task = info.task if info else mcfg.get("task", "classification")
-        metric = (info.primary_metric if info else "") or mcfg.get("primary_metric") or ""
-        perf = performance(ws, model, batches, frame, task, metric or default_metric(task))
+        task, metric = _task_and_metric(ws, model, mcfg)
+        perf = performance(ws, model, batches, frame, task, metric)
+    return _summarize_and_record(
+        ws, model, dcfg, production, frame.rows, window, features, prediction, perf, error
+    )
+
+
+def _summarize_and_record(
+    ws: Workspace,
+    model: str,
+    dcfg: dict[str, Any],
+    production: int | None,
+    rows: int,
+    window: dict[str, Any],
+    features: list[FeatureDrift],
+    prediction: dict[str, Any],
+    perf: dict[str, Any],
+    error: str | None,
+) -> DriftResult:
     level, share = summarize(features, float(dcfg["share_threshold"]))
     if error is None and level == "error":
         error = next((f.error for f in features if f.level == "error"), "no features to compare")
     return _record(
-        ws, model, production, level, share, frame.rows, window, features, prediction, perf, error
+        ws, model, production, level, share, rows, window, features, prediction, perf, error
+    )
+
+
+def _task_and_metric(ws: Workspace, model: str, mcfg: dict[str, Any]) -> tuple[str, str]:
+    info = registry.get_model(ws.store, model)
+    task = info.task if info else mcfg.get("task", "classification")
+    metric = (info.primary_metric if info else "") or mcfg.get("primary_metric") or ""
+    return task, metric or default_metric(task)
+
+
+def _from_profiles(
+    ws: Workspace,
+    model: str,
+    dcfg: dict[str, Any],
+    production: int | None,
+    profile: dict[str, Any] | None,
+    names: list[str],
+    max_rows: int | None,
+    since: float | None,
+) -> DriftResult | None:
+    """The window from its batches' profiles (see the module docstring)."""
+    store = ws.store
+    profiled = drift_store.load_profiles(store, model, "inputs", max_rows=max_rows, since=since)
+    if not profiled:
+        return None
+    window = Window([b.profile for b in profiled])
+    info = {
+        "rows": window.rows,
+        "batches": len(profiled),
+        "kind": "time" if since is not None else "rows",
+        "size": dcfg["window"] if since is not None else dcfg["window_rows"],
+        "from": profiled[0].first_ts or profiled[0].at,
+        "to": profiled[-1].last_ts or profiled[-1].at,
+        "mode": "profiles",
+    }
+    error = None
+    prediction: dict[str, Any] = {}
+    perf: dict[str, Any] = {}
+    if production is None:
+        error = f"{model}: no production version to compare with"
+        features = _error_features(names, error)
+    elif not (profile or {}).get("features"):
+        error = f"{model} v{production}: no reference profile"
+        features = _error_features(names, error)
+    else:
+        assert profile is not None
+        features = compare_window(
+            profile, window, names, method=dcfg["method"], overrides=dcfg["features"]
+        )
+        if "target" in profile and window.has(drift_store.PREDICTION):
+            p = compare_window_feature(drift_store.PREDICTION, profile["target"], window)
+            prediction = {k: v for k, v in p.__dict__.items() if k != "name"}
+        task, metric = _task_and_metric(ws, model, ws.config.models.get(model) or {})
+        labels = drift_store.load_profiles(store, model, "labels", logged_since=profiled[0].at)
+        found = window_metrics([b.profile for b in labels], {b.batch_id for b in profiled}, task)
+        if labels and drift_store.PREDICTION in (profiled[-1].profile.get("features") or {}):
+            if found is None:
+                perf = {"metric": metric, "value": None, "labelled_rows": 0}
+            else:
+                computed, labelled = found
+                perf = {
+                    "metric": metric,
+                    "value": computed.get(metric),
+                    "labelled_rows": labelled,
+                    "metrics": computed,
+                    "at": now(),
+                }
+    return _summarize_and_record(
+        ws, model, dcfg, production, window.rows, info, features, prediction, perf, error
     )
 
 

@@ -3,8 +3,16 @@
 Pipelines, checks and drift all work on `Frame`. Numbers are float64 with
 NaN for missing; strings are fixed-width unicode arrays ("" for missing);
 datetimes are float seconds since the epoch; booleans are float 0/1. Keeping
-to plain arrays keeps imports light (no pandas) and lets batches be stored
-without pickling.
+to plain arrays keeps the engines simple and lets batches be stored without
+pickling.
+
+Files are read with Apache Arrow (`pyarrow.csv`, `pyarrow.parquet`, Arrow
+IPC), which parses on every core; float columns without missing values
+become NumPy arrays without a copy. Arrow decides numbers, booleans and
+dates; text columns then go through the same inference as ever
+(`infer_column`'s rules, done with Arrow's string kernels), so a file reads
+as it always did. `scan_table` reads a file in record batches for data that
+does not fit in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +33,26 @@ KINDS = ("number", "integer", "string", "datetime", "bool")
 _TRUE = {"true", "yes", "t", "y"}
 _FALSE = {"false", "no", "f", "n"}
 _MISSING = {"", "na", "nan", "null", "none", "n/a"}
+BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
+MIN_BATCH_ROWS = 1 << 16  # however wide the table
+_CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
+_SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
 
 
 class DataError(Exception):
     """Data that cannot be read as a table; the message names the file and the problem."""
+
+
+class KindChanged(DataError):
+    """A scanned column turned out to hold another kind than its first batches said.
+
+    The scan is restarted with the column read as `kind` (see `scan_table`).
+    """
+
+    def __init__(self, name: str, kind: str):
+        super().__init__(f'column "{name}" changed kind to {kind} part-way through')
+        self.name = name
+        self.kind = kind
 
 
 @dataclass
@@ -59,13 +84,81 @@ class Frame:
 
     def fingerprint(self) -> str:
         """A content hash: same data, same fingerprint, whatever file it came from."""
-        h = hashlib.sha256()
-        for name in sorted(self.columns):
-            h.update(name.encode())
-            h.update(self.kinds[name].encode())
-            col = self.columns[name]
-            h.update(np.ascontiguousarray(col).tobytes())
-        return h.hexdigest()
+        f = Fingerprint()
+        f.update(self)
+        return f.digest(self.kinds)
+
+
+def text_hashes(col: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per string, the same whatever the array's fixed width.
+
+    Σ code point × odd weight of its position (wrapping): the NUL padding of a
+    wider array adds nothing, so record batches of one column agree.
+    """
+    width = col.dtype.itemsize // 4
+    if width == 0:
+        return np.zeros(len(col), dtype=np.uint64)
+    points = np.ascontiguousarray(col).view(np.uint32).reshape(len(col), width)
+    out = np.zeros(len(col), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            weight = np.uint64((0x9E3779B97F4A7C15 * (j + 1)) % 2**64 | 1)
+            out += points[:, j] * weight
+    return out
+
+
+class Fingerprint:
+    """`Frame.fingerprint` over record batches: the same data gives the same hash however
+    it is split. Each column is hashed on its own (numbers as float64 bytes, text as a
+    64-bit hash per value), then the columns' digests with their names and kinds.
+
+    SHA-256 runs on a thread of its own (hashlib lets go of the GIL), one batch
+    behind: a batch is hashed while the next is read and checked, and at most
+    two are held.
+    """
+
+    def __init__(self) -> None:
+        self._columns: dict[str, Any] = {}
+        self._pending: Any = None
+        self._pool: Any = None
+
+    def _hash(self, parts: list[tuple[Any, bytes | memoryview]]) -> None:  # hashes, data
+        for h, data in parts:
+            h.update(data)
+
+    def update(self, frame: Frame) -> None:
+        parts: list[tuple[Any, bytes | memoryview]] = []
+        for name, col in frame.columns.items():
+            h = self._columns.setdefault(name, hashlib.sha256())
+            if col.dtype.kind == "U":
+                parts.append((h, text_hashes(col).tobytes()))
+            else:
+                parts.append((h, np.ascontiguousarray(col, dtype=float).data.cast("B")))
+        self._wait()
+        if frame.rows < 100_000:
+            self._hash(parts)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending = self._pool.submit(self._hash, parts)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def digest(self, kinds: Mapping[str, str]) -> str:
+        self._wait()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        out = hashlib.sha256()
+        for name in sorted(self._columns):
+            out.update(name.encode() + b"\0" + kinds.get(name, "").encode() + b"\0")
+            out.update(self._columns[name].digest())
+        return out.hexdigest()
 
 
 def _parse_datetime(values: np.ndarray) -> np.ndarray | None:
@@ -85,7 +178,14 @@ def _parse_datetime(values: np.ndarray) -> np.ndarray | None:
 
 
 def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
-    """Turn a column of strings into the narrowest kind that holds every value."""
+    """Turn a column of strings into the narrowest kind that holds every value.
+
+    The rules: missing words ("", na, nan, null, none, n/a, any case, spaces
+    around) are missing; all numbers -> "integer" when every finite one is
+    whole, else "number"; only true/false words -> "bool"; ISO dates (when
+    the first present value has a "-") -> "datetime"; anything else ->
+    "string", stripped. A column with nothing present is numbers (all NaN).
+    """
     stripped = np.char.strip(raw.astype(str))
     lower = np.char.lower(stripped)
     missing = np.isin(lower, list(_MISSING))
@@ -98,9 +198,7 @@ def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
     except ValueError:
         numbers = None
     if numbers is not None:
-        finite = numbers[np.isfinite(numbers)]
-        is_int = finite.size > 0 and bool(np.all(finite == np.round(finite)))
-        return numbers, "integer" if is_int else "number"
+        return numbers, _number_kind(numbers)
     uniq = set(np.unique(present).tolist())
     if uniq <= (_TRUE | _FALSE):
         out = np.where(missing, np.nan, np.isin(lower, list(_TRUE)).astype(float))
@@ -112,54 +210,475 @@ def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
     return np.where(missing, "", stripped), "string"
 
 
-def read_csv(path: Path | str, text: str | None = None) -> Frame:
-    """Read a CSV with a header row; every failure is a DataError naming the file."""
-    label = str(path)
+def _number_kind(numbers: np.ndarray) -> str:
+    """ "integer" when every finite value is whole, else "number"."""
+    finite = numbers[np.isfinite(numbers)]
+    return "integer" if finite.size > 0 and bool(np.all(finite == np.round(finite))) else "number"
+
+
+# -- Arrow to Frame ---------------------------------------------------------------------
+
+
+def _cases(words: set[str]) -> list[str]:
+    """Every upper/lower-case spelling of the words (Arrow matches null and bool words exactly)."""
+    out: set[str] = set()
+    for w in words:
+        spellings = [""]
+        for ch in w:
+            spellings = [s + c for s in spellings for c in {ch.lower(), ch.upper()}]
+        out.update(spellings)
+    return sorted(out)
+
+
+_NULLS = _cases(_MISSING)
+_TRUES = _cases(_TRUE)
+_FALSES = _cases(_FALSE)
+
+
+def _parses_as_number(text: str) -> bool:
     try:
-        if text is None:
-            text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{label}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{label}: cannot read: {exc}") from None
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]:
+    """`infer_column`'s rules over an Arrow string column (only text rules when not `infer`).
+
+    The work is done once per distinct value: the column is dictionary-encoded,
+    the rules run over the dictionary, and each row then indexes the result.
+    The first present value rules out most kinds at once (a column is numbers
+    only if its first value is one), so a text column costs no failed casts.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(arr)
+    words = pc.utf8_trim_whitespace(encoded.dictionary)
+    missing_word = pc.is_in(pc.utf8_lower(words), value_set=pa.array(sorted(_MISSING)))
+    missing_np = np.append(missing_word.to_numpy(zero_copy_only=False), True)
+    index = np.asarray(pc.fill_null(encoded.indices, len(words)).to_numpy(zero_copy_only=False))
+    missing = missing_np[index]  # per row; a null row indexes the extra "missing" entry
+    present_rows = np.flatnonzero(~missing)
+    kept = pc.if_else(missing_word, pa.scalar(None, pa.string()), words)
+
+    def rows(per_word: np.ndarray, fill: Any) -> np.ndarray:
+        return np.append(per_word, np.array([fill], dtype=per_word.dtype))[index]
+
+    if infer and not len(present_rows):
+        return np.full(len(arr), np.nan), "number"
+    if infer:
+        first = str(words[int(index[present_rows[0]])].as_py())
+        if _parses_as_number(first):
+            try:
+                numbers = pc.cast(kept, pa.float64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                numbers = None
+            if numbers is not None:
+                out = rows(np.asarray(numbers, dtype=float), np.nan)
+                return out, _number_kind(out)
+        lower = [None if w is None else w.lower() for w in kept.to_pylist()]
+        if {w for w in lower if w is not None} <= (_TRUE | _FALSE):
+            truth = np.array([np.nan if w is None else float(w in _TRUE) for w in lower])
+            return rows(truth, np.nan), "bool"
+        if "-" in first:
+            texts = np.array([w or "" for w in kept.to_pylist()], dtype=str)
+            parsed = _parse_datetime(texts)
+            if parsed is not None:
+                return rows(parsed, np.nan), "datetime"
+    text = np.array([w or "" for w in kept.to_pylist()] or [""], dtype=str)[: len(kept)]
+    return rows(text, ""), "string"
+
+
+def column_from_arrow(
+    name: str, col: Any, infer: bool = True, from_text: bool = False
+) -> tuple[np.ndarray, str]:
+    """One Arrow column as (NumPy array, kind) under the Frame's conventions.
+
+    Float columns without nulls in one chunk come without a copy. Text is
+    inferred (`infer_column`'s rules) unless `infer` is false. `from_text`
+    (CSV) applies the text rule to floats too: whole numbers are "integer".
+    """
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    typ = col.type
+    if t.is_dictionary(typ):
+        col = col.dictionary_decode()
+        typ = col.type
+    if t.is_null(typ):
+        return np.full(len(col), np.nan), "number"
+    if t.is_floating(typ):
+        values = col if t.is_float64(typ) else col.cast(pa.float64())
+        out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=float)
+        return out, _number_kind(out) if from_text else "number"
+    if t.is_integer(typ):
+        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(out, dtype=float), "integer"
+    if t.is_boolean(typ):
+        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(out, dtype=float), "bool"
+    if t.is_timestamp(typ) or t.is_date(typ):
+        seconds = col.cast(
+            pa.timestamp("us", tz=getattr(typ, "tz", None)) if t.is_date(typ) else typ
+        )
+        micros = seconds.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        unit = getattr(seconds.type, "unit", "us")
+        scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+        return np.asarray(micros, dtype=float) / scale, "datetime"
+    if t.is_string(typ) or t.is_large_string(typ):
+        return _infer_arrow_strings(col, infer)
+    raise DataError(f'column "{name}" has unsupported type {typ}')
+
+
+def frame_from_arrow(
+    table: Any, force: Mapping[str, str] | None = None, from_text: bool = False
+) -> Frame:
+    """An Arrow table or record batch as a Frame; `force` names columns read as plain text.
+
+    A table's columns are let go one by one as they are converted, so a
+    column that had to be copied (several chunks become one array) reuses the
+    memory of those before it: a caller that hands over its only reference
+    (`frame_from_arrow(read(...))`) holds about one copy of the data, not two.
+    """
+    force = force or {}
+    cols: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    names = list(table.column_names)
+    for name in names:
+        col = table.column(0)
+        table = table.remove_column(0)
+        cols[name], kinds[name] = column_from_arrow(name, col, name not in force, from_text)
+        del col
+    return Frame(cols, kinds)
+
+
+# -- CSV --------------------------------------------------------------------------------
+
+
+def _header(label: str, head: bytes) -> list[str]:
+    """The header row, checked: present, no empty or repeated names."""
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the read
+            raise DataError(f"{label}: cannot read: {exc}") from None
+        text = head[: exc.start].decode("utf-8-sig")
+    try:
+        rows = csv.reader(io.StringIO(text))
+        header = next((r for r in rows if r), None)
     except csv.Error as exc:
         raise DataError(f"{label}: not valid CSV: {exc}") from None
-    rows = [r for r in rows if r]
-    if not rows:
+    if header is None:
         raise DataError(f"{label}: empty file (no header row)")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in header]
     if any(not h for h in header):
         raise DataError(f"{label}: header has an empty column name")
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise DataError(f'{label}: column "{dup}" appears twice in the header')
-    body = rows[1:]
-    for lineno, r in enumerate(body, start=2):
-        if len(r) != len(header):
-            raise DataError(f"{label}: line {lineno} has {len(r)} fields, expected {len(header)}")
-    grid = np.array(body, dtype=str) if body else np.empty((0, len(header)), dtype=str)
-    return frame_from_columns({h: grid[:, i] for i, h in enumerate(header)}, infer=True)
+    return header
+
+
+def _first_bad_line(label: str, data: bytes, width: int) -> str:
+    """The message for Arrow's "Expected N columns": which line, with today's numbering."""
+    rows = [r for r in csv.reader(io.StringIO(data.decode("utf-8-sig", "replace"))) if r]
+    for lineno, r in enumerate(rows[1:], start=2):
+        if len(r) != width:
+            return f"{label}: line {lineno} has {len(r)} fields, expected {width}"
+    return f"{label}: not valid CSV: rows do not all have {width} fields"
+
+
+def _csv_options(
+    head: bytes,
+    header: list[str],
+    force: Mapping[str, str] | None = None,
+    quoted_newlines: bool = False,
+    block_size: int = _CSV_BLOCK,
+) -> dict[str, Any]:
+    """Arrow's options for today's rules: our checked header, our missing and true/false words."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    skip = 0  # the header line, and blank lines before it
+    for line in head.split(b"\n"):
+        skip += 1
+        if line.strip(b"\r\xef\xbb\xbf"):
+            break
+    return {
+        "read_options": pcsv.ReadOptions(
+            column_names=header, skip_rows=skip, block_size=block_size, use_threads=True
+        ),
+        "parse_options": pcsv.ParseOptions(newlines_in_values=quoted_newlines),
+        "convert_options": pcsv.ConvertOptions(
+            null_values=_NULLS,
+            true_values=_TRUES,
+            false_values=_FALSES,
+            strings_can_be_null=True,
+            column_types={n: pa.string() for n in force or {}},
+        ),
+    }
+
+
+def _csv_source(path: Path | str, text: str | None) -> tuple[str, bytes | None, Path | None]:
+    label = str(path)
+    if text is not None:
+        return label, text.encode("utf-8"), None
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{label}: file not found")
+    return label, None, p
+
+
+def _read_head(label: str, data: bytes | None, p: Path | None, size: int = 1 << 20) -> bytes:
+    if data is not None:
+        return data[:size]
+    assert p is not None
+    try:
+        with p.open("rb") as f:
+            return f.read(size)
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read: {exc}") from None
+
+
+def _arrow_error(label: str, exc: Exception, data: bytes | None, p: Path | None, width: int):
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Expected" in msg and "columns, got" in msg:
+        raw = data if data is not None else (p.read_bytes() if p is not None else b"")
+        return DataError(_first_bad_line(label, raw, width))
+    if "UTF8" in msg or "utf8" in msg.lower():
+        return DataError(f"{label}: cannot read: {msg}")
+    return DataError(f"{label}: not valid CSV: {msg}")
+
+
+def _utf8_only(label: str, schema: Any) -> None:
+    """Arrow reads text that is not UTF-8 as bytes; a CSV must be UTF-8."""
+    import pyarrow.types as t
+
+    for field in schema:
+        if t.is_binary(field.type) or t.is_large_binary(field.type):
+            raise DataError(f'{label}: cannot read: column "{field.name}" is not UTF-8 text')
+
+
+def read_csv(path: Path | str, text: str | None = None) -> Frame:
+    """Read a CSV with a header row; every failure is a DataError naming the file."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    label, data, p = _csv_source(path, text)
+    head = _read_head(label, data, p)
+    header = _header(label, head)
+    for quoted_newlines in (False, True):
+        source: Any = io.BytesIO(data) if data is not None else str(p)
+        try:
+            table = pcsv.read_csv(source, **_csv_options(head, header, None, quoted_newlines))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            # a quoted value with a line break splits a row unless Arrow is told (slower)
+            if quoted_newlines or "columns, got" not in str(exc):
+                raise _arrow_error(label, exc, data, p, len(header)) from None
+            continue
+        _utf8_only(label, table.schema)
+        tables = [table]
+        del table  # so that the Frame, built column by column, replaces the table as it goes
+        return frame_from_arrow(tables.pop(), from_text=True)
+    raise AssertionError("unreachable")
+
+
+def _scan_csv(path: Path | str, force: Mapping[str, str]) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    label, data, p = _csv_source(path, None)
+    head = _read_head(label, data, p)
+    header = _header(label, head)
+    options = _csv_options(head, header, force, quoted_newlines=True, block_size=_SCAN_BLOCK)
+    try:
+        reader = pcsv.open_csv(str(p), **options)
+        _utf8_only(label, reader.schema)
+        yield pa.RecordBatch.from_pylist([], schema=reader.schema)  # the columns, for an empty file
+        yield from reader
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        found = re.search(r"In CSV column #(\d+): CSV conversion error", str(exc))
+        if found and header[int(found.group(1))] not in force:
+            # a later block holds a value the first block's type cannot: read it as text
+            raise KindChanged(header[int(found.group(1))], "text") from None
+        raise _arrow_error(label, exc, data, p, len(header)) from None
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read: {exc}") from None
+
+
+# -- Parquet and Arrow IPC ----------------------------------------------------------------
+
+
+def _is_parquet(path: Path | str, fmt: str) -> bool:
+    return fmt == "parquet" or (fmt == "auto" and str(path).endswith((".parquet", ".pq")))
+
+
+def _is_ipc(path: Path | str, fmt: str) -> bool:
+    return fmt == "arrow" or (fmt == "auto" and str(path).endswith((".arrow", ".feather", ".ipc")))
 
 
 def read_parquet(path: Path | str) -> Frame:
+    import pyarrow.parquet as pq
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
     try:
-        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-    try:
-        table = pq.read_table(path)
+        tables = [pq.read_table(path)]
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
-    return frame_from_columns({n: table.column(n).to_numpy() for n in table.column_names})
+    return frame_from_arrow(tables.pop())
+
+
+def read_ipc(path: Path | str) -> Frame:
+    import pyarrow as pa
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        with pa.memory_map(str(path)) as source:
+            tables = [pa.ipc.open_file(source).read_all()]
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
+    return frame_from_arrow(tables.pop())
 
 
 def read_table(path: Path | str, fmt: str = "auto") -> Frame:
-    """CSV or Parquet by `fmt`, or by the file's extension when `fmt` is auto."""
-    if fmt == "parquet" or (fmt == "auto" and str(path).endswith((".parquet", ".pq"))):
+    """CSV, Parquet or Arrow IPC by `fmt`, or by the file's extension when `fmt` is auto."""
+    if _is_parquet(path, fmt):
         return read_parquet(path)
+    if _is_ipc(path, fmt):
+        return read_ipc(path)
     return read_csv(path)
+
+
+def _scan_parquet(path: Path | str, batch_rows: int) -> Iterator[Any]:
+    """Row group by row group (Arrow's batch iterator holds far more than one batch)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        pf = pq.ParquetFile(path)
+        yield pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+        for group in range(pf.metadata.num_row_groups):
+            yield from pf.read_row_group(group).to_batches(max_chunksize=batch_rows)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read Parquet: {exc}") from None
+
+
+def _scan_ipc(path: Path | str) -> Iterator[Any]:
+    import pyarrow as pa
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
+
+
+# -- scanning in record batches -----------------------------------------------------------
+
+
+def widen(have: str, new: str) -> str | None:
+    """The kind two parts of one column share, or None when only text holds both."""
+    if have == new:
+        return have
+    if {have, new} <= {"integer", "number"}:
+        return "number"
+    return None
+
+
+def scan_table(
+    path: Path | str,
+    fmt: str = "auto",
+    batch_rows: int = BATCH_ROWS,
+    force: Mapping[str, str] | None = None,
+    batch_bytes: int | None = None,
+) -> Iterator[Frame]:
+    """A file as Frames of record batches, in order, with one kind per column throughout.
+
+    A column's kind comes from its first batch with values; a later batch may
+    widen "integer" to "number" (the batches already given keep their numbers)
+    but any other change raises `KindChanged`, and the caller scans again
+    with `force` naming the column, which is then read as text. Arrow's CSV
+    reader decides types from its first block the same way. Memory holds one
+    batch at a time (plus Arrow's read-ahead; a Parquet row group is read
+    whole); `batch_bytes` caps a batch's size for wide tables.
+    """
+    force = dict(force or {})
+    from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
+    if _is_parquet(path, fmt):
+        batches = _scan_parquet(path, batch_rows)
+    elif _is_ipc(path, fmt):
+        batches = _scan_ipc(path)
+    else:
+        batches = _scan_csv(path, force)
+    kinds: dict[str, str] = {}
+    for table in _coalesce(batches, batch_rows, batch_bytes):
+        frame = frame_from_arrow(table, force, from_text)
+        for name in frame.names:
+            kind = frame.kinds[name]
+            col = frame.columns[name]
+            empty = bool(np.all(np.isnan(col))) if col.dtype.kind == "f" else not np.any(col != "")
+            if name not in kinds:
+                if not empty:
+                    kinds[name] = kind
+                continue
+            if empty and kind != kinds[name]:  # nothing present: take the column's kind
+                if kinds[name] == "string":
+                    frame.columns[name] = np.full(len(col), "", dtype="<U1")
+                else:
+                    frame.columns[name] = np.full(len(col), np.nan)
+                frame.kinds[name] = kinds[name]
+                continue
+            wider = widen(kinds[name], kind)
+            if wider is None:
+                raise KindChanged(name, "text")
+            kinds[name] = frame.kinds[name] = wider
+        yield frame
+
+
+def _coalesce(batches: Iterator[Any], rows: int, budget: int | None) -> Iterator[Any]:
+    """Arrow record batches as tables of `rows` rows (the last may be shorter), fewer when
+    that many rows of all the columns would take more than `budget` bytes as float64.
+
+    Each source yields an empty batch first, with the columns, so an empty
+    file still gives one empty table.
+    """
+    import pyarrow as pa
+
+    buffer: list[Any] = []
+    held = 0
+    yielded = False
+    for batch in batches:
+        if not buffer and batch.num_rows == 0:
+            buffer.append(batch)  # the columns, kept in case no row comes
+            if budget is not None:
+                rows = min(rows, max(MIN_BATCH_ROWS, budget // (8 * max(1, batch.num_columns))))
+            continue
+        start = 0
+        while start < batch.num_rows:
+            part = batch.slice(start, rows - held)
+            if not held:
+                buffer.clear()  # no empty chunk ahead of the rows: one chunk is no copy
+            buffer.append(part)
+            held += part.num_rows
+            start += part.num_rows
+            if held >= rows:
+                yield pa.Table.from_batches(buffer)
+                buffer, held, yielded = [], 0, True
+    if held or (buffer and not yielded):
+        yield pa.Table.from_batches(buffer)
 
 
 def frame_from_columns(columns: Mapping[str, Any], infer: bool = False) -> Frame:

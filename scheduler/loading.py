@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from lookout.scheduler import usercode
 from lookout.scheduler.config import Config
-from lookout.scheduler.frame import DataError, Frame, frame_from_columns, read_table
+from lookout.scheduler.frame import DataError, Frame, frame_from_columns, read_table, scan_table
 from lookout.scheduler.validate import CALL_RE
 
 
@@ -36,6 +37,54 @@ def matching_files(cfg: Config, source: str) -> list[Path]:
     """Files a path or glob names, relative to the workspace, sorted by name."""
     pattern = str(cfg.resolve(source))
     return sorted(Path(p) for p in glob.glob(pattern) if os.path.isfile(p))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A dataset opened for a pass in record batches (`scan`), without reading it yet."""
+
+    cfg: Config
+    dataset: str
+    label: str  # what is read, for the snapshot and messages
+    files: tuple[Path, ...]
+    modified_at: float | None
+    frame: Frame | None  # a `module:function` source's result, already in memory
+
+    def scan(
+        self,
+        batch_rows: int,
+        force: Mapping[str, str] | None = None,
+        batch_bytes: int | None = None,
+    ) -> Iterator[Frame]:
+        """The dataset in Frames of up to `batch_rows` rows, file after file (see
+        `lookout.scheduler.frame.scan_table` for `force`, `batch_bytes` and kind changes)."""
+        if self.frame is not None:
+            yield self.frame
+            return
+        fmt = self.cfg.datasets[self.dataset]["format"]
+        first: list[str] | None = None
+        for path in self.files:
+            for frame in scan_table(path, fmt, batch_rows, force, batch_bytes):
+                if first is None:
+                    first = frame.names
+                elif frame.names != first:
+                    raise DataError(f"{path}: columns differ from {self.files[0]}")
+                yield frame
+
+
+def open_dataset(cfg: Config, dataset: str) -> Source:
+    """The dataset's files (or its function's frame), ready to scan; DataError if none."""
+    ds = cfg.datasets[dataset]
+    source = ds["source"]
+    if CALL_RE.match(source) and not os.path.exists(cfg.resolve(source)):
+        loaded = load_dataset(cfg, dataset)
+        return Source(cfg, dataset, loaded.source, (), None, loaded.frame)
+    files = matching_files(cfg, source)
+    if not files:
+        raise DataError(f"{cfg.resolve(source)}: no file matches")
+    mtime = max(f.stat().st_mtime for f in files)
+    label = str(files[0]) if len(files) == 1 else f"{source} ({len(files)} files)"
+    return Source(cfg, dataset, label, tuple(files), mtime, None)
 
 
 def load_dataset(cfg: Config, dataset: str) -> Loaded:

@@ -47,6 +47,7 @@ from lookout.scheduler import drift_job, metrics, pipeline
 from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.config import ConfigError
 from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
+from lookout.scheduler.retention import run_retention
 from lookout.scheduler.validate import DURATION_RE, duration
 from lookout.scheduler.workspace import Workspace, record_config
 from lookout.storage import events, pipelines, scheduling
@@ -403,6 +404,13 @@ class Scheduler:
                         self._ledgered_job(connector.name, sync_connector, connector),
                     )
                 )
+        jobs.append(
+            Job(
+                "retention",
+                IntervalTrigger(seconds=cfg.retention["interval"], timezone=dt.UTC),
+                self._ledgered_job("retention", run_retention),
+            )
+        )
         if cfg.notifications:
             jobs.append(
                 Job(

@@ -93,7 +93,7 @@ def decode(data: bytes) -> dict[str, Any]:
 def pack_columns(columns: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bytes]:
     """(layout, bytes) for a batch's columns; BatchError for a column that is not one."""
     layout: list[dict[str, Any]] = []
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     for name, values in columns.items():
         kind, data, _ = encode_column(name, values)
         layout.append({"name": name, "type": kind, "size": len(data)})

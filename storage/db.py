@@ -156,6 +156,10 @@ class Store:
         try:
             if not readonly:
                 conn = self.conn
+                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    # before the first table: pages freed by retention go back to the
+                    # file system a few at a time (`PRAGMA incremental_vacuum`)
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 conn.execute("PRAGMA journal_mode = WAL")
                 migrate(conn, self.path)
             else:

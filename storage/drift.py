@@ -25,11 +25,13 @@ import sqlite3
 import sys
 import zlib
 from array import array
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lookout.storage.db import Store, now
 from lookout.storage.records import Batch, DriftResult, FeatureDrift
+from lookout.storage.registry import decode_profile
 
 F8 = "f8"
 TEXT = "str"
@@ -40,6 +42,7 @@ LABEL = "label"
 SPECIAL = (PREDICTION_ID, PREDICTION, TIMESTAMP, LABEL)
 # SQLite refuses blobs over 1e9 bytes; bigger batches are split into rows of at most this.
 MAX_BLOB = 512 << 20
+Buffer = bytes | memoryview
 
 
 class BatchError(ValueError):
@@ -50,14 +53,22 @@ def _is_number(v: Any) -> bool:
     return v is None or (isinstance(v, int | float) and not isinstance(v, str))
 
 
-def encode_column(name: str, values: Any) -> tuple[str, bytes, int]:
-    """(type, encoded bytes, rows) for one column: float64 bytes or compressed JSON text."""
+def encode_column(name: str, values: Any) -> tuple[str, Buffer, int]:
+    """(type, encoded bytes, rows) for one column: float64 bytes or compressed JSON text.
+
+    A contiguous little-endian float64 array is taken as it is (a byte view,
+    no copy), so logging a batch holds little more than the batch itself.
+    """
     dtype = getattr(values, "dtype", None)
     if dtype is not None and hasattr(values, "tobytes") and hasattr(values, "astype"):
         if getattr(values, "ndim", 1) != 1:
             raise BatchError(f'column "{name}" is not one-dimensional')
         if dtype.kind in "fiub":
-            return F8, values.astype("<f8").tobytes(), len(values)
+            f8 = values if dtype.str == "<f8" else values.astype("<f8")
+            try:
+                return F8, memoryview(f8).cast("B"), len(values)
+            except (TypeError, ValueError, BufferError):  # not contiguous
+                return F8, f8.tobytes(), len(values)
         if dtype.kind not in "USO":
             raise BatchError(f'column "{name}" has unsupported type {dtype}')
         values = values.tolist()
@@ -73,27 +84,22 @@ def encode_column(name: str, values: Any) -> tuple[str, bytes, int]:
     return TEXT, zlib.compress(json.dumps(text).encode(), 1), len(items)
 
 
-def _pack(columns: list[tuple[str, str, bytes]]) -> tuple[list[dict[str, Any]], bytes]:
-    """Lay columns out back to back, numeric ones first and 8-byte aligned."""
+def _layout(columns: list[tuple[str, str, Buffer]]) -> tuple[list[dict[str, Any]], int]:
+    """Where each column goes in the blob: back to back, numeric ones first, 8-byte aligned."""
     layout: list[dict[str, Any]] = []
-    parts: list[bytes] = []
     offset = 0
     for name, kind, data in sorted(columns, key=lambda c: c[1] != F8):
-        pad = -offset % 8
-        if pad:
-            parts.append(b"\0" * pad)
-            offset += pad
+        offset += -offset % 8
         layout.append({"name": name, "type": kind, "offset": offset, "size": len(data)})
-        parts.append(data)
         offset += len(data)
-    return layout, b"".join(parts)
+    return layout, offset
 
 
-def encode_batch(columns: Mapping[str, Any]) -> tuple[dict[str, tuple[str, bytes]], int]:
+def encode_batch(columns: Mapping[str, Any]) -> tuple[dict[str, tuple[str, Buffer]], int]:
     """Encode every column, checking they all have the same number of rows (at least one)."""
     if not columns:
         raise BatchError("the batch has no columns")
-    out: dict[str, tuple[str, bytes]] = {}
+    out: dict[str, tuple[str, Buffer]] = {}
     rows: int | None = None
     for name, values in columns.items():
         kind, data, n = encode_column(name, values)
@@ -107,7 +113,7 @@ def encode_batch(columns: Mapping[str, Any]) -> tuple[dict[str, tuple[str, bytes
     return out, rows
 
 
-Encoded = dict[str, tuple[str, bytes]]
+Encoded = dict[str, tuple[str, Buffer]]
 
 
 def _split(encoded: Encoded, rows: int) -> list[tuple[Encoded, int]]:
@@ -119,7 +125,7 @@ def _split(encoded: Encoded, rows: int) -> list[tuple[Encoded, int]]:
     texts = {n: json.loads(zlib.decompress(d)) for n, (k, d) in encoded.items() if k == TEXT}
     chunks = []
     for start in range(0, rows, step):
-        chunk: dict[str, tuple[str, bytes]] = {}
+        chunk: dict[str, tuple[str, Buffer]] = {}
         for name, (kind, data) in encoded.items():
             if kind == F8:
                 chunk[name] = (F8, data[start * 8 : (start + step) * 8])
@@ -138,27 +144,183 @@ def append_batch(
     first_ts: float | None = None,
     last_ts: float | None = None,
     expected: Mapping[str, str] | None = None,
+    profile: bytes | Callable[[], bytes] | None = None,
 ) -> int:
     """Append one batch (column name -> values, all the same length); returns its id.
 
     With `expected` (or for labels) the batch is checked first (`check_batch`).
     A batch too big for one SQLite row becomes several consecutive rows, all
-    written in one transaction (so a reader sees all of it or none).
+    written in one transaction (so a reader sees all of it or none). Its
+    `profile` (`lookout.scheduler.profiles`, packed; or a function giving it,
+    called once the batch passed its checks) is stored in the same
+    transaction, under the first row's id. Columns are written straight into
+    the row's blob (incremental blob I/O), never joined into one copy first.
     """
     encoded, rows = encode_batch(columns)
     if expected is not None or kind == "labels":
         check_batch(encoded, expected, kind)
+    if callable(profile):
+        profile = profile()
     first_id = 0
+    at = now()
     with store.write() as conn:
         for chunk, n in _split(encoded, rows):
-            layout, blob = _pack([(name, k, d) for name, (k, d) in chunk.items()])
+            parts = [(name, k, d) for name, (k, d) in chunk.items()]
+            layout, size = _layout(parts)
             cur = conn.execute(
                 "INSERT INTO inference_batches (model, kind, at, rows, first_ts, last_ts,"
-                " columns_json, data) VALUES (?,?,?,?,?,?,?,?)",
-                (model, kind, now(), n, first_ts, last_ts, json.dumps(layout), blob),
+                " columns_json, data) VALUES (?,?,?,?,?,?,?,zeroblob(?))",
+                (model, kind, at, n, first_ts, last_ts, json.dumps(layout), size),
             )
-            first_id = first_id or int(cur.lastrowid or 0)
+            row_id = int(cur.lastrowid or 0)
+            with conn.blobopen("inference_batches", "data", row_id) as blob:
+                for place, (_, _, data) in zip(
+                    layout, sorted(parts, key=lambda c: c[1] != F8), strict=True
+                ):
+                    blob.seek(place["offset"])
+                    blob.write(data)
+            first_id = first_id or row_id
+        if profile is not None:
+            conn.execute(
+                "INSERT INTO batch_profiles (batch_id, model, kind, at, rows, first_ts, last_ts,"
+                " profile) VALUES (?,?,?,?,?,?,?,?)",
+                (first_id, model, kind, at, rows, first_ts, last_ts, profile),
+            )
     return first_id
+
+
+def set_batch_profile(store: Store, batch: Batch, profile: bytes) -> None:
+    """Store the profile of a batch logged without one (computed later from its raw rows)."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO batch_profiles (batch_id, model, kind, at, rows, first_ts,"
+            " last_ts, profile) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                batch.id,
+                batch.model,
+                batch.kind,
+                batch.at,
+                batch.rows,
+                batch.first_ts,
+                batch.last_ts,
+                profile,
+            ),
+        )
+
+
+def recent_batches(store: Store, model: str, kind: str) -> list[tuple[int, int]]:
+    """(id, rows) of the batches that still hold raw rows, newest first."""
+    return [
+        (int(r[0]), int(r[1]))
+        for r in store.conn.execute(
+            "SELECT id, rows FROM inference_batches WHERE model = ? AND kind = ? ORDER BY id DESC",
+            (model, kind),
+        )
+    ]
+
+
+def unprofiled_batches(store: Store, limit: int = 10, model: str | None = None) -> list[int]:
+    """Ids of batches that still have raw rows and no profile, oldest first."""
+    where = "" if model is None else " AND b.model = ?"
+    args: list[Any] = [] if model is None else [model]
+    return [
+        int(r[0])
+        for r in store.conn.execute(
+            "SELECT b.id FROM inference_batches b WHERE NOT EXISTS (SELECT 1 FROM"
+            f" batch_profiles p WHERE p.batch_id = b.id){where} ORDER BY b.id LIMIT ?",
+            (*args, limit),
+        )
+    ]
+
+
+def load_batch(store: Store, batch_id: int, columns: Collection[str] | None = None) -> Batch | None:
+    row = store.conn.execute(
+        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json"
+        " FROM inference_batches WHERE id = ?",
+        (batch_id,),
+    ).fetchone()
+    return None if row is None else _batch(store, row, columns)
+
+
+@dataclass(frozen=True)
+class ProfiledBatch:
+    """One batch's profile (decoded) and where it sits in time."""
+
+    batch_id: int
+    at: float
+    rows: int
+    first_ts: float | None
+    last_ts: float | None
+    profile: dict[str, Any]
+
+
+def load_profiles(
+    store: Store,
+    model: str,
+    kind: str = "inputs",
+    max_rows: int | None = None,
+    since: float | None = None,
+    logged_since: float | None = None,
+) -> list[ProfiledBatch]:
+    """`load_window`'s batches as profiles: the same selection, oldest first, one small row each."""
+    sql = (
+        "SELECT batch_id, at, rows, first_ts, last_ts, profile FROM batch_profiles"
+        " WHERE model = ? AND kind = ?"
+    )
+    args: list[Any] = [model, kind]
+    if since is not None:
+        sql += " AND coalesce(last_ts, at) >= ?"
+        args.append(since)
+    if logged_since is not None:
+        sql += " AND at >= ?"
+        args.append(logged_since)
+    sql += " ORDER BY batch_id DESC"
+    out: list[ProfiledBatch] = []
+    total = 0
+    for row in store.conn.execute(sql, args):
+        out.append(
+            ProfiledBatch(
+                row["batch_id"],
+                row["at"],
+                row["rows"],
+                row["first_ts"],
+                row["last_ts"],
+                decode_profile(row["profile"]),
+            )
+        )
+        total += row["rows"]
+        if max_rows is not None and total >= max_rows:
+            break
+    out.reverse()
+    return out
+
+
+def window_size(
+    store: Store,
+    model: str,
+    kind: str = "inputs",
+    max_rows: int | None = None,
+    since: float | None = None,
+) -> tuple[int, int, bool]:
+    """(rows, batches, every one still has raw rows) of the window `load_window` would read."""
+    sql = (
+        "SELECT b.rows, EXISTS (SELECT 1 FROM inference_batches i WHERE i.id = b.batch_id)"
+        " FROM batch_profiles b WHERE b.model = ? AND b.kind = ?"
+    )
+    args: list[Any] = [model, kind]
+    if since is not None:
+        sql += " AND coalesce(b.last_ts, b.at) >= ?"
+        args.append(since)
+    sql += " ORDER BY b.batch_id DESC"
+    rows = batches = 0
+    raw = True
+    for n, has_raw in store.conn.execute(sql, args):
+        rows += n
+        batches += 1
+        raw = raw and bool(has_raw)
+        if max_rows is not None and rows >= max_rows:
+            break
+    return rows, batches, raw
 
 
 def load_window(
@@ -199,21 +361,20 @@ def load_window(
         total += row["rows"]
         if max_rows is not None and total >= max_rows:
             break
-    out: list[Batch] = []
-    for row in reversed(rows):
-        out.append(
-            Batch(
-                id=row["id"],
-                model=row["model"],
-                kind=row["kind"],
-                at=row["at"],
-                rows=row["rows"],
-                first_ts=row["first_ts"],
-                last_ts=row["last_ts"],
-                columns=_read_columns(store, row["id"], json.loads(row["columns_json"]), columns),
-            )
-        )
-    return out
+    return [_batch(store, row, columns) for row in reversed(rows)]
+
+
+def _batch(store: Store, row: sqlite3.Row, columns: Collection[str] | None) -> Batch:
+    return Batch(
+        id=row["id"],
+        model=row["model"],
+        kind=row["kind"],
+        at=row["at"],
+        rows=row["rows"],
+        first_ts=row["first_ts"],
+        last_ts=row["last_ts"],
+        columns=_read_columns(store, row["id"], json.loads(row["columns_json"]), columns),
+    )
 
 
 def _read_columns(
@@ -246,7 +407,7 @@ def logged_rows(store: Store, model: str, kind: str = "inputs") -> int:
 
 
 def check_batch(
-    columns: Mapping[str, tuple[str, bytes]],
+    columns: Mapping[str, tuple[str, Buffer]],
     expected: Mapping[str, str] | None,
     kind: str = "inputs",
 ) -> list[str]:

@@ -198,6 +198,7 @@ class FeatureDrift:
     p_value: float | None = None  # the score again when it is a p-value (lower is worse)
     error: str | None = None
     statistic: float | None = None  # the test statistic when `score` is a p-value (KS)
+    bound: float | None = None  # KS's D or the normed W1 is within this of the exact value
 
     @property
     def strength(self) -> float | None:

@@ -505,5 +505,25 @@ V6 = [
     "CREATE INDEX deliveries_open ON deliveries (target, message) WHERE open = 1",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
+# Mergeable batch profiles (issue 18): each logged batch's summary, computed once when it
+# is logged, kept beside its raw rows and for longer (retention prunes raw rows first), so
+# a drift window reads one small row per batch. Its own table: a column after a batch's
+# blob would be reached only through the blob's overflow pages. Batches logged before
+# have none; the scheduler profiles them from their raw rows. Ids follow time, so
+# retention prunes tables from their lowest ids.
+V7 = [
+    """CREATE TABLE batch_profiles (
+        batch_id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('inputs','labels')),
+        at REAL NOT NULL,
+        rows INTEGER NOT NULL,
+        first_ts REAL,
+        last_ts REAL,
+        profile BLOB NOT NULL
+    )""",
+    "CREATE INDEX batch_profiles_by_model ON batch_profiles (model, kind, batch_id)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
 SCHEMA_VERSION = len(MIGRATIONS)

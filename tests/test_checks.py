@@ -15,9 +15,9 @@ from lookout.scheduler import drift
 from lookout.scheduler.checks.base import Context
 from lookout.scheduler.checks.columns import empty_strings
 from lookout.scheduler.checks.engine import blocking, run_checks, run_dataset
-from lookout.scheduler.checks.not_null import evaluate as check_not_null
-from lookout.scheduler.checks.range import evaluate as check_range
-from lookout.scheduler.checks.unique import evaluate as check_unique
+from lookout.scheduler.checks.not_null import CHECK as NOT_NULL
+from lookout.scheduler.checks.range import CHECK as RANGE
+from lookout.scheduler.checks.unique import CHECK as UNIQUE
 from lookout.scheduler.config import ConfigError, parse
 from lookout.scheduler.frame import Frame, frame_from_columns
 from lookout.scheduler.workspace import Workspace, open_workspace
@@ -701,7 +701,7 @@ def test_range_agrees_with_a_row_by_row_reading(
         return below or above
 
     c = {"column": "x", "min": lo, "max": hi, "inclusive": inclusive}
-    out = check_range(nums(x=xs), c, context)
+    out = RANGE.evaluate(nums(x=xs), c, context)
     assert out.failing_rows == sum(outside(x) for x in xs)
     assert out.passed == (out.failing_rows == 0)
 
@@ -719,12 +719,14 @@ def test_unique_and_not_null_agree_with_a_row_by_row_reading(
     single = [x + 0.0 for x in xs if not math.isnan(x)]
     unique_one = {"column": "x", "columns": None}
     if single:
-        assert check_unique(frame, unique_one, context).failing_rows == len(single) - len(
+        assert UNIQUE.evaluate(frame, unique_one, context).failing_rows == len(single) - len(
             set(single)
         )
     composite = {"column": None, "columns": ["x", "y"]}
-    assert check_unique(frame, composite, context).failing_rows == len(present) - len(set(present))
-    nulls = check_not_null(
+    assert UNIQUE.evaluate(frame, composite, context).failing_rows == len(present) - len(
+        set(present)
+    )
+    nulls = NOT_NULL.evaluate(
         frame, {"column": None, "columns": ["x", "y"], "max_null_share": 0.0}, context
     )
     assert nulls.failing_rows == len(keys) - len(present)

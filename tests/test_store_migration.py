@@ -202,3 +202,60 @@ def test_v3_store_with_profiles_upgrades_in_place(tmp_path: Path) -> None:
         registry.encode_profile(_profile(2.0))
     )
     store.close()
+
+
+def test_v6_store_with_logged_batches_upgrades_and_profiles_them(make_workspace) -> None:
+    """Batches logged before profiles existed: the upgraded store profiles them from their
+    raw rows, reads large windows from those profiles and prunes the raw rows after."""
+    import numpy as np
+    from lookout.scheduler import drift
+    from lookout.scheduler.drift_job import run_drift
+    from lookout.scheduler.frame import Frame
+    from lookout.scheduler.retention import run_retention
+    from lookout.storage import drift as drift_store
+
+    ws = make_workspace(
+        '[models.m]\ntask = "regression"\ntarget = "y"\n'
+        "[models.m.drift]\nwindow_rows = 3000\nexact_rows = 0\n"
+        '[retention]\nraw_rows = "1s"\n'
+    )
+    path = ws.config.database
+    ws.close()
+    path.unlink()
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=6)
+    conn.close()
+    old = Store(path, readonly=True)  # read-only: nothing migrates, as an older Lookout would
+    assert old.schema_version() == 6
+    old.close()
+    # an older Lookout logged these: rows and layout only (its append had no profiles)
+    conn = sqlite3.connect(path, isolation_level=None)
+    rng = np.random.default_rng(0)
+    import time
+
+    for at in (time.time() - 30, time.time() - 20, time.time() - 10):
+        x = rng.normal(0, 1, 1000)
+        layout = [{"name": "x", "type": "f8", "offset": 0, "size": x.nbytes}]
+        conn.execute(
+            "INSERT INTO inference_batches (model, kind, at, rows, columns_json, data)"
+            " VALUES ('m', 'inputs', ?, 1000, ?, ?)",
+            (at, json.dumps(layout), x.astype("<f8").tobytes()),
+        )
+    conn.close()
+
+    from lookout.scheduler.workspace import open_workspace
+
+    ws = open_workspace(ws.root)
+    assert ws.store.schema_version() == SCHEMA_VERSION
+    assert len(drift_store.unprofiled_batches(ws.store)) == 3
+    registry.ensure_model(ws.store, "m", "regression", "rmse")
+    ref = Frame({"x": rng.normal(0, 1, 5000)}, {"x": "number"})
+    registry.register_version(ws.store, "m", profile=drift.build_profile(ref, ["x"]))
+    with ws.store.write() as c:
+        registry.move_alias(c, "m", "production", 1, kind="promotion", actor="t")
+    result = run_drift(ws, "m")
+    assert result is not None and result.window["mode"] == "profiles" and result.rows == 3000
+    assert result.features[0].level in ("ok", "warn")  # same distribution: never drift
+    assert run_retention(ws)["raw_rows"] == 3  # older than 1 s, and profiled now
+    again = run_drift(ws, "m")
+    assert again is not None and again.rows == 3000 and again.features == result.features

@@ -1,6 +1,6 @@
 """`lookout log MODEL FILE [--labels] [--json]`: append a batch of inference inputs (or labels).
 
-FILE is CSV, or Parquet when pyarrow is installed. Input files hold the
+FILE is CSV, Parquet or Arrow IPC (read with pyarrow). Input files hold the
 model's feature columns and optionally `prediction_id`, `prediction` and
 `timestamp` (ISO dates or epoch seconds); other columns are ignored with a
 note. Label files hold `prediction_id` and `label` (or the model's target

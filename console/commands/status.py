@@ -7,7 +7,7 @@ from typing import Any
 
 from lookout.console.output import print_json, table, workspace
 from lookout.scheduler.workspace import Workspace
-from lookout.storage import checks, drift, events, pipelines, registry, scheduling
+from lookout.storage import checks, drift, events, pipelines, registry, retention, scheduling
 from lookout.storage.db import now
 from lookout.storage.records import iso
 
@@ -67,7 +67,15 @@ def collect(ws: Workspace) -> dict[str, Any]:
         "models": models,
         "drift": drift_rows,
         "events": {"open": events.count_open(store)},
+        "store": _store(store),
     }
+
+
+def _store(store: Any) -> dict[str, Any]:
+    """Size on disk and the oldest row kept of each kind (what retention has left)."""
+    stats = retention.store_stats(store)
+    stats["oldest"] = {k: iso(v) for k, v in stats["oldest"].items()}
+    return stats
 
 
 def problems(status: dict[str, Any]) -> list[str]:

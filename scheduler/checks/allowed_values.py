@@ -39,40 +39,57 @@ def _allowed_array(values: list[Any], kind: str) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
-    import numpy as np
-    from lookout.scheduler.checks.columns import (
-        column,
-        failing_values,
-        missing,
-        need_rows,
-        plural,
-        show,
-    )
+class State:
+    """Rows with other values, examples of them, and whether any value was present."""
 
-    values, kind = column(frame, c["column"])
-    rows = need_rows(frame)
-    allowed = _allowed_array(c["values"], kind)
-    absent = missing(values, kind)
-    if absent is not None and bool(absent.all()):
-        raise Unevaluable(f'column "{c["column"]}" has no values (all missing)')
-    ok = np.zeros(rows, dtype=bool) if absent is None else absent.copy()
-    if len(allowed) <= SMALL_ALLOWED:
-        for a in allowed:
-            ok |= values == a
-    else:
-        ok |= np.isin(values, allowed)
-    bad = ~ok
-    count = int(np.count_nonzero(bad))
-    listed = ", ".join(show(a) for a in allowed[:20]) + (", …" if len(allowed) > 20 else "")
-    return Outcome(
-        passed=count == 0,
-        observed=f"{count} {plural(count, 'row')} with other values",
-        threshold=f"one of {listed}" if len(allowed) else "no numeric values listed",
-        rows=rows,
-        failing_rows=count,
-        examples=failing_values(values, bad) if count else (),
-    )
+    def __init__(self, c: dict[str, Any], ctx: Context):
+        from lookout.scheduler.checks.columns import FailingExamples
+
+        self.c = c
+        self.count = 0
+        self.present = 0
+        self.found = FailingExamples()
+
+    def update(self, frame: Frame, first_row: int) -> None:
+        import numpy as np
+        from lookout.scheduler.checks.columns import column, missing
+
+        values, kind = column(frame, self.c["column"])
+        rows = frame.rows
+        if rows == 0:
+            return
+        allowed = _allowed_array(self.c["values"], kind)
+        absent = missing(values, kind)
+        self.present += rows - (0 if absent is None else int(np.count_nonzero(absent)))
+        ok = np.zeros(rows, dtype=bool) if absent is None else absent.copy()
+        if len(allowed) <= SMALL_ALLOWED:
+            for a in allowed:
+                ok |= values == a
+        else:
+            ok |= np.isin(values, allowed)
+        bad = ~ok
+        count = int(np.count_nonzero(bad))
+        if count:
+            self.count += count
+            self.found.add(values, bad)
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome:
+        from lookout.scheduler.checks.columns import plural, show
+
+        if rows == 0:
+            raise Unevaluable("no rows to examine")
+        if not self.present:
+            raise Unevaluable(f'column "{self.c["column"]}" has no values (all missing)')
+        allowed = _allowed_array(self.c["values"], kinds.get(self.c["column"], ""))
+        listed = ", ".join(show(a) for a in allowed[:20]) + (", …" if len(allowed) > 20 else "")
+        return Outcome(
+            passed=self.count == 0,
+            observed=f"{self.count} {plural(self.count, 'row')} with other values",
+            threshold=f"one of {listed}" if len(allowed) else "no numeric values listed",
+            rows=rows,
+            failing_rows=self.count,
+            examples=self.found.examples(),
+        )
 
 
-CHECK = CheckType("allowed_values", KEYS, evaluate, rules)
+CHECK = CheckType("allowed_values", KEYS, State, rules)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lookout.scheduler.validate import Invalid, Key, join, list_of, nonempty
 from lookout.storage import registry
@@ -43,12 +43,18 @@ class Reference:
 
 @dataclass
 class Context:
-    """What checks need beyond the frame: the workspace, the clock, the file time."""
+    """What checks need beyond the frame: the workspace, the clock, the file time.
+
+    `streaming` says the data comes in record batches that need not fit in
+    memory together (a check's running state then keeps summaries, not rows,
+    where it can).
+    """
 
     ws: Workspace
     dataset: str
     at: float
     modified_at: float | None
+    streaming: bool = False
     _reference: Reference | str | None = field(default=None, repr=False)  # str: why there is none
 
     def reference(self) -> Reference:
@@ -83,7 +89,22 @@ def find_reference(ws: Workspace, dataset: str) -> Reference:
     raise Unevaluable(f"no reference yet: no production version of {', '.join(models)}")
 
 
-Evaluator = Callable[["Frame", dict[str, Any], Context], Outcome]
+class Running(Protocol):
+    """A check's running state over one pass: fed each record batch, then asked for the outcome.
+
+    `update(frame, first_row)` takes the next batch (`first_row`: how many
+    rows came before it) and may raise Unevaluable; `finish(rows, kinds)`
+    gets the number of rows seen and each column's kind (the widest any
+    batch had) and returns the Outcome or raises Unevaluable. One batch
+    holding the whole dataset gives the in-memory result.
+    """
+
+    def update(self, frame: Frame, first_row: int) -> None: ...
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome: ...
+
+
+Start = Callable[[dict[str, Any], Context], Running]
 Rules = Callable[[str, dict[str, Any]], None]
 
 
@@ -99,14 +120,21 @@ class CheckType:
     severity and description), validated with `lookout.scheduler.validate`;
     `rules` refuse, with `Invalid`, combinations the keys alone cannot (it gets
     the check's label, e.g. ``datasets.d.checks[0](name)``, and its validated
-    keys); `evaluate` runs the check on a frame, whole columns at a time. An
-    evaluator imports NumPy inside, so reading a config never loads it.
+    keys); `start` makes the check's running state (`Running`) for one pass,
+    which takes whole columns of each record batch. A state imports NumPy
+    inside, so reading a config never loads it.
     """
 
     name: str
     keys: dict[str, Key]
-    evaluate: Evaluator
+    start: Start
     rules: Rules = no_rules
+
+    def evaluate(self, frame: Frame, check: dict[str, Any], ctx: Context) -> Outcome:
+        """The check on a frame in memory: its running state fed one batch."""
+        state = self.start(check, ctx)
+        state.update(frame, 0)
+        return state.finish(frame.rows, dict(frame.kinds))
 
 
 # -- what several check types share ---------------------------------------------------

@@ -117,6 +117,27 @@ def failing_values(values: np.ndarray, bad: np.ndarray, kind: str = "") -> tuple
     return examples(values[np.flatnonzero(bad)[:1000]], kind)
 
 
+class FailingExamples:
+    """`failing_values` over record batches: the distinct values of the first failing rows."""
+
+    def __init__(self) -> None:
+        self.seen = 0  # failing rows looked at, up to 1000 as `failing_values` does
+        self.found: dict[str, None] = {}
+
+    def add(self, values: np.ndarray, bad: np.ndarray, kind: str = "") -> None:
+        if self.seen >= 1000 or len(self.found) >= MAX_EXAMPLES:
+            return
+        at = np.flatnonzero(bad)[: 1000 - self.seen]
+        self.seen += len(at)
+        for v in values[at].tolist():
+            self.found.setdefault(show(v, kind), None)
+            if len(self.found) >= MAX_EXAMPLES:
+                break
+
+    def examples(self) -> tuple[str, ...]:
+        return tuple(self.found)
+
+
 def row_numbers(bad: np.ndarray) -> tuple[str, ...]:
     """For conditions with no telling value (nulls): the first failing rows, 1-based."""
     return tuple(f"row {i + 1}" for i in np.flatnonzero(bad)[:MAX_EXAMPLES].tolist())

@@ -14,7 +14,26 @@ if TYPE_CHECKING:
 KEYS = {"call": Key(call, required=True), "args": Key(free_table, default=dict)}
 
 
-def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
+class State:
+    """A custom function sees the whole dataset: the batches are put back together for it
+    (the one check whose memory is not bounded when streaming)."""
+
+    def __init__(self, c: dict[str, Any], ctx: Context):
+        self.c, self.ctx = c, ctx
+        self.frames: list[Frame] = []
+
+    def update(self, frame: Frame, first_row: int) -> None:
+        self.frames.append(frame)
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome:
+        from lookout.scheduler.frame import Frame
+        from lookout.scheduler.loading import concat
+
+        frames = self.frames or [Frame({}, {})]
+        return _call(concat(frames, ["batch"] * len(frames)), self.c, self.ctx)
+
+
+def _call(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     import numpy as np
     from lookout.scheduler.checks.columns import MAX_EXAMPLES, show
     from lookout.scheduler.frame import DataError
@@ -59,4 +78,4 @@ def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
     )
 
 
-CHECK = CheckType("custom", KEYS, evaluate)
+CHECK = CheckType("custom", KEYS, State)

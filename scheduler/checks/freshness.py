@@ -15,29 +15,46 @@ if TYPE_CHECKING:
 KEYS = {"column": Key(nonempty), "max_age": Key(duration, required=True)}
 
 
-def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
-    import numpy as np
-    from lookout.scheduler.checks.columns import age, need_rows, numeric
+class State:
+    """The newest finite timestamp seen."""
 
-    if c["column"]:
-        values = numeric(frame, c["column"], "a freshness check")
-        need_rows(frame)
-        finite = np.isfinite(values)
-        if not finite.any():
-            raise Unevaluable(f'column "{c["column"]}" has no finite timestamps')
-        newest = float(np.max(values, where=finite, initial=-math.inf))
-        what = f"newest {c['column']}"
-    else:
-        if ctx.modified_at is None:
-            raise Unevaluable('no "column" given and the source has no file modification time')
-        newest, what = ctx.modified_at, "files modified"
-    old = ctx.at - newest
-    return Outcome(
-        passed=old <= c["max_age"],
-        observed=f"{age(old)} old ({what} {iso(newest)})",
-        threshold=f"≤ {age(c['max_age'])} old",
-        rows=frame.rows,
-    )
+    def __init__(self, c: dict[str, Any], ctx: Context):
+        self.c, self.ctx = c, ctx
+        self.newest = -math.inf
+
+    def update(self, frame: Frame, first_row: int) -> None:
+        import numpy as np
+        from lookout.scheduler.checks.columns import numeric
+
+        if self.c["column"]:
+            values = numeric(frame, self.c["column"], "a freshness check")
+            finite = np.isfinite(values)
+            if finite.any():
+                self.newest = max(
+                    self.newest, float(np.max(values, where=finite, initial=-math.inf))
+                )
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome:
+        from lookout.scheduler.checks.columns import age
+
+        c, ctx = self.c, self.ctx
+        if c["column"]:
+            if rows == 0:
+                raise Unevaluable("no rows to examine")
+            if self.newest == -math.inf:
+                raise Unevaluable(f'column "{c["column"]}" has no finite timestamps')
+            newest, what = self.newest, f"newest {c['column']}"
+        else:
+            if ctx.modified_at is None:
+                raise Unevaluable('no "column" given and the source has no file modification time')
+            newest, what = ctx.modified_at, "files modified"
+        old = ctx.at - newest
+        return Outcome(
+            passed=old <= c["max_age"],
+            observed=f"{age(old)} old ({what} {iso(newest)})",
+            threshold=f"≤ {age(c['max_age'])} old",
+            rows=rows,
+        )
 
 
-CHECK = CheckType("freshness", KEYS, evaluate)
+CHECK = CheckType("freshness", KEYS, State)

@@ -18,17 +18,25 @@ def rules(label: str, check: dict[str, Any]) -> None:
     ordered_bounds(label, check)
 
 
-def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
-    from lookout.scheduler.checks.columns import bounds_text, plural, within
+class State:
+    """Nothing to keep: the engine counts the rows."""
 
-    rows = frame.rows
-    lo, hi = c["min"], c["max"]
-    return Outcome(
-        passed=within(rows, lo, hi),
-        observed=f"{rows} {plural(rows, 'row')}",
-        threshold=bounds_text(lo, hi),
-        rows=rows,
-    )
+    def __init__(self, c: dict[str, Any], ctx: Context):
+        self.c = c
+
+    def update(self, frame: Frame, first_row: int) -> None:
+        pass
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome:
+        from lookout.scheduler.checks.columns import bounds_text, plural, within
+
+        lo, hi = self.c["min"], self.c["max"]
+        return Outcome(
+            passed=within(rows, lo, hi),
+            observed=f"{rows} {plural(rows, 'row')}",
+            threshold=bounds_text(lo, hi),
+            rows=rows,
+        )
 
 
-CHECK = CheckType("row_count", KEYS, evaluate, rules)
+CHECK = CheckType("row_count", KEYS, State, rules)

@@ -28,27 +28,40 @@ def _kind_fits(have: str, want: str) -> bool:
     return have == want or (want == "number" and have == "integer")
 
 
-def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
+class State:
+    """Nothing to keep: the engine knows each column's kind at the end."""
+
+    def __init__(self, c: dict[str, Any], ctx: Context):
+        self.c = c
+
+    def update(self, frame: Frame, first_row: int) -> None:
+        pass
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome:
+        return _outcome(self.c, rows, kinds)
+
+
+def _outcome(c: dict[str, Any], rows: int, kinds: dict[str, str]) -> Outcome:
     from lookout.scheduler.checks.columns import MAX_EXAMPLES
 
     wanted: dict[str, str] = c["columns"]
     problems = []
     for name, want in wanted.items():
-        have = frame.kinds.get(name)
+        have = kinds.get(name)
         if have is None:
             problems.append(f"{name}: missing")
         elif not _kind_fits(have, want):
             problems.append(f"{name}: {have}, expected {want}")
     if c["strict"]:
-        problems += [f"{n}: unexpected" for n in frame.names if n not in wanted]
+        problems += [f"{n}: unexpected" for n in kinds if n not in wanted]
     threshold = ", ".join(f"{n}: {k}" for n, k in wanted.items())
     return Outcome(
         passed=not problems,
-        observed="; ".join(problems) if problems else f"{len(frame.names)} columns as expected",
+        observed="; ".join(problems) if problems else f"{len(kinds)} columns as expected",
         threshold=threshold + (" (strict)" if c["strict"] else ""),
-        rows=frame.rows,
+        rows=rows,
         examples=tuple(problems[:MAX_EXAMPLES]),
     )
 
 
-CHECK = CheckType("schema", KEYS, evaluate, rules)
+CHECK = CheckType("schema", KEYS, State, rules)

@@ -34,27 +34,77 @@ def check_type(stat: str) -> CheckType:
         if check["min"] is None and check["max"] is None and check["sigmas"] is None:
             raise Invalid(label, f'a {stat} check needs "min"/"max" or "sigmas"')
 
-    def evaluate(frame: Frame, c: dict[str, Any], ctx: Context) -> Outcome:
-        return _evaluate(frame, c, ctx, stat)
+    def start(c: dict[str, Any], ctx: Context) -> State:
+        return State(c, ctx, stat)
 
-    return CheckType(stat, dict(KEYS), evaluate, rules)
+    return CheckType(stat, dict(KEYS), start, rules)
 
 
-def _evaluate(frame: Frame, c: dict[str, Any], ctx: Context, stat: str) -> Outcome:
-    import numpy as np
-    from lookout.scheduler.checks.columns import bounds_text, fmt, need_rows, numeric, within
+class State:
+    """Per batch the count, mean and std of the present values, merged at the end.
 
+    One batch gives exactly NumPy's mean or std of the column; several are
+    merged with Chan's formula (equal to within rounding). Infinities give
+    what NumPy gives for the whole column: ±inf (or NaN for both) as the
+    mean, NaN as the std.
+    """
+
+    def __init__(self, c: dict[str, Any], ctx: Context, stat: str):
+        self.c, self.ctx, self.stat = c, ctx, stat
+        self.parts: list[tuple[int, float, float]] = []  # (present, mean, std)
+        self.posinf = self.neginf = False
+
+    def update(self, frame: Frame, first_row: int) -> None:
+        import numpy as np
+        from lookout.scheduler.checks.columns import numeric
+
+        values = numeric(frame, self.c["column"], f"a {self.stat} check")
+        if frame.rows == 0:
+            return
+        present = ~np.isnan(values)
+        n = int(np.count_nonzero(present))
+        if n == 0:
+            return
+        with np.errstate(all="ignore"):
+            mean = float(np.mean(values, where=present))
+            std = float(np.std(values, where=present)) if self.stat == "std" else 0.0
+        if not math.isfinite(mean):
+            self.posinf |= bool(np.isposinf(values).any())
+            self.neginf |= bool(np.isneginf(values).any())
+        self.parts.append((n, mean, std))
+
+    def observed(self) -> float:
+        if len(self.parts) == 1:
+            n, mean, std = self.parts[0]
+            return mean if self.stat == "mean" else std
+        if self.posinf or self.neginf:
+            if self.stat == "std" or (self.posinf and self.neginf):
+                return math.nan
+            return math.inf if self.posinf else -math.inf
+        n, mean, m2 = 0, 0.0, 0.0
+        for nb, mb, sb in self.parts:
+            total = n + nb
+            delta = mb - mean
+            mean += delta * nb / total
+            m2 += sb * sb * nb + delta * delta * n * nb / total
+            n = total
+        return mean if self.stat == "mean" else math.sqrt(m2 / n)
+
+    def finish(self, rows: int, kinds: dict[str, str]) -> Outcome:
+        return _outcome(self, rows)
+
+
+def _outcome(state: State, rows: int) -> Outcome:
+    from lookout.scheduler.checks.columns import bounds_text, fmt, within
+
+    c, ctx, stat = state.c, state.ctx, state.stat
     name = c["column"]
-    values = numeric(frame, name, f"a {stat} check")
-    need_rows(frame)
-    present = ~np.isnan(values)
-    n = int(np.count_nonzero(present))
+    if rows == 0:
+        raise Unevaluable("no rows to examine")
+    n = sum(p[0] for p in state.parts)
     if n == 0:
         raise Unevaluable(f'column "{name}" has no values (all missing)')
-    with np.errstate(all="ignore"):
-        observed = float(
-            np.mean(values, where=present) if stat == "mean" else np.std(values, where=present)
-        )
+    observed = state.observed()
     if not math.isfinite(observed):
         raise Unevaluable(f"the {stat} of {name} is {fmt(observed)} (the column holds inf)")
     lo, hi = c["min"], c["max"]

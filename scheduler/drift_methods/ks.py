@@ -1,10 +1,11 @@
 """ks: the two-sample Kolmogorov–Smirnov test; the score is its p-value, `statistic` holds D.
 
 Numeric features only, finite values only. Against an exact reference sample
-and up to EXACT_MAX current values it is scipy's `ks_2samp`; otherwise D comes
-from the profile's sample (within 1/(2m) of the exact one for a sketch of m
-points, see `lookout.scheduler.drift`) and the p-value from Smirnov's
-distribution for the true sizes.
+and up to EXACT_MAX exact current values it is scipy's `ks_2samp`; otherwise D
+comes from the sketches (within 1/(2m) of the exact one for a sketch of m
+points on either side, see `lookout.scheduler.drift` and
+`lookout.scheduler.profiles`; the result's `bound`) and the p-value from
+Smirnov's distribution for the true sizes.
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful", Ru
 
 def score(c: Comparison) -> Score:
     import numpy as np
-    from lookout.scheduler.drift import ks_statistic
 
-    sample, cur = c.sample(), c.current()
-    if c.profile["exact"] and cur.n <= EXACT_MAX:
+    exact = c.exact_values()
+    if exact is not None and len(exact[1]) <= EXACT_MAX:
         from scipy.stats import ks_2samp
 
-        res = ks_2samp(sample, cur.c)
+        res = ks_2samp(*exact)
+        c.bound = 0.0
         return float(res.pvalue), float(res.statistic)
     from scipy.stats import kstwo
 
-    d = ks_statistic(sample, cur)
-    big, small = sorted([float(c.profile["count"]), float(cur.n)], reverse=True)
+    d = c.ks_statistic()
+    big, small = sorted([float(c.profile["count"]), float(c.current_count())], reverse=True)
     p = float(np.clip(kstwo.sf(d, np.round(big * small / (big + small))), 0, 1))
     return p, d
 

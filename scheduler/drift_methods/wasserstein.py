@@ -3,7 +3,8 @@ divided by max(reference std, STD_FLOOR) so one threshold suits every scale.
 
 Numeric features only, finite values only. The distance to the profile's
 sample is exact; for a sketch its error is at most the profile's `sketch_w1`
-(see `lookout.scheduler.drift`).
+(see `lookout.scheduler.drift`), plus the window's for merged batch profiles
+(`lookout.scheduler.profiles`); the result's `bound` holds it, normed.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ STD_FLOOR = 0.001
 
 
 def score(c: Comparison) -> Score:
-    from lookout.scheduler.drift import wasserstein
-
-    return wasserstein(c.sample(), c.current()) / max(float(c.profile["std"]), STD_FLOOR), None
+    scale = max(float(c.profile["std"]), STD_FLOOR)
+    distance = c.wasserstein()
+    if c.bound is not None:
+        c.bound /= scale
+    return distance / scale, None
 
 
 METHOD = DriftMethod(
