@@ -58,6 +58,7 @@ def _run(row: sqlite3.Row, stages: tuple[StageRun, ...] = ()) -> Run:
         job_run_id=row["job_run_id"],
         stages=stages,
         retry_of=row["retry_of"],
+        cancelled_by=row["cancelled_by"],
     )
 
 
