@@ -36,7 +36,7 @@ from lookout.storage import audit, events, intents, registry
 from lookout.storage.records import AliasIntent, Version
 from lookout.storage.text import sanitize
 
-CRITICAL = "serving_mismatch"  # the event kind of a disagreement nobody could repair
+CRITICAL = events.CRITICAL_KINDS[0]  # the event kind of a disagreement nobody could repair
 
 
 @dataclass(frozen=True)
@@ -129,15 +129,6 @@ def check(ws: Workspace) -> list[Finding]:
                 )
             )
     return found
-
-
-def open_critical(ws: Workspace) -> list[str]:
-    """The critical disagreements on the timeline (raised by whoever reconciled last)."""
-    return [
-        e.message
-        for e in events.list_events(ws.store, limit=50, kind=CRITICAL)
-        if e.resolved_at is None
-    ]
 
 
 class Reconciler:

@@ -22,8 +22,10 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-FILE_MODE = 0o640  # model files and pointers (the umask may narrow it)
-DIR_MODE = 0o750
+# The umask decides: a shared workspace's daemon runs with 027, so its group reads model
+# files and pointers and nobody else does.
+FILE_MODE = 0o666
+DIR_MODE = 0o777
 _NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -60,6 +62,8 @@ def directory(base: Path, path: Path, create: bool = False) -> Iterator[int]:
     """A descriptor of directory `path` under `base`, walked without following symlinks;
     with `create`, missing directories are made (DIR_MODE)."""
     parts = [] if os.path.abspath(path) == os.path.abspath(base) else _parts(base, path)
+    if create:
+        os.makedirs(base, DIR_MODE, exist_ok=True)
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     try:
         for part in parts or []:
