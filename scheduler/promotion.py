@@ -605,7 +605,6 @@ def approve(
     asked = registry.get_request(ws.store.conn, request_id)
     if asked is None:
         raise PromotionError(f"no promotion request #{request_id}")
-    _refuse_decided(ws.store.conn, asked)
     with _changing(ws, asked.model, asked.alias, asked.kind, actor, asked.version) as (
         conn,
         change,

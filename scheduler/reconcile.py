@@ -159,11 +159,21 @@ class Reconciler:
                 finding = self.settle(model, alias)
                 if finding is not None:
                     found.append(finding)
-            elif version is not None:
-                finding = self._artifact(model, alias, version)
+            else:
+                if serving.leftovers(ws, model, alias):
+                    self._tidy(model, alias)
+                finding = None if version is None else self._artifact(model, alias, version)
                 if finding is not None:
                     found.append(finding)
         return found
+
+    def _tidy(self, model: str, alias: str) -> None:
+        """Remove staged files a change killed after its commit left beside the pointer;
+        under the write lock, which a live change holds from staging to commit."""
+        with self.ws.store.write() as conn:
+            if not any(i.alias == alias for i in intents.pending(conn, model)):
+                names = serving.leftovers(self.ws, model, alias)
+                serving.remove_leftovers(self.ws, model, alias, names)
 
     def _artifact(self, model: str, alias: str, version: Version) -> Finding | None:
         """Re-hash a serving artifact when its inode, size or mtime changed."""
