@@ -535,7 +535,8 @@ def changing(store: Store) -> Iterator[tuple[sqlite3.Connection, list[Callable[[
                 undo()
         finally:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # the error to report is the first
+                    conn.execute("ROLLBACK")
         raise
 
 
