@@ -247,3 +247,33 @@ def test_a_symlink_planted_under_artifacts_is_refused_not_followed(
     assert out.returncode == 2 and "symlink" in out.stderr and "Traceback" not in out.stderr
     assert json.loads((private / "production").read_text())["version"] == 2  # untouched
     assert production(ws) == 2
+
+
+async def test_the_console_header_shows_a_serving_mismatch_while_it_is_open(
+    ws: Workspace,
+) -> None:
+    from lookout.console.app import LookoutApp
+    from lookout.console.commands.screenshots import settle
+    from lookout.console.showcase import NOW
+
+    app = LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user="alice")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert "serving mismatch" not in app.header_text().plain
+        with ws.store.write() as conn:
+            events.raise_event(
+                conn,
+                reconcile.CRITICAL,
+                "fraud",
+                "fraud production pointer names v1, the record says v2",
+                "error",
+                dedup_key="serving:fraud:production",
+            )
+        app.request_refresh(fetch_all=True)
+        await settle(pilot)
+        assert "⚠ serving mismatch (1)" in app.header_text().plain
+        with ws.store.write() as conn:
+            events.resolve(conn, "serving:fraud:production")
+        app.request_refresh(fetch_all=True)
+        await settle(pilot)
+        assert "serving mismatch" not in app.header_text().plain
