@@ -184,8 +184,8 @@ def _changing(
     A process killed anywhere leaves the intent pending, and the next reconcile makes
     the outside match what the store committed.
     """
+    _settle(ws, model, alias, actor)
     try:
-        reconcile.settle(ws, model, alias, actor)
         current = registry.aliases(ws.store, model).get(alias)
         intent = intents.begin(ws.store, model, alias, action, actor, current, to_version)
     except (sqlite3.Error, OSError) as exc:
@@ -207,6 +207,14 @@ def _changing(
     if not change.applied:
         with contextlib.suppress(sqlite3.Error, OSError):  # else reconcile closes it later
             intents.forget(ws.store, intent.id)
+
+
+def _settle(ws: Workspace, model: str, alias: str, actor: str) -> None:
+    """Settle what a process that died left on this alias, before acting on it."""
+    try:
+        reconcile.settle(ws, model, alias, actor)
+    except (sqlite3.Error, OSError) as exc:
+        raise PromotionError(f"cannot check what serves: {_io(exc)}; nothing changed") from None
 
 
 @contextlib.contextmanager
@@ -762,6 +770,13 @@ def _rollback_target(
             raise PromotionError(
                 f"{model} v{current} is the first production version; there is nothing earlier to roll back to"
             )
+        if last.kind == "rollback":
+            # Undoing a rollback would put back the version someone just took out, and ten
+            # people pressing rollback at once would flip production to and fro.
+            raise PromotionError(
+                f"{model} production v{current} is already a rollback (from v{last.from_version},"
+                f" by {last.actor}); name the version to go to with --to"
+            )
         return current, last.from_version
     if to_version == current:
         raise PromotionError(f"{model} v{to_version} is already production")
@@ -794,7 +809,9 @@ def rollback(
 ) -> Outcome:
     """Put an earlier production version back (operator): the emergency path.
 
-    By default the version production held before its last change; with
+    By default the version production held before its last change, unless that
+    change was itself a rollback (undoing it would put back what someone just took
+    out; `to_version` says where to go then); with
     `to_version` any version that was in production before. The target is named
     when the rollback is asked for, against the production version then (or
     `expected_current`, the one the person saw when they chose): if production
@@ -819,6 +836,7 @@ def rollback(
         )
     # The target is named now, against the production version seen now (or the one the
     # person saw); if production moves before this gets the lock, it is refused.
+    _settle(ws, model, PRODUCTION, actor)
     seen, planned = _rollback_target(ws.store.conn, model, to_version, expected_current)
     with _changing(ws, model, PRODUCTION, "rollback", actor, planned) as (conn, change):
         expected = seen if expected_current is None else expected_current
