@@ -260,3 +260,34 @@ def test_a_commit_the_disk_refused_does_not_swallow_the_next_write(tmp_path: Pat
             other.close()
         finally:
             ws.close()
+
+
+def test_a_daemon_stopped_on_a_full_disk_exits_cleanly_and_its_lease_ends(
+    tmp_path: Path, gate: Path
+) -> None:
+    with tmpfs(tmp_path / "disk") as disk:
+        ws = workspace(disk)
+        try:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "lookout.console.cli", "-w", str(ws.root), "scheduler"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                wait_for(lambda: (x := scheduling.get_lease(ws.store)) and x.pid == daemon.pid)
+                filler = fill(disk, 0)  # its heartbeat, chores and release meet a full disk
+                threading.Event().wait(2.5)
+                daemon.send_signal(signal.SIGTERM)
+                out, err = daemon.communicate(timeout=60)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+            assert daemon.returncode == 0, err
+            assert "Traceback" not in err and "scheduler stopped" in out
+            lease = scheduling.get_lease(ws.store)
+            assert lease is not None and not lease.alive(now())
+            filler.unlink()
+        finally:
+            ws.close()
