@@ -39,18 +39,14 @@ def inside(base: Path, path: Path) -> bool:
 
 
 def _parts(base: Path, path: Path, check: bool = True) -> list[str] | None:
-    base_s = os.path.normpath(os.path.abspath(base))
-    raw = os.path.abspath(path)
-    if ".." in Path(raw).parts:
-        if check:
-            raise UnsafePath(f"{path}: a path under {base} may not contain '..'")
-        return None
-    rel = os.path.relpath(os.path.normpath(raw), base_s)
-    if rel == "." or rel.startswith(".."):
+    """The components of `path` below `base` (after normalising `..` away), or a refusal
+    when it is not below it."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
+    if rel == "." or rel == os.pardir or rel.startswith(os.pardir + os.sep):
         if check:
             raise UnsafePath(f"{path} is not under {base}")
         return None
-    return Path(rel).parts  # type: ignore[return-value]
+    return list(Path(rel).parts)
 
 
 def _refuse(base: Path, path: Path, exc: OSError) -> UnsafePath:

@@ -278,3 +278,27 @@ async def test_the_console_header_shows_a_serving_mismatch_while_it_is_open(
         app.request_refresh(fetch_all=True)
         await settle(pilot)
         assert "serving mismatch" not in app.header_text().plain
+
+
+def test_a_model_file_is_checked_before_it_is_unpickled_and_never_through_a_symlink(
+    make_workspace: Callable[..., Workspace], tmp_path: Path
+) -> None:
+    from lookout.scheduler import training
+
+    ws = make_workspace(toml())
+    v = add_version(ws)
+    path = ws.config.resolve(str(v.artifact_path))
+    with pytest.raises(training.TrainingError, match="not a Lookout model"):
+        training.load_version(ws, v)  # verified, loaded, then found not to be a bundle
+    saved = path.read_bytes()
+    path.write_bytes(saved + b"tampered")
+    with pytest.raises(training.TrainingError, match="does not match its recorded sha256"):
+        training.load_version(ws, v)
+    path.write_bytes(saved)
+    elsewhere = tmp_path / "elsewhere"
+    path.parent.rename(elsewhere)
+    path.parent.symlink_to(elsewhere)  # artifacts/models -> a folder outside
+    with pytest.raises(training.TrainingError, match="symlink"):
+        training.load_version(ws, v)
+    with pytest.raises(serving.ServingError, match="symlink"):
+        serving.verify_artifact(ws, v)
