@@ -294,7 +294,7 @@ def _run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
 def _cancel(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
     from lookout.storage import pipelines
 
-    if pipelines.request_cancel(ws.store, a["run"]):
+    if pipelines.request_cancel(ws.store, a["run"], actor.name):
         return Outcome(True, f"run {a['run']}: cancellation requested", {"run": a["run"]})
     raise Refusal(f"run {a['run']} is not queued or running")
 
@@ -444,7 +444,10 @@ def _finish_run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
     from lookout.storage import pipelines
 
     _external_run(ws, actor, a["run"])
-    pipelines.finish_run(ws.store, a["run"], a["status"], a["error"])
+    if a["status"] == "cancelled":  # a cancelled run says by whom, and why when told
+        pipelines.cancel_running(ws.store, a["run"], actor.name, a["error"] or "")
+    else:
+        pipelines.finish_run(ws.store, a["run"], a["status"], a["error"])
     return Outcome(True, f"run {a['run']} {a['status']}", {"run": a["run"]})
 
 

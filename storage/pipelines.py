@@ -338,6 +338,13 @@ def finish_run(store: Store, run_id: int, status: str, error: str | None = None)
             events.resolve(conn, key)
 
 
+def cancel_running(store: Store, run_id: int, by: str, reason: str = "") -> None:
+    """End a started run as cancelled by `by` (an SDK-recorded run its owner stopped)."""
+    with store.write() as conn:
+        conn.execute("UPDATE runs SET cancelled_by = ? WHERE id = ?", (by, run_id))
+        finish_run(store, run_id, "cancelled", cancel_reason(by, reason))
+
+
 def add_stage(store: Store, run_id: int, name: str) -> None:
     """Append a `pending` stage to a run unless it has one by that name (for the SDK)."""
     with store.write() as conn:

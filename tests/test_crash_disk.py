@@ -103,7 +103,8 @@ def workspace(root: Path, head: str = "") -> Workspace:
     text += f'\n[policy.roles]\napprover = ["{ME}"]\n'
     (ws_root / "lookout.toml").write_text(text)
     write_csv(ws_root / "data" / "train.csv")
-    (ws_root / "lookout_stages.py").write_text(STAGES_PY + HOLD_OUTSIDE)
+    (ws_root / "code").mkdir()
+    (ws_root / "code" / "lookout_stages.py").write_text(STAGES_PY + HOLD_OUTSIDE)
     return open_workspace(ws_root)
 
 

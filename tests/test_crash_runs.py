@@ -42,7 +42,7 @@ def polite(ctx):
 
 def polite_workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
     ws = make(make_workspace, config(POLITE))
-    path = ws.root / "lookout_stages.py"
+    path = ws.root / "code" / "lookout_stages.py"
     path.write_text(path.read_text() + POLITE_PY)
     return ws
 
@@ -203,7 +203,7 @@ def test_a_hangup_during_training_exits_within_a_second_and_gives_the_run_back(
     terminal_env: dict[str, str],  # noqa: F811
 ) -> None:
     ws = make(make_workspace, config(estimator="lookout_stages:slow"))
-    path = ws.root / "lookout_stages.py"
+    path = ws.root / "code" / "lookout_stages.py"
     path.write_text(path.read_text() + SLOW_PY)
     term = Terminal(ws.root, terminal_env, args=())
     try:
@@ -212,7 +212,7 @@ def test_a_hangup_during_training_exits_within_a_second_and_gives_the_run_back(
             lambda: (x := scheduling.get_lease(ws.store)) and x.pid == term.pid and x, timeout=60
         )
         scheduling.submit_request(ws.store, "run_pipeline", "p", "alice")
-        wait_for(lambda: (ws.root / "training").exists(), timeout=60)
+        wait_for(lambda: (ws.root / "code" / "training").exists(), timeout=60)
         victim = runs(ws)[-1]
         assert stage(victim, "train").status == "running"
         start = time.monotonic()
@@ -230,4 +230,4 @@ def test_a_hangup_during_training_exits_within_a_second_and_gives_the_run_back(
     released = scheduling.get_lease(ws.store)
     assert released is not None and released.holder == lease.holder  # type: ignore[attr-defined]
     assert released.expires_at <= now()  # given up, not merely left to expire
-    assert os.path.exists(Path(ws.root) / "training")
+    assert os.path.exists(Path(ws.root) / "code" / "training")

@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from lookout.storage import checks, intents, pipelines, registry
+from lookout.storage import checks, intents, pipelines, registry, search
 from lookout.storage.db import Store, migrate
 from lookout.storage.records import CheckResult, Gate
 from lookout.storage.schema import SCHEMA_VERSION
@@ -261,12 +261,12 @@ def test_v6_store_with_logged_batches_upgrades_and_profiles_them(make_workspace)
     assert again is not None and again.rows == 3000 and again.features == result.features
 
 
-def test_v4_store_with_runs_upgrades_to_v5_and_keeps_its_stages(tmp_path: Path) -> None:
-    """V5 rebuilds stage_runs (a stage may end `cancelled`), adds runs.cancelled_by and
-    alias_intents; every stage row comes through as it was."""
-    path = tmp_path / "v4.db"
+def test_v6_store_with_runs_upgrades_to_v7_and_keeps_its_stages(tmp_path: Path) -> None:
+    """V7 rebuilds stage_runs (a stage may end `cancelled`), adds runs.cancelled_by and
+    alias_intents; every stage row, and the search over their logs, comes through."""
+    path = tmp_path / "v6.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, path, target=4)
+    migrate(conn, path, target=6)
     conn.execute("BEGIN")
     conn.execute(
         "INSERT INTO runs (id, pipeline, status, trigger, triggered_by, created_at, error)"
@@ -281,9 +281,14 @@ def test_v4_store_with_runs_upgrades_to_v5_and_keeps_its_stages(tmp_path: Path) 
     conn.execute("COMMIT")
     conn.close()
 
+    before = conn_docs(path)
+    assert len(before) == 2  # the two stages with a log or an error
+
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION >= 5
+    assert store.schema_version() == SCHEMA_VERSION >= 7
     assert [tuple(r) for r in store.conn.execute("SELECT * FROM stage_runs ORDER BY id")] == stages
+    assert conn_docs(path) == before
+    assert search.search(store, "stopped")[0].id == 3
     run = pipelines.get_run(store, 3)
     assert run is not None and run.cancelled_by is None and len(run.stages) == 3
     pipelines.finish_stage(store, 3, "train", "cancelled", error="cancelled by bob")
@@ -295,3 +300,11 @@ def test_v4_store_with_runs_upgrades_to_v5_and_keeps_its_stages(tmp_path: Path) 
     assert _schema(store) == _schema(fresh)
     fresh.close()
     store.close()
+
+
+def conn_docs(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return [tuple(r) for r in conn.execute("SELECT * FROM search_docs ORDER BY id")]
+    finally:
+        conn.close()
