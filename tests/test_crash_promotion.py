@@ -253,11 +253,11 @@ def test_a_symlink_planted_under_artifacts_is_refused_not_followed(
 async def test_the_console_header_shows_a_serving_mismatch_while_it_is_open(
     ws: Workspace,
 ) -> None:
-    from lookout.console.app import LookoutApp
     from lookout.console.commands.screenshots import settle
-    from lookout.console.showcase import NOW
 
-    app = LookoutApp(ws, clock=lambda: NOW, start_scheduler=False, user="alice")
+    from tests.test_console import make
+
+    app = make(ws)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         assert "serving mismatch" not in app.header_text().plain
