@@ -261,12 +261,12 @@ def test_v6_store_with_logged_batches_upgrades_and_profiles_them(make_workspace)
     assert again is not None and again.rows == 3000 and again.features == result.features
 
 
-def test_v6_store_with_runs_upgrades_to_v7_and_keeps_its_stages(tmp_path: Path) -> None:
-    """V7 rebuilds stage_runs (a stage may end `cancelled`), adds runs.cancelled_by and
+def test_v7_store_with_runs_upgrades_to_v8_and_keeps_its_stages(tmp_path: Path) -> None:
+    """V8 rebuilds stage_runs (a stage may end `cancelled`), adds runs.cancelled_by and
     alias_intents; every stage row, and the search over their logs, comes through."""
-    path = tmp_path / "v6.db"
+    path = tmp_path / "v7.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, path, target=6)
+    migrate(conn, path, target=7)
     conn.execute("BEGIN")
     conn.execute(
         "INSERT INTO runs (id, pipeline, status, trigger, triggered_by, created_at, error)"
@@ -285,7 +285,7 @@ def test_v6_store_with_runs_upgrades_to_v7_and_keeps_its_stages(tmp_path: Path) 
     assert len(before) == 2  # the two stages with a log or an error
 
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION >= 7
+    assert store.schema_version() == SCHEMA_VERSION >= 8
     assert [tuple(r) for r in store.conn.execute("SELECT * FROM stage_runs ORDER BY id")] == stages
     assert conn_docs(path) == before
     assert search.search(store, "stopped")[0].id == 3
