@@ -32,7 +32,7 @@ from lookout.console.screens.overview import OverviewScreen
 from lookout.scheduler import door, policy
 from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
-from lookout.storage import scheduling
+from lookout.storage import events, scheduling
 from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
 from rich.text import Text
@@ -109,6 +109,7 @@ class LookoutApp(App[int]):
         self.role = "viewer"
         self.paused = False
         self.lease: Lease | None = None
+        self.critical: tuple[str, ...] = ()  # what serves disagrees with the record
         self.scheduler: Scheduler | None = None
         self.timings: list[tuple[str, float, float]] = []  # (source, fetch s, render s)
         self._keys: dict[tuple[int, str], object] = {}
@@ -143,8 +144,13 @@ class LookoutApp(App[int]):
         A graceful Textual shutdown would write to the vanished terminal; when that
         write fails its writer thread dies and the shutdown blocks forever, leaving
         an orphan. Every store write is a committed transaction, so nothing is lost.
+        A stage our scheduler is running (training, say) is not waited for: its run
+        is marked interrupted and queued again, and the lease is given up.
         """
-        self._stop_scheduler()
+        sched, self.scheduler = self.scheduler, None
+        if sched is not None:  # abandon running stages (marked interrupted), wait for nothing
+            with contextlib.suppress(Exception):
+                sched.abandon()
         os._exit(0)
 
     def on_unmount(self) -> None:
@@ -291,7 +297,8 @@ class LookoutApp(App[int]):
             if not (changed or check):
                 return
             lease = scheduling.get_lease(store)
-            self.post_message(LeaseSeen(lease))
+            critical = tuple(e.message for e in events.open_critical(store))
+            self.post_message(LeaseSeen(lease, critical))
             items = []
             for name, (key_fn, fetch_fn) in sources.items():
                 if worker.is_cancelled:
@@ -355,6 +362,7 @@ class LookoutApp(App[int]):
 
     def on_lease_seen(self, message: LeaseSeen) -> None:
         self.lease = message.lease
+        self.critical = message.critical
         self._header_changed()
 
     def forget(self, screen: Screen[Any]) -> None:
@@ -389,6 +397,9 @@ class LookoutApp(App[int]):
             t.append("○ down", style="bold red")
         if self.ws.store.stale:
             t.append(" (store as last written)", style="bold yellow")
+        if self.critical:
+            t.append("  │  ")
+            t.append(f"⚠ serving mismatch ({len(self.critical)})", style="bold reverse red")
         t.append("  │  ")
         if self.paused:
             t.append("⏸ paused (p resumes)", style="bold yellow")

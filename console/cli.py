@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -186,9 +187,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# subcommands whose exit code reports health: a store they cannot read is unhealthy (1)
+HEALTH = ("status", "audit")
+
+
+def _io_error(exc: BaseException) -> str:
+    """A store or file failure as one line: what failed, and where when known."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    command = None
     try:
         args = build_parser().parse_args(argv)
+        command = args.command
         if args.readonly and args.command in CHANGES:
             from lookout.scheduler.policy import NEEDS
 
@@ -209,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (sqlite3.Error, OSError) as exc:
+        # A full disk or a failing store: every change is one transaction and every
+        # pointer moves by rename, so nothing is left half-done; say so in one line.
+        return fail(f"{command or 'lookout'}: {_io_error(exc)}", 1 if command in HEALTH else 2)
 
 
 if __name__ == "__main__":

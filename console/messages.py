@@ -24,6 +24,7 @@ class LeaseSeen(Message):
     """The scheduler's lease as the last poll read it (None: no scheduler ever ran)."""
 
     lease: Lease | None
+    critical: tuple[str, ...] = ()  # open critical events' messages (what serves disagrees)
 
 
 @dataclass

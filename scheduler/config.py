@@ -42,6 +42,7 @@ from lookout.scheduler.validate import (
     number,
     schedule,
     shown,
+    size,
     string,
     table,
     url,
@@ -180,6 +181,7 @@ SPEC = table(
                     "lease": Key(duration, default=30.0),
                     "misfire_grace": Key(duration, default=300.0),
                     "poll": Key(duration, default=0.5),
+                    "min_free": Key(size, default=200 * 10**6),
                 }
             ),
             default=dict,

@@ -248,7 +248,7 @@ class Traffic:
         version = registry.get_version(self.ws.store, model, prod)
         if version is None or version.artifact_path is None:
             return
-        bundle = training.load(self.ws.config.resolve(version.artifact_path))
+        bundle = training.load_version(self.ws, version)
         inputs, truth = self.sample(model, rows)
         x = training.matrix(inputs, bundle["features"], bundle["codes"])
         predictions = bundle["estimator"].predict(x)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -167,6 +168,11 @@ def perform(ws: Workspace, actor: Actor, action: str, args: Mapping[str, Any]) -
         return refused(_line(exc))
     except BatchError as exc:
         return refused(_line(exc), INVALID)
+    except (sqlite3.Error, OSError) as exc:
+        # A full disk, above all: every change is one transaction, so nothing was made.
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else _line(exc)
+        log.info("%s by %s: the store could not be written: %s", action, actor.name, detail)
+        return refused(f"{action}: the store could not be written: {detail}")
     except Exception as exc:
         log.exception("%s by %s failed", action, actor.name)
         return refused(f"{action} failed: {type(exc).__name__}: {_line(exc)}", FAILED)
@@ -294,7 +300,7 @@ def _run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
 def _cancel(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
     from lookout.storage import pipelines
 
-    if pipelines.request_cancel(ws.store, a["run"]):
+    if pipelines.request_cancel(ws.store, a["run"], actor.name):
         return Outcome(True, f"run {a['run']}: cancellation requested", {"run": a["run"]})
     raise Refusal(f"run {a['run']} is not queued or running")
 
@@ -444,7 +450,10 @@ def _finish_run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
     from lookout.storage import pipelines
 
     _external_run(ws, actor, a["run"])
-    pipelines.finish_run(ws.store, a["run"], a["status"], a["error"])
+    if a["status"] == "cancelled":  # a cancelled run says by whom, and why when told
+        pipelines.cancel_running(ws.store, a["run"], actor.name, a["error"] or "")
+    else:
+        pipelines.finish_run(ws.store, a["run"], a["status"], a["error"])
     return Outcome(True, f"run {a['run']} {a['status']}", {"run": a["run"]})
 
 

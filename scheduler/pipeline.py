@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import Any, TextIO
 from lookout.scheduler.stages import BUILTINS, Stage, StageContext, StageFailed, custom_stage
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import events, pipelines, scheduling
-from lookout.storage.records import Run
+from lookout.storage.records import Run, iso
 
 MAX_RECOVERY_ATTEMPTS = 3
 CANCEL_POLL = 0.5  # seconds between looks at the store's cancel flag while a stage runs
@@ -163,6 +164,10 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+class StoreTrouble(OSError):
+    """The store failed under a run and its end could not be recorded yet; one line."""
+
+
 @dataclass
 class Runner:
     """Executes runs for one workspace; `stop` makes running runs end as `interrupted`."""
@@ -171,12 +176,14 @@ class Runner:
     holder: str
     stop: threading.Event = field(default_factory=threading.Event)
     cancels: dict[int, threading.Event] = field(default_factory=dict)
+    unfinished: dict[int, tuple[int, str]] = field(default_factory=dict)  # run -> (job, why)
 
-    def cancel(self, run_id: int) -> bool:
-        """Flag a run (in the store, and at once if it runs here); False if it already ended."""
-        if pipelines.cancel_queued(self.ws.store, run_id):
+    def cancel(self, run_id: int, by: str = "someone") -> bool:
+        """Flag a run for `by` (in the store, and at once if it runs here); False if it
+        already ended."""
+        if pipelines.cancel_queued(self.ws.store, run_id, by):
             return True
-        flagged = pipelines.request_cancel(self.ws.store, run_id)
+        flagged = pipelines.request_cancel(self.ws.store, run_id, by)
         event = self.cancels.get(run_id)
         if event is not None:
             event.set()
@@ -185,8 +192,11 @@ class Runner:
     def execute(self, run_id: int, scheduled_for: float | None = None) -> Run | None:
         """Run a queued run to its end; None if it was not queued (taken or cancelled).
 
-        The ledger key is the pipeline job and its scheduled time (the run's
-        creation for requested runs), so one schedule slot never runs twice.
+        The ledger key of a scheduled run is its pipeline job and slot, so one slot
+        never runs twice; a requested run's key is its own id, so two runs asked for
+        in the same millisecond both run. If the store fails under a run (a full
+        disk), the run is marked failed with the reason, or, when even that cannot
+        be written, remembered and marked by `settle` later.
         """
         store = self.ws.store
         if self.stop.is_set():
@@ -201,23 +211,54 @@ class Runner:
             if run.pipeline not in self.ws.config.pipelines:
                 pipelines.finish_run(store, run_id, "failed", "pipeline is no longer in the config")
                 return pipelines.get_run(store, run_id)
+            job_name = f"pipeline:{run.pipeline}"
             job = scheduling.start_job_run(
                 store,
-                f"pipeline:{run.pipeline}",
+                job_name,
                 scheduled_for or run.created_at,
                 self.holder,
                 run.attempt,
+                key=None if scheduled_for else f"{job_name}#run{run.id}",
             )
             if job is None:
-                pipelines.cancel_queued(store, run_id)
+                slot = iso(scheduled_for) or "its slot"
+                pipelines.cancel_queued(
+                    store, run_id, "scheduler", f"{slot} of {run.pipeline} already ran"
+                )
+                events.raise_event(
+                    store.conn,
+                    "cancelled",
+                    run.pipeline,
+                    f"run {run_id} cancelled by the scheduler: {slot} already ran",
+                )
                 return pipelines.get_run(store, run_id)
             pipelines.claim_run(store, run_id, job.id)
         cancel = self.cancels.setdefault(run_id, threading.Event())
         try:
             self._stages(run, job.id, cancel)
+        except (sqlite3.Error, OSError) as exc:
+            self._crashed(run_id, job.id, one_line(exc))
         finally:
             self.cancels.pop(run_id, None)
         return pipelines.get_run(store, run_id)
+
+    def _crashed(self, run_id: int, job_id: int, reason: str) -> None:
+        """The store failed under a run: fail it with the reason now, or remember it."""
+        log.warning("run %d: the store failed under it: %s", run_id, reason)
+        self.unfinished[run_id] = (job_id, f"the store failed: {reason}")
+        self.settle()
+        if run_id in self.unfinished:
+            raise StoreTrouble(f"run {run_id} could not be recorded as failed: {reason}")
+
+    def settle(self) -> None:
+        """Mark runs failed whose failure could not be written when it happened (the
+        scheduler retries this on every pass until the store takes writes again)."""
+        for run_id, (job_id, reason) in list(self.unfinished.items()):
+            try:
+                self._end(run_id, job_id, "failed", reason)
+            except (sqlite3.Error, OSError):
+                continue
+            self.unfinished.pop(run_id, None)
 
     def _stages(self, run: Run, job_id: int, cancel: threading.Event) -> None:
         store = self.ws.store
@@ -230,32 +271,37 @@ class Runner:
         data: dict[str, Any] = {}
         for stage in stages:
             if cancel.is_set() or pipelines.cancel_requested(store, run.id):
-                self._end(run.id, job_id, "cancelled", "cancelled by request")
+                self._end(run.id, job_id, "cancelled", self._cancelled_by(run.id))
                 return
             if self.stop.is_set():
                 self._interrupt(run, job_id, "the scheduler stopped")
                 return
             pipelines.start_stage(store, run.id, stage.name)
-            ok, tail, metrics, error = self._attempts(run, stage, cfg, data, cancel)
+            ok, tail, metrics, error, flagged = self._attempts(run, stage, cfg, data, cancel)
+            # A custom stage that returns after `ctx.cancelled` was set may have stopped
+            # early because of it: cut short, never `succeeded`. Built-in stages never
+            # look at the flag, so their return means their work is done.
+            cut_short = flagged and stage.custom
             with store.write():
                 current = pipelines.get_run(store, run.id)
                 if current is None or current.status != "running":
                     return  # interrupted meanwhile; recovery owns it now
-                if ok and not cancel.is_set():
+                if ok and not cut_short and not cancel.is_set():
                     pipelines.finish_stage(store, run.id, stage.name, "succeeded", tail, metrics)
                     continue
                 if self.stop.is_set() and not cancel.is_set():
                     reason = "the scheduler stopped"
                     pipelines.finish_stage(
-                        store, run.id, stage.name, "interrupted", tail, metrics, reason
+                        store, run.id, stage.name, "cancelled", tail, metrics, reason
                     )
                     self._interrupt(run, job_id, reason)
                     return
                 if cancel.is_set():
+                    reason = self._cancelled_by(run.id)
                     pipelines.finish_stage(
-                        store, run.id, stage.name, "interrupted", tail, metrics, "cancelled"
+                        store, run.id, stage.name, "cancelled", tail, metrics, reason
                     )
-                    self._end(run.id, job_id, "cancelled", "cancelled by request")
+                    self._end(run.id, job_id, "cancelled", reason)
                 else:
                     pipelines.finish_stage(
                         store, run.id, stage.name, "failed", tail, metrics, error
@@ -263,6 +309,10 @@ class Runner:
                     self._end(run.id, job_id, "failed", f"stage {stage.name}: {error}")
             return
         self._end(run.id, job_id, "succeeded")
+
+    def _cancelled_by(self, run_id: int) -> str:
+        current = pipelines.get_run(self.ws.store, run_id)
+        return pipelines.cancel_reason(current.cancelled_by if current else None)
 
     def _end(self, run_id: int, job_id: int, status: str, error: str | None = None) -> None:
         """The run's and its ledger entry's final status, in one transaction.
@@ -289,8 +339,9 @@ class Runner:
         cfg: dict[str, Any],
         data: dict[str, Any],
         cancel: threading.Event,
-    ) -> tuple[bool, str, dict[str, Any], str | None]:
-        """Run a stage, retrying with exponential backoff; (ok, log tail, metrics, error)."""
+    ) -> tuple[bool, str, dict[str, Any], str | None, bool]:
+        """Run a stage, retrying with exponential backoff; (ok, log tail, metrics, error,
+        whether `ctx.cancelled` was set while it ran)."""
         tail = _Tail()
         retries, backoff = int(cfg["retries"]), float(cfg["retry_backoff"])
         error: str | None = None
@@ -308,13 +359,14 @@ class Runner:
             )
             ok, error, timed_out = self._call(stage, ctx, tail, run.id, cancel)
             metrics = ctx.metrics
+            flagged = ctx.cancelled.is_set()
             if ok or timed_out or cancel.is_set() or attempt == retries:
-                return ok, tail.text(), metrics, error
+                return ok, tail.text(), metrics, error, flagged
             wait = backoff * 2**attempt
             tail.write(f"attempt {attempt + 1} failed: {error}; retrying in {wait:g}s\n")
             if _wait_any(wait, cancel, self.stop):
-                return False, tail.text(), metrics, error
-        return False, tail.text(), metrics, error
+                return False, tail.text(), metrics, error, True
+        return False, tail.text(), metrics, error, flagged
 
     def _call(
         self, stage: Stage, ctx: StageContext, tail: _Tail, run_id: int, cancel: threading.Event

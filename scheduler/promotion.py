@@ -15,18 +15,19 @@ The gates a production request records are `lookout.scheduler.gates`.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lookout.scheduler import policy, serving
+from lookout.scheduler import faults, policy, reconcile, safefs, serving
 from lookout.scheduler.connectors import model_source
 from lookout.scheduler.gates import production_gates
 from lookout.scheduler.policy import ROLES, PermissionDenied, can, role_of
 from lookout.scheduler.workspace import Workspace
-from lookout.storage import audit, events, registry
-from lookout.storage.records import Gate, PromotionRequest, Version
+from lookout.storage import audit, events, intents, registry
+from lookout.storage.records import AliasIntent, Gate, PromotionRequest, Version
 from lookout.storage.text import sanitize
 
 __all__ = [
@@ -77,46 +78,164 @@ def evaluate_gates(ws: Workspace, model: str, version: int) -> list[Gate]:
 # -- applying an alias change ------------------------------------------------------
 
 
-def _apply_alias(
-    ws: Workspace,
-    model_cfg: dict[str, Any] | None,
-    model: str,
-    alias: str,
-    version: Version,
-    *,
-    previous: int | None = None,
-    actor: str = "",
-) -> Callable[[], None]:
-    """Make the outside world match the new alias; returns how to undo it.
-
-    Local models switch the serving pointer (after the sha256 check); a
-    connector's models (e.g. MLflow's) set the alias there.
-    """
-    source = (model_cfg or {}).get("source")
+def _source(ws: Workspace, model: str) -> str:
+    source = (ws.config.models.get(model) or {}).get("source")
     if source is None:
         stored = registry.get_model(ws.store, model)
         source = stored.source if stored else "local"
-    connector = model_source(source)
-    if connector is not None:
-        try:
-            connector.set_alias(ws, model, alias, version.version)
-        except Exception as exc:
-            raise PromotionError(
-                f"{connector.title} did not set {model}@{alias} to v{version.version}:"
-                f" {sanitize(exc, 200)}"
-            ) from None
+    return str(source)
 
-        def undo() -> None:
-            if previous is not None:
-                connector.set_alias(ws, model, alias, previous)
-            else:
-                connector.delete_alias(ws, model, alias)
 
-        return undo
+def _io(exc: BaseException) -> str:
+    """A store or file error as one line (a full disk, above all)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return sanitize(str(exc) or type(exc).__name__, 200, single_line=True)
+
+
+class _Change:
+    """The outside half of one alias change: the serving pointer of a local model (after
+    its artifact's sha256 check), or the alias in the connector holding the model.
+
+    It is made last inside the transaction that records the decision, and marks the
+    intent recorded beforehand `done` in that same transaction. If the transaction
+    does not commit, `undo` puts the outside back while the write lock is still held
+    (for a pointer, by renames only, so it works on a full disk).
+    """
+
+    def __init__(self, ws: Workspace, intent: AliasIntent):
+        self.ws = ws
+        self.intent = intent
+        self.switches: list[serving.Switch] = []
+        self.connector_undos: list[Callable[[], None]] = []
+        self.undo_error: str | None = None
+        self.applied = False  # the decision moved the alias (an approval may only count)
+
+    def apply(
+        self,
+        conn: sqlite3.Connection,
+        model: str,
+        alias: str,
+        target: Version,
+        previous: int | None,
+        actor: str,
+    ) -> None:
+        connector = model_source(_source(self.ws, model))
+        if connector is not None:
+            try:
+                connector.set_alias(self.ws, model, alias, target.version)
+            except Exception as exc:
+                raise PromotionError(
+                    f"{connector.title} did not set {model}@{alias} to v{target.version}:"
+                    f" {sanitize(exc, 200)}"
+                ) from None
+
+            def undo() -> None:
+                if previous is not None:
+                    connector.set_alias(self.ws, model, alias, previous)
+                else:
+                    connector.delete_alias(self.ws, model, alias)
+
+            self.connector_undos.append(undo)
+        else:
+            switch = serving.Switch(self.ws, model, alias, f"intent-{self.intent.id}")
+            try:
+                artifact = serving.verify_artifact(self.ws, target)
+                switch.prepare(serving.pointer_bytes(target, alias, artifact, actor))
+                self.switches.append(switch)
+                faults.point("promotion.pointer_staged")
+                switch.apply()
+            except serving.ServingError as exc:
+                raise PromotionError(str(exc)) from None
+            faults.point("promotion.pointer_switched")
+        intents.finish(conn, self.intent.id, "done", previous, target.version)
+        self.applied = True
+
+    def undo(self) -> None:
+        """Put the outside back; a failure is kept (reconcile finishes the job), not raised."""
+        for fn in reversed(self.connector_undos):
+            try:
+                fn()
+            except Exception as exc:
+                self.undo_error = sanitize(exc, 200, single_line=True)
+        for switch in reversed(self.switches):
+            try:
+                switch.undo()
+            except (OSError, safefs.UnsafePath) as exc:
+                self.undo_error = f"cannot put the serving pointer back: {_io(exc)}"
+            switch.discard()
+
+    def finish(self) -> None:
+        for switch in self.switches:
+            switch.finish()
+
+
+@contextlib.contextmanager
+def _changing(
+    ws: Workspace, model: str, alias: str, action: str, actor: str, to_version: int | None
+) -> Iterator[tuple[sqlite3.Connection, _Change]]:
+    """One change of what `model@alias` serves, recoverable at every step.
+
+    1. Settle what a process that died left on this alias (`reconcile.settle`).
+    2. Record the intent and commit it, before anything outside is touched.
+    3. In one transaction (BEGIN IMMEDIATE): the caller re-checks and records the
+       decision, then `change.apply` switches the outside and marks the intent done;
+       commit. If the commit does not happen, the outside is put back under the lock.
+    A process killed anywhere leaves the intent pending, and the next reconcile makes
+    the outside match what the store committed.
+    """
+    _settle(ws, model, alias, actor)
     try:
-        return serving.switch(ws, version, alias, actor)
-    except serving.ServingError as exc:
-        raise PromotionError(str(exc)) from None
+        current = registry.aliases(ws.store, model).get(alias)
+        intent = intents.begin(ws.store, model, alias, action, actor, current, to_version)
+    except (sqlite3.Error, OSError) as exc:
+        raise PromotionError(f"cannot record the change: {_io(exc)}; nothing changed") from None
+    faults.point("promotion.intent_recorded")
+    change = _Change(ws, intent)
+    try:
+        with registry.changing(ws.store) as (conn, undos):
+            undos.append(change.undo)
+            yield conn, change
+            faults.point("promotion.before_commit")
+    except BaseException as exc:
+        settled = _after_failure(ws, change)
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise PromotionError(f"the change was not recorded: {_io(exc)}; {settled}") from None
+        raise
+    faults.point("promotion.after_commit")
+    change.finish()
+    if not change.applied:
+        with contextlib.suppress(sqlite3.Error, OSError):  # else reconcile closes it later
+            intents.forget(ws.store, intent.id)
+
+
+def _settle(ws: Workspace, model: str, alias: str, actor: str) -> None:
+    """Settle what a process that died left on this alias, before acting on it."""
+    try:
+        reconcile.settle(ws, model, alias, actor)
+    except (sqlite3.Error, OSError) as exc:
+        raise PromotionError(f"cannot check what serves: {_io(exc)}; nothing changed") from None
+
+
+@contextlib.contextmanager
+def _plain(ws: Workspace) -> Iterator[tuple[sqlite3.Connection, _Change | None]]:
+    """A write transaction for a change that touches nothing outside the store."""
+    with ws.store.write() as conn:
+        yield conn, None
+
+
+def _after_failure(ws: Workspace, change: _Change) -> str:
+    """Close the intent of a change that did not commit; says what state it left."""
+    try:
+        if change.undo_error is None:
+            intents.forget(ws.store, change.intent.id)
+        else:
+            intents.hand_over(ws.store, change.intent.id)
+    except (sqlite3.Error, OSError):
+        pass  # still pending: the next reconcile, once this process is gone, closes it
+    if change.undo_error is None:
+        return "nothing changed"
+    return f"{change.undo_error}; the scheduler's next pass puts it back"
 
 
 def _call_hook(
@@ -262,7 +381,7 @@ def _open_request(
 
 def _move(
     conn: sqlite3.Connection,
-    undos: list[Callable[[], None]],
+    change: _Change,
     ws: Workspace,
     model: str,
     alias: str,
@@ -309,17 +428,7 @@ def _move(
         sanitize(f"{model} {verb}: {alias} {was} → v{target.version} by {actor}: {reason}", 300),
         severity="warn" if kind == "rollback" else "info",
     )
-    undos.append(
-        _apply_alias(
-            ws,
-            ws.config.models.get(model),
-            model,
-            alias,
-            target,
-            previous=from_version,
-            actor=actor,
-        )
-    )
+    change.apply(conn, model, alias, target, from_version, actor)
     return from_version
 
 
@@ -359,10 +468,22 @@ def on_version_registered(
     any process) finds the costly drift comparison done.
     """
     gates = evaluate_gates(ws, model, version)
-    with ws.store.write() as conn:
-        if registry.read_version(conn, model, version) is None:
+    # A `candidate` pointer exists only if someone promoted to that alias by hand; then
+    # registering moves it the way a promotion would, so it never disagrees with the store.
+    pointer = model_source(_source(ws, model)) is None and (
+        serving.read_pointer(ws, model, CANDIDATE) is not None
+    )
+    with (
+        _changing(ws, model, CANDIDATE, "register", requested_by, version)
+        if pointer
+        else _plain(ws)
+    ) as (conn, change):
+        target = registry.read_version(conn, model, version)
+        if target is None:
             raise PromotionError(f"model {model} has no version {version}")
         previous = registry.alias_version(conn, model, CANDIDATE)
+        if change is not None:
+            change.apply(conn, model, CANDIDATE, target, previous, requested_by)
         registry.move_alias(
             conn,
             model,
@@ -424,7 +545,7 @@ def request_promotion(
         raise PromotionError(f"{alias!r} is not a valid alias name")
     gates = evaluate_gates(ws, model, version) if alias == PRODUCTION else []
     if alias != PRODUCTION:
-        with registry.changing(ws.store) as (conn, undos):
+        with _changing(ws, model, alias, "promotion", actor, version) as (conn, change):
             target = registry.read_version(conn, model, version)
             if target is None:
                 raise PromotionError(f"model {model} has no version {version}")
@@ -437,7 +558,7 @@ def request_promotion(
                 )
             from_version = _move(
                 conn,
-                undos,
+                change,
                 ws,
                 model,
                 alias,
@@ -489,10 +610,15 @@ def approve(
     """Approve a pending request (approver); the last approval moves the alias at once."""
     _check_actor(ws, actor, "approve")
     reason = _reason(reason)
-    with registry.changing(ws.store) as (conn, undos):
+    asked = registry.get_request(ws.store.conn, request_id)
+    if asked is None:
+        raise PromotionError(f"no promotion request #{request_id}")
+    with _changing(ws, asked.model, asked.alias, asked.kind, actor, asked.version) as (
+        conn,
+        change,
+    ):
         req = registry.get_request(conn, request_id)
-        if req is None:
-            raise PromotionError(f"no promotion request #{request_id}")
+        assert req is not None  # requests are never deleted
         _refuse_decided(conn, req)
         four_eyes = bool(ws.config.policy.get("four_eyes", True))
         if four_eyes and req.requested_by == actor:
@@ -567,7 +693,7 @@ def approve(
         kind = "rollback" if req.kind == "rollback" else "promotion"
         from_version = _move(
             conn,
-            undos,
+            change,
             ws,
             req.model,
             req.alias,
@@ -644,6 +770,13 @@ def _rollback_target(
             raise PromotionError(
                 f"{model} v{current} is the first production version; there is nothing earlier to roll back to"
             )
+        if last.kind == "rollback":
+            # Undoing a rollback would put back the version someone just took out, and ten
+            # people pressing rollback at once would flip production to and fro.
+            raise PromotionError(
+                f"{model} production v{current} is already a rollback (from v{last.from_version},"
+                f" by {last.actor}); name the version to go to with --to"
+            )
         return current, last.from_version
     if to_version == current:
         raise PromotionError(f"{model} v{to_version} is already production")
@@ -659,8 +792,10 @@ def rollback_target(
 ) -> tuple[int | None, int]:
     """(current production, the version `rollback` would put back), or PromotionError.
 
-    For previews (the console's confirmation): the same rule `rollback` applies.
+    For previews (the console's confirmation, the command line naming its target
+    before it asks): the same rule `rollback` applies.
     """
+    _model_cfg(ws, model)
     return _rollback_target(ws.store.conn, model, to_version)
 
 
@@ -674,8 +809,14 @@ def rollback(
 ) -> Outcome:
     """Put an earlier production version back (operator): the emergency path.
 
-    By default the version production held before its last change; with
-    `to_version` any version that was in production before. No approval unless
+    By default the version production held before its last change, unless that
+    change was itself a rollback (undoing it would put back what someone just took
+    out; `to_version` says where to go then); with
+    `to_version` any version that was in production before. The target is named
+    when the rollback is asked for, against the production version then (or
+    `expected_current`, the one the person saw when they chose): if production
+    moved before it is applied it is refused ("production is no longer vN"), so
+    ten people pressing rollback at once make one rollback, not ten. No approval unless
     `policy.rollback_requires_approval`, in which case a request is opened.
     """
     _check_actor(ws, actor, "rollback")
@@ -693,14 +834,19 @@ def rollback(
             f"request #{req.id}: rollback of {model} production v{current} → v{target_no} awaits approval",
             req,
         )
-    with registry.changing(ws.store) as (conn, undos):
-        current, target_no = _rollback_target(conn, model, to_version, expected_current)
+    # The target is named now, against the production version seen now (or the one the
+    # person saw); if production moves before this gets the lock, it is refused.
+    _settle(ws, model, PRODUCTION, actor)
+    seen, planned = _rollback_target(ws.store.conn, model, to_version, expected_current)
+    with _changing(ws, model, PRODUCTION, "rollback", actor, planned) as (conn, change):
+        expected = seen if expected_current is None else expected_current
+        current, target_no = _rollback_target(conn, model, planned, expected)
         target = registry.read_version(conn, model, target_no)
         if target is None:
             raise PromotionError(f"model {model} no longer has version {target_no}")
         _move(
             conn,
-            undos,
+            change,
             ws,
             model,
             PRODUCTION,

@@ -23,7 +23,9 @@ import datetime as dt
 import glob
 import logging
 import os
+import shutil
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -43,7 +45,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from lookout.scheduler import drift_job, metrics, pipeline
+from lookout.scheduler import drift_job, metrics, pipeline, reconcile
+from lookout.scheduler.artifacts import remove_orphaned_artifacts
 from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.config import ConfigError
 from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
@@ -60,6 +63,8 @@ FILE_SCAN = 2.0  # seconds between looks at trigger globs
 WEBHOOK_EVERY = 5.0
 STOP_TIMEOUT = 10.0
 LEDGER_KEEP = 7 * 86400  # finished job-run entries older than this are pruned (hourly)
+RECONCILE_EVERY = 1.0  # seconds between comparisons of what serves with the store
+DISK_EVERY = 10.0  # seconds between looks at the free disk space
 
 
 def _trigger(schedule: str, where: str = "schedule") -> BaseTrigger:
@@ -122,14 +127,16 @@ def sync_connector(ws: Workspace, connector: Connector) -> None:
         raise RuntimeError(report.error or f"{connector.title} sync failed")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def io_error(exc: BaseException) -> str:
+    """A store or file failure (a full disk, above all) as one line for the log."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _megabytes(n: float) -> str:
+    return f"{n / 1e6:.0f} MB"
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,8 @@ class Scheduler:
         self.holder = holder or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self.runner = pipeline.Runner(ws, self.holder, self.stop_event)
+        self.reconciler = reconcile.Reconciler(ws, "scheduler")
+        self.min_free = int(cfg.get("min_free", 0))
         self.missed: list[str] = []  # jobs whose slot was skipped by the grace period
         self.lease: Lease | None = None
         self._slots: dict[str, float] = {}
@@ -193,7 +202,7 @@ class Scheduler:
         won, lease = scheduling.acquire_lease(
             self.store, self.holder, self.host, self.pid, self.ttl
         )
-        if not won and lease.host == self.host and not _pid_alive(lease.pid):
+        if not won and not lease.alive(now()):  # its process is gone from this host
             scheduling.expire_lease(self.store, lease.holder)
             won, lease = scheduling.acquire_lease(
                 self.store, self.holder, self.host, self.pid, self.ttl
@@ -203,9 +212,14 @@ class Scheduler:
         return won, lease
 
     def release(self) -> None:
+        """Give the lease up; if the store cannot take even that (a full disk), the lease
+        still ends when this process does (see `Lease.alive`)."""
         if self._holding:
-            scheduling.release_lease(self.store, self.holder)
             self._holding = False
+            try:
+                scheduling.release_lease(self.store, self.holder)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("could not release the lease: %s", io_error(exc))
 
     # -- starting and stopping ------------------------------------------------------------
 
@@ -275,12 +289,25 @@ class Scheduler:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.release()
 
-    def _requeue_own(self) -> None:
+    def abandon(self) -> None:
+        """Stop at once, waiting for nothing (the console's terminal hung up): running
+        stages are abandoned, their runs marked interrupted and queued again, the lease
+        given up. The caller exits the process right after."""
+        self.stop_event.set()
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        try:
+            self._requeue_own("the console running it went away")
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("could not mark abandoned runs: %s", io_error(exc))
+        self.release()
+
+    def _requeue_own(self, reason: str = "the scheduler stopped") -> None:
         """Runs of ours still going when we must exit: interrupted now and queued again."""
         for jr in scheduling.list_job_runs(self.store, limit=200):
             if jr.status != "running" or jr.lease_holder != self.holder:
                 continue
-            self._recover_job_run(jr.id, jr.job, "the scheduler stopped")
+            self._recover_job_run(jr.id, jr.job, reason)
 
     def run_once(self) -> bool:
         """Do what is due or queued, in this thread, then return; False if the lease is held."""
@@ -304,6 +331,8 @@ class Scheduler:
                 if slot is not None:
                     job.action(slot.timestamp())
             self._dispatch_queued()
+            self.runner.settle()
+            self.reconcile()
         finally:
             if own:
                 self.release()
@@ -319,6 +348,8 @@ class Scheduler:
         self._begun = True
         record_config(self.ws, current_user())
         self.recover()
+        self.reconcile()
+        self._remove_orphans()
         stored = scheduling.next_runs(self.store)
         for name, p in self.ws.config.pipelines.items():
             pipelines.upsert_pipeline(
@@ -339,6 +370,49 @@ class Scheduler:
         for jr in scheduling.orphaned_job_runs(self.store, self.holder):
             self._recover_job_run(jr.id, jr.job, f"scheduler {jr.lease_holder} died")
         scheduling.requeue_taken_requests(self.store)
+
+    def reconcile(self) -> None:
+        """Make what serves match the store (`lookout.scheduler.reconcile`); a repair or
+        a disagreement it cannot repair is logged, and on the timeline and in the audit."""
+        for finding in self.reconciler.run():
+            if finding.repaired:
+                log.warning("repaired: %s", finding.problem)
+            else:
+                log.error("cannot repair: %s", finding.problem)
+
+    def _remove_orphans(self) -> None:
+        for path in remove_orphaned_artifacts(self.ws):
+            log.info("removed %s: no version refers to it and its run has ended", path)
+
+    def check_disk(self) -> None:
+        """A warning event while the store's or the artifacts' disk has less free space
+        than `[scheduler] min_free`, resolved when there is enough again."""
+        if self.min_free <= 0:
+            return
+        seen: set[int] = set()
+        for path in (self.store.path.parent, self.ws.config.artifacts):
+            try:
+                device = os.stat(path).st_dev
+                free = shutil.disk_usage(path).free
+            except OSError:
+                continue
+            if device in seen:
+                continue
+            seen.add(device)
+            key = f"disk:{path}"
+            with self.store.write() as conn:
+                if free < self.min_free:
+                    events.raise_event(
+                        conn,
+                        "disk_space",
+                        str(path),
+                        f"only {_megabytes(free)} free on the disk of {path} (below"
+                        f" {_megabytes(self.min_free)}): writes fail when it is full",
+                        "warn",
+                        dedup_key=key,
+                    )
+                elif events.open_event(conn, key) is not None:
+                    events.resolve(conn, key)
 
     def _recover_job_run(self, job_run_id: int, job: str, reason: str) -> None:
         with self.store.write() as conn:
@@ -465,6 +539,8 @@ class Scheduler:
             return
         try:
             job.action(slot)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("job %s could not start: %s", job_id, io_error(exc))
         except Exception:
             log.exception("job %s failed to start", job_id)
 
@@ -475,7 +551,10 @@ class Scheduler:
         aps = self._aps
         job = aps.get_job(event.job_id) if aps is not None else None
         if job is not None:
-            self._persist_next(event.job_id, job.next_run_time)
+            try:
+                self._persist_next(event.job_id, job.next_run_time)
+            except (sqlite3.Error, OSError) as exc:  # the next start re-reads the schedule
+                log.warning("could not record when %s runs next: %s", event.job_id, io_error(exc))
 
     def _persist_next(self, job_id: str, when: dt.datetime | None) -> None:
         ts = None if when is None else when.timestamp()
@@ -508,38 +587,70 @@ class Scheduler:
         with lock:  # one run of a pipeline at a time; the next stays queued
             try:
                 self.runner.execute(run_id, slot)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("run %d: %s; marked failed when the store takes writes", run_id, exc)
             except Exception:
                 log.exception("run %d crashed", run_id)
 
     # -- the polling loop: heartbeat, requests, file triggers -------------------------------
 
     def _loop(self) -> None:
+        """Heartbeat, requests, file triggers, reconcile, disk space and housekeeping.
+
+        Each chore keeps its own clock and runs on its own, so one the store refuses
+        (a full disk) is retried on a later pass without holding up the others.
+        """
         seen = -1
-        next_beat = next_scan = next_prune = 0.0
-        while not self.stop_event.wait(self.poll):
+        due: dict[str, float] = {}
+
+        def chore(name: str, every: float, work: Callable[[], Any]) -> None:
+            t = time.monotonic()
+            if t < due.get(name, 0.0):
+                return
+            due[name] = t + every
             try:
-                t = time.monotonic()
-                if t >= next_beat:
-                    next_beat = t + self.heartbeat
-                    if not scheduling.renew_lease(self.store, self.holder, self.ttl):
-                        log.error("lost the scheduler lease; stopping")
-                        self._holding = False
-                        self.stop_event.set()
-                        if self._aps is not None:
-                            self._aps.shutdown(wait=False)
-                        return
+                work()
+            except (sqlite3.Error, OSError) as exc:
+                due[name] = t + min(every, 5.0)
+                log.warning("%s failed: %s; trying again later", name, io_error(exc))
+            except Exception:
+                log.exception("scheduler loop error in %s", name)
+
+        while not self.stop_event.wait(self.poll):
+            t = time.monotonic()
+            if t >= due.get("heartbeat", 0.0):
+                due["heartbeat"] = t + self.heartbeat
+                try:
+                    renewed = scheduling.renew_lease(self.store, self.holder, self.ttl)
+                except (sqlite3.Error, OSError) as exc:
+                    log.warning("heartbeat failed: %s; trying again", io_error(exc))
+                    due["heartbeat"] = t + min(self.heartbeat, 1.0)
+                    renewed = True
+                if not renewed:
+                    log.error("lost the scheduler lease; stopping")
+                    self._holding = False
+                    self.stop_event.set()
+                    if self._aps is not None:
+                        self._aps.shutdown(wait=False)
+                    return
+
+            def requests() -> None:
+                nonlocal seen
                 version = self.store.data_version()
                 if version != seen:
-                    seen = version
                     self._take_requests()
-                if t >= next_scan:
-                    next_scan = t + FILE_SCAN
-                    self._scan_files()
-                if t >= next_prune:
-                    next_prune = t + 3600
-                    scheduling.prune_job_runs(self.store, now() - LEDGER_KEEP)
-            except Exception:
-                log.exception("scheduler loop error")
+                    seen = version
+
+            chore("requests", 0.0, requests)
+            chore("file triggers", FILE_SCAN, self._scan_files)
+            chore("marking failed runs", 0.0, self.runner.settle)
+            chore("reconcile", RECONCILE_EVERY, self.reconcile)
+            chore("disk space", DISK_EVERY, self.check_disk)
+            chore("ledger pruning", 3600, self._prune)
+
+    def _prune(self) -> None:
+        scheduling.prune_job_runs(self.store, now() - LEDGER_KEEP)
+        self._remove_orphans()
 
     def _take_requests(self) -> None:
         for req in scheduling.take_requests(self.store):
@@ -575,7 +686,7 @@ class Scheduler:
                 run_id = int(req.target)
             except ValueError:
                 return False, f"not a run id: {req.target}"
-            if self.runner.cancel(run_id):
+            if self.runner.cancel(run_id, req.requested_by):
                 return True, f"run {run_id} cancelling"
             return False, f"run {run_id} is not queued or running"
         if req.kind in ("run_checks", "run_drift"):

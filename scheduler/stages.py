@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lookout.scheduler import drift, promotion, training
+from lookout.scheduler import artifacts, drift, promotion, training
 from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.frame import DataError, Frame
 from lookout.scheduler.loading import load_dataset, resolve_callable
@@ -114,7 +114,7 @@ def _train(ctx: StageContext) -> None:
     model = ctx.config["model"]
     frame: Frame = ctx.data["frame"]
     ts = ctx.ws.config.datasets[ctx.config["dataset"]].get("timestamp_column")
-    artifact = ctx.ws.config.artifacts / model / f"run-{ctx.run_id}.joblib"
+    artifact = artifacts.run_artifact(ctx.ws, model, ctx.run_id)
     try:
         trained, sp = training.train(
             frame,
@@ -124,6 +124,7 @@ def _train(ctx: StageContext) -> None:
             test_size=float(ctx.config["test_size"]),
             seed=int(ctx.config["seed"]),
             artifact=artifact,
+            artifacts=ctx.ws.config.artifacts,
             exclude=(ts,) if ts else (),
             code=ctx.ws.config.code_path,
         )
@@ -153,7 +154,7 @@ def _evaluate(ctx: StageContext) -> None:
     if version is None or not version.artifact_path:
         return
     try:
-        bundle = training.load(ctx.ws.config.resolve(version.artifact_path))
+        bundle = training.load_version(ctx.ws, version)
         baseline = training.metrics(bundle, frame, sp.test)
     except (training.TrainingError, KeyError) as exc:
         ctx.log.warning("production version %d cannot be scored: %s", version.version, exc)

@@ -9,18 +9,19 @@ Every problem raises TrainingError with one line for the stage record.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
+import io
 import math
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lookout.scheduler import usercode
+from lookout.scheduler import safefs, serving, usercode
 from lookout.scheduler.frame import Frame
+from lookout.scheduler.workspace import Workspace
+from lookout.storage.records import Version
 
 ARTIFACT_FORMAT = 1
 
@@ -168,38 +169,44 @@ def fit(estimator: Any, x: np.ndarray, y: np.ndarray, features: list[str]) -> An
     return estimator
 
 
-def save(bundle: dict[str, Any], path: Path) -> str:
-    """Write the bundle with joblib atomically; returns the file's sha256."""
+def save(bundle: dict[str, Any], base: Path, path: Path) -> str:
+    """Write the bundle with joblib at `path` under the artifacts directory `base`: to a
+    temporary name, flushed, then renamed, never through a symlink. Returns its sha256."""
     import joblib
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 would keep the team from the artifact; the umask decides
-    # (a shared workspace's daemon runs with 027: the group reads it, nobody else).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        joblib.dump(bundle, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    # The umask decides the mode (a shared workspace's daemon runs with 027: the group
+    # reads the artifact, nobody else).
+    tmp = f".{path.name}.{os.getpid()}.tmp"
+    with safefs.directory(base, path.parent, create=True) as dfd:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(tmp, flags, safefs.FILE_MODE, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                joblib.dump(bundle, f)
+                f.flush()
+                os.fsync(f.fileno())
+            safefs.rename(dfd, tmp, path.name)
+        except BaseException:
+            safefs.unlink(dfd, tmp)
+            raise
+    return safefs.sha256(base, path)
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """A bundle written by `save` (estimator, features, categorical codes, task)."""
+def load_version(ws: Workspace, version: Version) -> dict[str, Any]:
+    """A version's bundle: its artifact is read once and checked against the recorded
+    sha256 before joblib unpickles it (a pickle runs code; only the approved one may)."""
     import joblib
 
     try:
-        bundle = joblib.load(path)
+        data = serving.load_verified(ws, version)
+    except serving.ServingError as exc:
+        raise TrainingError(str(exc)) from None
+    try:
+        bundle = joblib.load(io.BytesIO(data))
     except Exception as exc:
-        raise TrainingError(f"{path}: cannot load the model: {exc}") from None
+        raise TrainingError(f"{version.artifact_path}: cannot load the model: {exc}") from None
     if not isinstance(bundle, dict) or "estimator" not in bundle:
-        raise TrainingError(f"{path}: not a Lookout model artifact")
+        raise TrainingError(f"{version.artifact_path}: not a Lookout model artifact")
     return bundle
 
 
@@ -260,6 +267,7 @@ def train(
     test_size: float,
     seed: int,
     artifact: Path,
+    artifacts: Path,
     exclude: tuple[str, ...] = (),
     code: Path | None = None,
 ) -> tuple[Trained, Split]:
@@ -284,5 +292,5 @@ def train(
         "estimator_path": estimator_path,
         "params": params,
     }
-    sha = save(bundle, artifact)
+    sha = save(bundle, artifacts, artifact)
     return Trained(bundle, artifact, sha), sp

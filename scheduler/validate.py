@@ -20,6 +20,8 @@ CALL_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 CRON_FIELD_RE = re.compile(r"^[\w*/,\-?]+$")
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)\s*$", re.IGNORECASE)
+SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 
 
 class Invalid(Exception):
@@ -121,6 +123,17 @@ def duration(path: str, v: Any) -> float:
         if m and float(m.group(1)) > 0:
             return float(m.group(1)) * DURATION_UNITS[m.group(2)]
     raise Invalid(path, f'expected a duration like "30s", "10m" or "2h", got {shown(v)}')
+
+
+def size(path: str, v: Any) -> int:
+    """'200MB', '1.5GB', '512KB' or a number of bytes; 0 or more (1 KB = 1000 bytes)."""
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+        return v
+    if isinstance(v, str):
+        m = SIZE_RE.match(v)
+        if m:
+            return int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
+    raise Invalid(path, f'expected a size like "200MB" or "2GB", got {shown(v)}')
 
 
 def schedule(path: str, v: Any) -> str:

@@ -240,10 +240,16 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            self.commit(conn)
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does that): then there is
+            # nothing to roll back, and the error to report is the one that got us here.
+            # A COMMIT that failed leaves the transaction open: close it, or the next
+            # write on this thread would join a transaction that can never commit.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        self.commit(conn)
 
     def commit(self, conn: StoreConnection) -> None:
         """COMMIT the open transaction, then publish the audit head if an entry was written.

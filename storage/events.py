@@ -14,6 +14,11 @@ _COLUMNS = (
 )
 
 
+# Kinds of event meaning that what serves may not be what was approved: shown in the
+# console's header and failing `lookout status` while they are open.
+CRITICAL_KINDS = ("serving_mismatch",)
+
+
 def _event(row: sqlite3.Row) -> Event:
     return Event(**{k: row[k] for k in row.keys()})
 
@@ -157,5 +162,17 @@ def open_events(store: Store, limit: int = 200) -> list[Event]:
         f"SELECT {_COLUMNS} FROM events WHERE (acked_at IS NOT NULL OR resolved_at IS NOT NULL) = 0"
         " ORDER BY id DESC LIMIT ?",
         (limit,),
+    )
+    return [_event(r) for r in rows]
+
+
+def open_critical(store: Store) -> list[Event]:
+    """Unresolved events of a critical kind, newest first (acknowledging one does not close
+    it: only the condition clearing does)."""
+    marks = ",".join("?" * len(CRITICAL_KINDS))
+    rows = store.conn.execute(
+        f"SELECT {_COLUMNS} FROM events WHERE kind IN ({marks}) AND resolved_at IS NULL"
+        " ORDER BY id DESC",
+        CRITICAL_KINDS,
     )
     return [_event(r) for r in rows]

@@ -58,6 +58,7 @@ def _run(row: sqlite3.Row, stages: tuple[StageRun, ...] = ()) -> Run:
         job_run_id=row["job_run_id"],
         stages=stages,
         retry_of=row["retry_of"],
+        cancelled_by=row["cancelled_by"],
     )
 
 
@@ -185,14 +186,22 @@ def set_run_status(store: Store, run_id: int, status: str, error: str | None = N
             )
 
 
-def request_cancel(store: Store, run_id: int) -> bool:
-    """Flag a queued or running run for cancellation; False if it already finished."""
+def request_cancel(store: Store, run_id: int, by: str = "someone") -> bool:
+    """Flag a queued or running run for cancellation by `by`; False if it already finished.
+    The first person to ask is the one the run names."""
     with store.write() as conn:
         cur = conn.execute(
-            "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status IN ('queued','running')",
-            (run_id,),
+            "UPDATE runs SET cancel_requested = 1, cancelled_by = coalesce(cancelled_by, ?)"
+            " WHERE id = ? AND status IN ('queued','running')",
+            (by, run_id),
         )
         return cur.rowcount == 1
+
+
+def cancel_reason(by: str | None, reason: str = "") -> str:
+    """What a cancelled run says as its error: by whom, and why when known."""
+    text = f"cancelled by {by or 'someone'}" + (f": {reason}" if reason else "")
+    return sanitize(text, 500, single_line=True)
 
 
 def cancel_requested(store: Store, run_id: int) -> bool:
@@ -280,13 +289,16 @@ def claim_run(store: Store, run_id: int, job_run_id: int | None) -> bool:
         return cur.rowcount == 1
 
 
-def cancel_queued(store: Store, run_id: int) -> bool:
-    """Cancel a run that has not started yet; False if it started or finished."""
+def cancel_queued(store: Store, run_id: int, by: str = "someone", reason: str = "") -> bool:
+    """Cancel a run that has not started yet, saying who and why; False if it started or
+    finished. Whoever flagged it first (`request_cancel`) stays the one it names."""
     with store.write() as conn:
+        row = conn.execute("SELECT cancelled_by FROM runs WHERE id = ?", (run_id,)).fetchone()
+        who = row["cancelled_by"] if row is not None and row["cancelled_by"] else by
         cur = conn.execute(
-            "UPDATE runs SET status = 'cancelled', ended_at = ?, cancel_requested = 1"
-            " WHERE id = ? AND status = 'queued'",
-            (now(), run_id),
+            "UPDATE runs SET status = 'cancelled', ended_at = ?, cancel_requested = 1,"
+            " cancelled_by = ?, error = ? WHERE id = ? AND status = 'queued'",
+            (now(), who, cancel_reason(who, reason), run_id),
         )
         if cur.rowcount == 1:
             conn.execute(
@@ -324,6 +336,13 @@ def finish_run(store: Store, run_id: int, status: str, error: str | None = None)
             )
         elif status == "succeeded":
             events.resolve(conn, key)
+
+
+def cancel_running(store: Store, run_id: int, by: str, reason: str = "") -> None:
+    """End a started run as cancelled by `by` (an SDK-recorded run its owner stopped)."""
+    with store.write() as conn:
+        conn.execute("UPDATE runs SET cancelled_by = ? WHERE id = ?", (by, run_id))
+        finish_run(store, run_id, "cancelled", cancel_reason(by, reason))
 
 
 def add_stage(store: Store, run_id: int, name: str) -> None:
@@ -478,3 +497,9 @@ def last_success(store: Store) -> dict[str, float]:
         "SELECT pipeline, max(ended_at) FROM runs WHERE status = 'succeeded' GROUP BY pipeline"
     ).fetchall()
     return {r[0]: float(r[1]) for r in rows if r[1] is not None}
+
+
+def unfinished_run_ids(store: Store) -> set[int]:
+    """Runs still queued or running (their files are still being written)."""
+    rows = store.conn.execute("SELECT id FROM runs WHERE status IN ('queued','running')")
+    return {int(r[0]) for r in rows}

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
-STAGE_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "interrupted")
+STAGE_STATUSES = (
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "skipped",
+    "interrupted",
+    "cancelled",
+)
 CHECK_RESULTS = ("pass", "warn", "fail", "error")
 DRIFT_LEVELS = ("ok", "warn", "drift", "error")
 EVENT_SEVERITIES = ("info", "warn", "error")  # in rising order
@@ -71,6 +81,7 @@ class Run:
     job_run_id: int | None
     stages: tuple[StageRun, ...] = ()
     retry_of: int | None = None  # the interrupted run this one re-runs
+    cancelled_by: str | None = None  # who cancelled it (a person, or "scheduler"); why is `error`
 
 
 @dataclass(frozen=True)
@@ -301,7 +312,22 @@ class Lease:
     expires_at: float
 
     def alive(self, at: float) -> bool:
-        return self.expires_at > at
+        """Held until it expires, or no longer at once when its holder ran on this host and
+        that process is gone (a killed daemon is not shown alive for the rest of its lease)."""
+        return self.expires_at > at and not process_gone(self.host, self.pid)
+
+
+def process_gone(host: str, pid: int) -> bool:
+    """Whether process `pid` of `host` is known to have ended (only this host can tell)."""
+    if host != socket.gethostname() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, as another account's process
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -377,3 +403,23 @@ class Batch:
     first_ts: float | None
     last_ts: float | None
     columns: dict[str, memoryview | list[str]]
+
+
+@dataclass(frozen=True)
+class AliasIntent:
+    """A change to what serves, recorded before the outside world (a serving pointer, an
+    external registry's alias) is touched; `pending` until the decision commits."""
+
+    id: int
+    model: str
+    alias: str
+    action: str
+    actor: str
+    from_version: int | None
+    to_version: int | None
+    host: str
+    pid: int
+    started_at: float
+    status: str  # pending | done | recovered
+    ended_at: float | None
+    note: str | None

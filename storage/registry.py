@@ -535,7 +535,8 @@ def changing(store: Store) -> Iterator[tuple[sqlite3.Connection, list[Callable[[
                 undo()
         finally:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # the error to report is the first
+                    conn.execute("ROLLBACK")
         raise
 
 
@@ -577,3 +578,9 @@ def pending_counts(store: Store) -> dict[str, int]:
         "SELECT model, count(*) FROM promotion_requests WHERE status = 'pending' GROUP BY model"
     ).fetchall()
     return {r[0]: int(r[1]) for r in rows}
+
+
+def artifact_paths(store: Store) -> set[str]:
+    """Every artifact path a version records (to tell a run's leftover files from models)."""
+    rows = store.conn.execute("SELECT artifact_path FROM versions WHERE artifact_path IS NOT NULL")
+    return {r[0] for r in rows}

@@ -69,10 +69,19 @@ def _job_run(row: sqlite3.Row) -> JobRun:
 
 
 def start_job_run(
-    store: Store, job: str, scheduled_for: float, holder: str, attempt: int = 1
+    store: Store,
+    job: str,
+    scheduled_for: float,
+    holder: str,
+    attempt: int = 1,
+    key: str | None = None,
 ) -> JobRun | None:
-    """Write the execution before its work starts; None if this key already ran or runs."""
-    key = f"{job}@{scheduled_for:.3f}#{attempt}"
+    """Write the execution before its work starts; None if this key already ran or runs.
+
+    The key says what must never run twice: by default one slot of a schedule
+    (`JOB@SLOT#ATTEMPT`); a requested run passes its own unique key instead.
+    """
+    key = key or f"{job}@{scheduled_for:.3f}#{attempt}"
     with store.write() as conn:
         try:
             cur = conn.execute(

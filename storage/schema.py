@@ -525,5 +525,61 @@ V7 = [
     "CREATE INDEX batch_profiles_by_model ON batch_profiles (model, kind, batch_id)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
+# Crash safety (issue 15).
+# - alias_intents: a change to what serves (a serving pointer, or an alias in a connector such
+#   as MLflow) is recorded here, committed, before the outside world is touched; the
+#   transaction that records the decision marks it done. One left `pending` by a process that
+#   died is settled by the next reconcile (scheduler start, every daemon pass, the next
+#   promotion command on that alias), which makes the outside match the store again.
+# - stage_runs.status gains `cancelled`: a stage cut short by a cancel or a shutdown (it saw
+#   `ctx.cancelled`) ends so, never `succeeded`. A CHECK cannot be altered in place, so the
+#   table is rebuilt (nothing refers to it), and V6's search triggers and duration index on
+#   it are made again as V6 wrote them. They are dropped first, so that dropping the old
+#   table deletes no search document.
+# - runs.cancelled_by: who cancelled a run (a person, or the scheduler); the reason is its error.
+_ON_STAGE_RUNS = [s for s in V6 if " ON stage_runs" in s]
+V8 = [
+    """CREATE TABLE alias_intents (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        from_version INTEGER,
+        to_version INTEGER,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending','done','recovered')),
+        ended_at REAL,
+        note TEXT
+    )""",
+    "CREATE INDEX alias_intents_pending ON alias_intents (model, alias) WHERE status = 'pending'",
+    "CREATE INDEX alias_intents_by_alias ON alias_intents (model, alias, id)",
+    """CREATE TABLE stage_runs_v8 (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending','running','succeeded','failed','skipped','interrupted','cancelled')),
+        started_at REAL,
+        ended_at REAL,
+        log_tail TEXT NOT NULL DEFAULT '',
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        UNIQUE (run_id, name)
+    )""",
+    "INSERT INTO stage_runs_v8 SELECT id, run_id, position, name, status, started_at, ended_at,"
+    " log_tail, metrics_json, error FROM stage_runs ORDER BY id",
+    "DROP TRIGGER search_stages_ai",
+    "DROP TRIGGER search_stages_au",
+    "DROP TRIGGER search_stages_ad",
+    "DROP TABLE stage_runs",
+    "ALTER TABLE stage_runs_v8 RENAME TO stage_runs",
+    *_ON_STAGE_RUNS,
+    "ALTER TABLE runs ADD COLUMN cancelled_by TEXT",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -129,14 +129,21 @@ async def test_a_too_small_terminal_names_the_size_it_needs(hostile: Any) -> Non
 class Terminal:
     """`lookout` in a real pseudo-terminal, its output kept raw and on an emulated screen."""
 
-    def __init__(self, workspace: Path, env: dict[str, str], cols: int = 120, rows: int = 40):
+    def __init__(
+        self,
+        workspace: Path,
+        env: dict[str, str],
+        cols: int = 120,
+        rows: int = 40,
+        args: tuple[str, ...] = ("--no-scheduler",),
+    ):
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
         self.open = True
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: become the console
-            os.execve(LOOKOUT, [LOOKOUT, "-w", str(workspace), "--no-scheduler"], env)
+            os.execve(LOOKOUT, [LOOKOUT, "-w", str(workspace), *args], env)
         import fcntl
         import struct
         import termios

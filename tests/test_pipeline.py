@@ -357,11 +357,12 @@ def test_cancel_sets_the_flag_for_a_running_callable_and_stops_the_run(
         if (ws.root / "started").exists():
             break
         tick.wait(0.025)
-    assert runner.cancel(queued.id)
+    assert runner.cancel(queued.id, "carol")
     worker.join(10)
     run = result[0]
     assert run is not None and run.status == "cancelled"
-    assert stage(run, "train").status == "interrupted"
+    assert (run.cancelled_by, run.error) == ("carol", "cancelled by carol")
+    assert stage(run, "train").status == "cancelled"
     assert [s.status for s in run.stages[3:]] == ["skipped", "skipped"]
 
 
@@ -371,10 +372,11 @@ def test_a_queued_run_that_is_cancelled_never_starts(
     ws = make(make_workspace, config())
     runner = Runner(ws, "test-holder")
     queued = pipeline.queue_run(ws, "p", "manual", "tester")
-    assert runner.cancel(queued.id)
+    assert runner.cancel(queued.id, "carol")
     assert runner.execute(queued.id) is None
     run = pipelines.get_run(ws.store, queued.id)
     assert run is not None and run.status == "cancelled"
+    assert (run.cancelled_by, run.error) == ("carol", "cancelled by carol")
     assert {s.status for s in run.stages} == {"skipped"}
 
 

@@ -641,7 +641,11 @@ def test_undo_runs_when_the_transaction_does_not_commit(
     v2 = add_version(ws)
     with pytest.raises(RuntimeError), registry.changing(ws.store) as (conn, undos):
         registry.move_alias(conn, "m", "production", 2, kind="promotion", actor=ME)
-        undos.append(serving.switch(ws, v2, "production", ME))
+        switch = serving.Switch(ws, "m", "production", "test")
+        artifact = serving.verify_artifact(ws, v2)
+        switch.prepare(serving.pointer_bytes(v2, "production", artifact, ME))
+        switch.apply()
+        undos.append(switch.undo)
         assert serving_version(ws) == 2
         raise RuntimeError("the commit failed")
     assert serving_version(ws) == v1.version

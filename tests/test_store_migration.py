@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from lookout.storage import checks, registry
+from lookout.storage import checks, intents, pipelines, registry, search
 from lookout.storage.db import Store, migrate
 from lookout.storage.records import CheckResult, Gate
 from lookout.storage.schema import SCHEMA_VERSION
@@ -259,3 +259,52 @@ def test_v6_store_with_logged_batches_upgrades_and_profiles_them(make_workspace)
     assert run_retention(ws)["raw_rows"] == 3  # older than 1 s, and profiled now
     again = run_drift(ws, "m")
     assert again is not None and again.rows == 3000 and again.features == result.features
+
+
+def test_v7_store_with_runs_upgrades_to_v8_and_keeps_its_stages(tmp_path: Path) -> None:
+    """V8 rebuilds stage_runs (a stage may end `cancelled`), adds runs.cancelled_by and
+    alias_intents; every stage row, and the search over their logs, comes through."""
+    path = tmp_path / "v7.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=7)
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO runs (id, pipeline, status, trigger, triggered_by, created_at, error)"
+        " VALUES (3, 'p', 'interrupted', 'manual', 'alice', 1.7e9, 'the scheduler stopped')"
+    )
+    stages = [
+        (30, 3, 0, "ingest", "succeeded", 1.7e9, 1.7e9 + 1, "read 5 rows", '{"rows": 5}', None),
+        (31, 3, 1, "train", "interrupted", 1.7e9 + 1, 1.7e9 + 2, "", "{}", "stopped"),
+        (32, 3, 2, "register", "skipped", None, None, "", "{}", None),
+    ]
+    conn.executemany("INSERT INTO stage_runs VALUES (?,?,?,?,?,?,?,?,?,?)", stages)
+    conn.execute("COMMIT")
+    conn.close()
+
+    before = conn_docs(path)
+    assert len(before) == 2  # the two stages with a log or an error
+
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION >= 8
+    assert [tuple(r) for r in store.conn.execute("SELECT * FROM stage_runs ORDER BY id")] == stages
+    assert conn_docs(path) == before
+    assert search.search(store, "stopped")[0].id == 3
+    run = pipelines.get_run(store, 3)
+    assert run is not None and run.cancelled_by is None and len(run.stages) == 3
+    pipelines.finish_stage(store, 3, "train", "cancelled", error="cancelled by bob")
+    assert pipelines.get_run(store, 3).stages[1].status == "cancelled"  # type: ignore[union-attr]
+    assert intents.pending(store.conn) == []
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    fresh = Store(tmp_path / "fresh.db")
+    assert _schema(store) == _schema(fresh)
+    fresh.close()
+    store.close()
+
+
+def conn_docs(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return [tuple(r) for r in conn.execute("SELECT * FROM search_docs ORDER BY id")]
+    finally:
+        conn.close()

@@ -99,7 +99,12 @@ def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
             sched.release()
         print("ran what was due or queued")
         return 0
-    if not sched.start():
+    try:
+        started = sched.start()
+    except BaseException:  # e.g. the store is full: give the lease back before saying so
+        sched.stop(timeout=0)
+        raise
+    if not started:
         return fail(f"another scheduler holds the lease: {_holder(sched.lease or lease)}", 1)
     daemon = Daemon(sched.ws) if sched.ws.shared else None
     if daemon is not None:

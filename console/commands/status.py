@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from lookout.console.output import print_json, table, workspace
+from lookout.scheduler import reconcile
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks, drift, events, pipelines, registry, retention, scheduling
 from lookout.storage.db import now
@@ -54,6 +55,16 @@ def collect(ws: Workspace) -> dict[str, Any]:
         {"model": d.model, "level": d.level, "share": d.share, "at": iso(d.at)}
         for d in drift.latest_each(store)
     ]
+    serving = [
+        {
+            "model": f.model,
+            "alias": f.alias,
+            "recorded": f.recorded,
+            "pointer": f.serving,
+            "problem": f.problem,
+        }
+        for f in reconcile.check(ws)
+    ]
     return {
         "workspace": str(ws.root),
         "scheduler": {
@@ -68,6 +79,8 @@ def collect(ws: Workspace) -> dict[str, Any]:
         "drift": drift_rows,
         "events": {"open": events.count_open(store)},
         "store": _store(store),
+        "serving": serving,
+        "critical": [e.message for e in events.open_critical(store)],
     }
 
 
@@ -91,6 +104,11 @@ def problems(status: dict[str, Any]) -> list[str]:
     for d in status["drift"]:
         if d["level"] in ("drift", "error"):
             out.append(f"model {d['model']}: drift {d['level']}")
+    shown = set()
+    for f in status["serving"]:
+        shown.add(f["problem"])
+        out.append(f"serving: {f['problem']}")
+    out.extend(f"critical: {m}" for m in status["critical"] if m not in shown)
     return out
 
 

@@ -41,7 +41,7 @@ from lookout.scheduler.connectors.base import (
     sync_status,
 )
 from lookout.scheduler.validate import Key, duration, list_of, nonempty, table, url
-from lookout.storage import audit, events, external, registry
+from lookout.storage import audit, events, external, intents, registry
 from lookout.storage.db import Store, now
 from lookout.storage.identity import current_user
 from lookout.storage.records import Model
@@ -520,9 +520,12 @@ def _apply(
     known = external.read(conn, SOURCE, f"model:{model.name}")
     touched: dict[str, float] = dict(known.value.get("touched", {})) if known else {}
     local = registry.aliases(store, model.name)
+    # An alias a Lookout promotion was changing when its process died: MLflow may hold the
+    # half-made move. Reconcile sets it back from the store; it is not a move made in MLflow.
+    unsettled = {i.alias for i in intents.pending(conn, model.name)}
     changes = 0
     for alias in sorted(set(model.aliases) | set(local)):
-        if touched.get(alias, 0.0) >= started:
+        if touched.get(alias, 0.0) >= started or alias in unsettled:
             continue  # Lookout moved it while we were reading; what we read is older
         theirs, ours = model.aliases.get(alias), local.get(alias)
         if theirs == ours or (theirs is not None and theirs not in have):
