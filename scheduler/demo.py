@@ -339,7 +339,7 @@ def build(
     if reset and is_demo(root):
         for name in ("lookout.db", "lookout.db-wal", "lookout.db-shm", CONFIG_NAME):
             (root / name).unlink(missing_ok=True)
-        for name in ("artifacts", "data"):
+        for name in ("artifacts", "data", "lookout.db-batches"):
             shutil.rmtree(root / name, ignore_errors=True)
     fresh = not is_demo(root)
     try:

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lookout.scheduler import faults, policy, reconcile, safefs, serving
+from lookout.scheduler import policy, reconcile, safefs, serving
 from lookout.scheduler.connectors import model_source
 from lookout.scheduler.gates import production_gates
 from lookout.scheduler.policy import ROLES, PermissionDenied, can, role_of
 from lookout.scheduler.workspace import Workspace
-from lookout.storage import audit, events, intents, registry
+from lookout.storage import audit, events, faults, intents, registry
 from lookout.storage.records import AliasIntent, Gate, PromotionRequest, Version
 from lookout.storage.text import sanitize
 

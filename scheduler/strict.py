@@ -157,14 +157,15 @@ def expect(path: Path, want: int, owner: int, gid: int | None, what: str) -> Fin
 def layout(cfg: Config, service_uid: int, gid: int) -> list[Finding]:
     """Everything in a shared workspace, checked against how `lookout init --shared` makes
     it: directories 2750 and files 0640 (or stricter), owned by the service account and
-    the team's group; the store, the artifacts and the code folder even where they lie
-    outside the workspace directory."""
+    the team's group; the store (with its batch folder), the artifacts and the code
+    folder even where they lie outside the workspace directory."""
     found = [expect(cfg.path, 0o640, service_uid, gid, "the config")]
     db = cfg.database
     for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         if p.exists() or p == db:
             found.append(expect(p, 0o640, service_uid, gid, "the store"))
-    for folder in (cfg.root, cfg.artifacts, cfg.code_path):
+    batches = db.with_name(db.name + "-batches")  # logged batches' raw rows
+    for folder in (cfg.root, cfg.artifacts, cfg.code_path, *([batches] * batches.is_dir())):
         found.append(expect(folder, 0o2750, service_uid, gid, "a folder"))
         if not folder.is_dir() or folder.is_symlink():
             continue

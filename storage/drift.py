@@ -1,7 +1,13 @@
 """Logged inference batches and drift results.
 
-A batch is ONE row whose blob holds every column back to back, so a window of
-a million rows is a handful of rows to read. The encoding needs only the
+A batch is ONE row, and its raw rows are ONE file in the store's batch folder
+(`lookout.db-batches/` beside `lookout.db`, part of the store as its `-wal`
+is) holding every column back to back, so a window of a million rows is a
+handful of files to read. A file, not a blob: SQLite would write a 400 MB
+batch three times (the zeroed blob, the columns into it, the checkpoint) and
+hold the write lock while it did; a file is written once, before the
+transaction that names it. Stores written before V9 keep their blobs
+(`data_file` NULL) and are read as before. The encoding needs only the
 standard library (storage never imports NumPy):
 
 - numeric columns: little-endian float64 bytes, 8-byte aligned in the blob, so
@@ -9,7 +15,18 @@ standard library (storage never imports NumPy):
 - text columns: a zlib-compressed JSON list of strings.
 
 `columns_json` describes the layout: ``[{"name", "type": "f8"|"str", "offset",
-"size"}]``. NumPy arrays are accepted by duck typing (`.dtype`, `.astype`,
+"size"}]``, offsets into the file (or the blob).
+
+Crash points. The file is written under a fresh name, then the row naming it
+is committed: a crash in between leaves a file no row names, which
+`sweep_batch_files` removes once it is older than any write in progress.
+Retention deletes the row first and the file after its commit: a crash in
+between leaves the same kind of orphan. A full disk fails the file's write,
+before anything is in the store, and the partial file is removed. Files are
+not fsynced, as SQLite's `synchronous = NORMAL` does not sync a WAL commit: a
+process crash loses neither, a power cut may lose the newest of both; a file
+shorter than its layout (or missing) is read as an error naming the batch,
+and the batch's profile, kept in the store, still serves its drift windows. NumPy arrays are accepted by duck typing (`.dtype`, `.astype`,
 `.tobytes`), as are plain sequences. Nothing is pickled, so reading a batch
 can never execute anything.
 
@@ -21,14 +38,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import secrets
 import sqlite3
+import stat
 import sys
+import time
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from lookout.storage import faults
 from lookout.storage.db import Store, now
 from lookout.storage.records import Batch, DriftResult, FeatureDrift
 from lookout.storage.registry import decode_profile
@@ -40,8 +63,7 @@ PREDICTION = "prediction"
 TIMESTAMP = "timestamp"
 LABEL = "label"
 SPECIAL = (PREDICTION_ID, PREDICTION, TIMESTAMP, LABEL)
-# SQLite refuses blobs over 1e9 bytes; bigger batches are split into rows of at most this.
-MAX_BLOB = 512 << 20
+ORPHAN_AGE = 3600.0  # a batch file no row names, older than this, was left by a crash
 Buffer = bytes | memoryview
 
 
@@ -116,24 +138,85 @@ def encode_batch(columns: Mapping[str, Any]) -> tuple[dict[str, tuple[str, Buffe
 Encoded = dict[str, tuple[str, Buffer]]
 
 
-def _split(encoded: Encoded, rows: int) -> list[tuple[Encoded, int]]:
-    """Cut a batch bigger than MAX_BLOB into row ranges that each fit."""
-    size = sum(len(d) for _, d in encoded.values())
-    if size <= MAX_BLOB:
-        return [(encoded, rows)]
-    step = max(1, rows * MAX_BLOB // size)
-    texts = {n: json.loads(zlib.decompress(d)) for n, (k, d) in encoded.items() if k == TEXT}
-    chunks = []
-    for start in range(0, rows, step):
-        chunk: dict[str, tuple[str, Buffer]] = {}
-        for name, (kind, data) in encoded.items():
-            if kind == F8:
-                chunk[name] = (F8, data[start * 8 : (start + step) * 8])
-            else:
-                part = json.dumps(texts[name][start : start + step]).encode()
-                chunk[name] = (TEXT, zlib.compress(part, 1))
-        chunks.append((chunk, min(step, rows - start)))
-    return chunks
+def batch_folder(store: Store) -> Path:
+    """Where a store keeps its batches' raw rows: beside it, as its `-wal` is."""
+    return store.path.with_name(store.path.name + "-batches")
+
+
+def _write_file(
+    store: Store, parts: list[tuple[str, str, Buffer]], layout: list[dict[str, Any]]
+) -> str:
+    """Write a batch's columns at their layout offsets into a new file; returns its name.
+
+    The folder and the file take the store file's group and mode (a shared
+    workspace's 2750/0640), so whoever may read the store may read its rows.
+    """
+    st = os.stat(store.path)
+    folder = batch_folder(store)
+    if not folder.is_dir():
+        dmode = (st.st_mode & 0o777) | ((st.st_mode & 0o444) >> 2)  # x wherever r
+        dmode |= os.stat(folder.parent).st_mode & stat.S_ISGID
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        else:
+            if st.st_gid != os.stat(folder).st_gid:
+                os.chown(folder, -1, st.st_gid)
+            os.chmod(folder, dmode)
+    name = f"{time.time_ns():x}-{secrets.token_hex(6)}.cols"
+    path = folder / name
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        if st.st_gid != os.fstat(fd).st_gid:
+            os.fchown(fd, -1, st.st_gid)
+        os.fchmod(fd, st.st_mode & 0o666)
+        by_name = {n: d for n, _, d in parts}
+        pos = 0
+        for place in layout:
+            if place["offset"] > pos:
+                os.write(fd, bytes(place["offset"] - pos))
+            data = memoryview(by_name[place["name"]])
+            while data:
+                data = data[os.write(fd, data) :]
+            pos = place["offset"] + place["size"]
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return name
+
+
+def sweep_batch_files(store: Store, older_than: float = ORPHAN_AGE) -> int:
+    """Remove batch files no row names (a crash between writing and committing, or between
+    retention's commit and its unlink); returns how many. Files younger than `older_than`
+    may belong to a write in progress and are kept."""
+    folder = batch_folder(store)
+    if not folder.is_dir():
+        return 0
+    named = {
+        r[0]
+        for r in store.conn.execute(
+            "SELECT data_file FROM inference_batches WHERE data_file IS NOT NULL"
+        )
+    }
+    cutoff = time.time() - older_than
+    removed = 0
+    for entry in os.scandir(folder):
+        if entry.name in named or not entry.name.endswith(".cols"):
+            continue
+        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def remove_batch_files(store: Store, names: Collection[str]) -> None:
+    """Unlink the files of batches whose rows are gone (called after their commit)."""
+    folder = batch_folder(store)
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
 
 
 def append_batch(
@@ -149,44 +232,40 @@ def append_batch(
     """Append one batch (column name -> values, all the same length); returns its id.
 
     With `expected` (or for labels) the batch is checked first (`check_batch`).
-    A batch too big for one SQLite row becomes several consecutive rows, all
-    written in one transaction (so a reader sees all of it or none). Its
-    `profile` (`lookout.scheduler.profiles`, packed; or a function giving it,
-    called once the batch passed its checks) is stored in the same
-    transaction, under the first row's id. Columns are written straight into
-    the row's blob (incremental blob I/O), never joined into one copy first.
+    Its raw rows go to one new file first (see the module's crash points),
+    columns written straight from their buffers, never joined into one copy.
+    Its `profile` (`lookout.scheduler.profiles`, packed; or a function giving
+    it, called once the batch passed its checks) is stored in the
+    transaction that stores the batch's row.
     """
     encoded, rows = encode_batch(columns)
     if expected is not None or kind == "labels":
         check_batch(encoded, expected, kind)
     if callable(profile):
         profile = profile()
-    first_id = 0
+    parts = [(name, k, d) for name, (k, d) in encoded.items()]
+    layout, _ = _layout(parts)
+    name = _write_file(store, parts, layout)
     at = now()
-    with store.write() as conn:
-        for chunk, n in _split(encoded, rows):
-            parts = [(name, k, d) for name, (k, d) in chunk.items()]
-            layout, size = _layout(parts)
+    try:
+        with store.write() as conn:
             cur = conn.execute(
                 "INSERT INTO inference_batches (model, kind, at, rows, first_ts, last_ts,"
-                " columns_json, data) VALUES (?,?,?,?,?,?,?,zeroblob(?))",
-                (model, kind, at, n, first_ts, last_ts, json.dumps(layout), size),
+                " columns_json, data, data_file) VALUES (?,?,?,?,?,?,?,x'',?)",
+                (model, kind, at, rows, first_ts, last_ts, json.dumps(layout), name),
             )
-            row_id = int(cur.lastrowid or 0)
-            with conn.blobopen("inference_batches", "data", row_id) as blob:
-                for place, (_, _, data) in zip(
-                    layout, sorted(parts, key=lambda c: c[1] != F8), strict=True
-                ):
-                    blob.seek(place["offset"])
-                    blob.write(data)
-            first_id = first_id or row_id
-        if profile is not None:
-            conn.execute(
-                "INSERT INTO batch_profiles (batch_id, model, kind, at, rows, first_ts, last_ts,"
-                " profile) VALUES (?,?,?,?,?,?,?,?)",
-                (first_id, model, kind, at, rows, first_ts, last_ts, profile),
-            )
-    return first_id
+            batch_id = int(cur.lastrowid or 0)
+            faults.point("batch.before_commit")
+            if profile is not None:
+                conn.execute(
+                    "INSERT INTO batch_profiles (batch_id, model, kind, at, rows, first_ts,"
+                    " last_ts, profile) VALUES (?,?,?,?,?,?,?,?)",
+                    (batch_id, model, kind, at, rows, first_ts, last_ts, profile),
+                )
+    except BaseException:
+        remove_batch_files(store, [name])
+        raise
+    return batch_id
 
 
 def set_batch_profile(store: Store, batch: Batch, profile: bytes) -> None:
@@ -235,7 +314,7 @@ def unprofiled_batches(store: Store, limit: int = 10, model: str | None = None) 
 
 def load_batch(store: Store, batch_id: int, columns: Collection[str] | None = None) -> Batch | None:
     row = store.conn.execute(
-        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json"
+        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json, data_file"
         " FROM inference_batches WHERE id = ?",
         (batch_id,),
     ).fetchone()
@@ -343,7 +422,7 @@ def load_window(
     arrive after its inputs, whatever their own timestamps say).
     """
     sql = (
-        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json"
+        "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json, data_file"
         " FROM inference_batches WHERE model = ? AND kind = ?"
     )
     args: list[Any] = [model, kind]
@@ -373,28 +452,57 @@ def _batch(store: Store, row: sqlite3.Row, columns: Collection[str] | None) -> B
         rows=row["rows"],
         first_ts=row["first_ts"],
         last_ts=row["last_ts"],
-        columns=_read_columns(store, row["id"], json.loads(row["columns_json"]), columns),
+        columns=_read_columns(
+            store, row["id"], row["data_file"], json.loads(row["columns_json"]), columns
+        ),
     )
 
 
 def _read_columns(
-    store: Store, batch_id: int, layout: list[dict[str, Any]], wanted: Collection[str] | None
+    store: Store,
+    batch_id: int,
+    data_file: str | None,
+    layout: list[dict[str, Any]],
+    wanted: Collection[str] | None,
 ) -> dict[str, memoryview | list[str]]:
-    """Columns of one batch by incremental blob I/O, each read straight into one bytes object.
+    """Columns of one batch, each read straight into one buffer of its own.
 
-    A plain SELECT would hold the whole blob twice (SQLite's copy and Python's)
-    at the peak, and every column whether needed or not.
+    Only the wanted columns are read; a blob (stores before V9) by incremental
+    blob I/O, as a plain SELECT would hold it twice at the peak.
     """
+    places = [c for c in layout if wanted is None or c["name"] in wanted]
     out: dict[str, memoryview | list[str]] = {}
-    with store.conn.blobopen("inference_batches", "data", batch_id, readonly=True) as blob:
-        for col in layout:
-            if wanted is not None and col["name"] not in wanted:
-                continue
-            blob.seek(col["offset"])
-            raw = blob.read(col["size"])
-            out[col["name"]] = (
-                memoryview(raw) if col["type"] == F8 else json.loads(zlib.decompress(raw))
-            )
+
+    def keep(col: dict[str, Any], raw: bytes | bytearray) -> None:
+        out[col["name"]] = (
+            memoryview(raw) if col["type"] == F8 else json.loads(zlib.decompress(raw))
+        )
+
+    if data_file is None:
+        with store.conn.blobopen("inference_batches", "data", batch_id, readonly=True) as blob:
+            for col in places:
+                blob.seek(col["offset"])
+                keep(col, blob.read(col["size"]))
+        return out
+    path = batch_folder(store) / data_file
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise BatchError(
+            f"batch {batch_id}: its raw rows are gone ({path}: {exc.strerror})"
+        ) from None
+    try:
+        for col in places:
+            raw = bytearray(col["size"])
+            done, view = 0, memoryview(raw)
+            while done < len(raw):
+                got = os.preadv(fd, [view[done:]], col["offset"] + done)
+                if not got:
+                    raise BatchError(f"batch {batch_id}: {path} is shorter than its rows")
+                done += got
+            keep(col, raw)
+    finally:
+        os.close(fd)
     return out
 
 

@@ -3,8 +3,9 @@
 `prune(store, policy)` deletes, oldest first, the rows older than each kind's
 age in `policy` (seconds; `[retention]` in lookout.toml):
 
-- ``raw_rows``: logged batches' raw rows (inference_batches) — only of batches
-  whose profile is stored, so a window can still be read from profiles;
+- ``raw_rows``: logged batches' raw rows (inference_batches and their files,
+  unlinked after the rows' commit) — only of batches whose profile is stored,
+  so a window can still be read from profiles;
 - ``profiles``: batch profiles (batch_profiles);
 - ``check_results``: check results, but never the latest result of a check,
   nor a result on the training snapshot of a version a pending promotion
@@ -14,7 +15,9 @@ age in `policy` (seconds; `[retention]` in lookout.toml):
   open (neither acknowledged nor resolved) with a de-duplication key: that
   condition is still going on.
 
-The audit is never pruned (its triggers refuse it anyway), nor versions,
+Each pass also removes batch files no row names (`sweep_batch_files`: left by
+a crash between a file's write and its row's commit, or between a deletion's
+commit and its unlink). The audit is never pruned (its triggers refuse it anyway), nor versions,
 promotion requests, approvals or runs. Each transaction deletes at most
 ``BATCH`` rows (``RAW_BATCH`` raw batches, which are large), so a console or
 the scheduler waiting for the write lock waits a few milliseconds, never for
@@ -28,15 +31,17 @@ its lowest id and stops at the first row young enough to keep.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from lookout.storage.db import Store, now
+from lookout.storage.drift import batch_folder, remove_batch_files, sweep_batch_files
 
 KINDS = ("raw_rows", "profiles", "check_results", "drift_results", "events")
 BATCH = 500
-RAW_BATCH = 1  # a batch's blob can be hundreds of MB: one per transaction
+RAW_BATCH = 1  # a batch (a pre-V9 blob) can be hundreds of MB: one per transaction
 VACUUM_PAGES = 2048  # pages handed back per incremental_vacuum transaction
 
 _PENDING_SNAPSHOTS = (
@@ -91,11 +96,22 @@ def _prune_kind(store: Store, kind: str, cutoff: float, pause: float) -> int:
                     (cutoff, size),
                 )
             ]
+            files: list[str] = []
             if ids:
                 marks = ",".join("?" * len(ids))
                 if table == "events":
                     conn.execute(f"DELETE FROM deliveries WHERE event_id IN ({marks})", ids)
+                if table == "inference_batches":
+                    files = [
+                        r[0]
+                        for r in conn.execute(
+                            f"SELECT data_file FROM inference_batches WHERE id IN ({marks})"
+                            " AND data_file IS NOT NULL",
+                            ids,
+                        )
+                    ]
                 conn.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", ids)
+        remove_batch_files(store, files)  # after the commit: a crash before leaves an orphan
         removed += len(ids)
         if len(ids) < size:
             return removed
@@ -160,6 +176,7 @@ def prune(
             removed[kind] = _prune_kind(store, kind, t - float(policy[kind]), pause)
     if policy.get("events") is not None:
         removed["deliveries"] = _prune_deliveries(store, t - float(policy["events"]))
+    removed["orphan_files"] = sweep_batch_files(store)
     removed["pages_freed"] = vacuum(store, pause)
     return removed
 
@@ -177,6 +194,13 @@ _OLDEST = {
 }
 
 
+def _files_bytes(store: Store) -> int:
+    folder = batch_folder(store)
+    if not folder.is_dir():
+        return 0
+    return sum(e.stat(follow_symlinks=False).st_size for e in os.scandir(folder))
+
+
 def store_stats(store: Store) -> dict[str, Any]:
     """The store's size on disk, its free space, and the time of the oldest row of each kind.
 
@@ -192,7 +216,7 @@ def store_stats(store: Store) -> dict[str, Any]:
         row = conn.execute(sql).fetchone()
         oldest[kind] = None if row is None else float(row[0])
     return {
-        "bytes": page * pages + (wal.stat().st_size if wal.exists() else 0),
+        "bytes": page * pages + (wal.stat().st_size if wal.exists() else 0) + _files_bytes(store),
         "free_bytes": page * free,
         "auto_vacuum": {0: "none", 1: "full", 2: "incremental"}.get(_auto_vacuum(store), "?"),
         "oldest": oldest,

@@ -581,5 +581,9 @@ V8 = [
     "ALTER TABLE runs ADD COLUMN cancelled_by TEXT",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8]
+# V9: a logged batch's raw rows live in a file of the store's batch folder
+# (`lookout.storage.drift`); older rows keep their blob and a NULL data_file.
+V9 = ["ALTER TABLE inference_batches ADD COLUMN data_file TEXT"]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9]
 SCHEMA_VERSION = len(MIGRATIONS)

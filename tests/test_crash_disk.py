@@ -23,6 +23,7 @@ from lookout.scheduler import promotion, serving
 from lookout.scheduler.service import Scheduler
 from lookout.scheduler.workspace import Workspace, open_workspace
 from lookout.storage import audit, events, intents, pipelines, registry, scheduling
+from lookout.storage import drift as drift_store
 from lookout.storage.db import now
 
 from tests import accounts
@@ -176,6 +177,8 @@ def test_commands_on_a_full_disk_say_so_in_one_line(tmp_path: Path, gate: Path) 
             gate.write_text("open")  # the hold stage does not wait
             filler = fill(disk, 0)
             one_line(lookout(ws, "log", "m", str(batch)), (2,))
+            folder = drift_store.batch_folder(ws.store)
+            assert not folder.exists() or list(folder.iterdir()) == []  # no partial file
             one_line(lookout(ws, "checks", "--run", "table"), (0, 2))
             one_line(lookout(ws, "run", "p"), (2,))
             one_line(lookout(ws, "run", "p", "--wait"), (1, 2))

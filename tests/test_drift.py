@@ -282,16 +282,6 @@ def test_window_reads_the_newest_batches_covering_the_rows(store: Store) -> None
     assert drift_store.logged_rows(store, "m") == 500
 
 
-def test_big_batches_split_into_rows_that_fit(store: Store, monkeypatch) -> None:
-    monkeypatch.setattr(drift_store, "MAX_BLOB", 800)
-    drift_store.append_batch(store, "m", {"x": np.arange(250.0), "s": [str(i) for i in range(250)]})
-    window = drift_store.load_window(store, "m")
-    assert len(window) > 1
-    xs = np.concatenate([np.frombuffer(b.columns["x"]) for b in window])
-    assert np.array_equal(xs, np.arange(250.0))
-    assert sum((b.columns["s"] for b in window), []) == [str(i) for i in range(250)]
-
-
 @pytest.mark.parametrize(
     ("columns", "message"),
     [

@@ -104,17 +104,20 @@ def test_drift_results_keep_each_models_latest(store: Store) -> None:
     assert [r.model for r in drift_store.latest_each(store)] == ["a", "b"]
 
 
-def test_pruning_frees_pages_for_the_file_system(store: Store) -> None:
+def test_pruning_hands_space_back_to_the_file_system(store: Store) -> None:
     assert retention.store_stats(store)["auto_vacuum"] == "incremental"
     for i in range(6):
         _log(store, rows=200_000, seed=i)
+    checks.record_results(store, [_result("a", "fail") for _ in range(20_000)])
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    before = store.path.stat().st_size
-    removed = retention.prune(store, POLICY, at=now() + 8 * DAY)
+    before, file_before = retention.store_stats(store)["bytes"], store.path.stat().st_size
+    removed = retention.prune(store, POLICY, at=now() + 100 * DAY)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert removed["raw_rows"] == 6 and removed["pages_freed"] > 0
-    assert store.path.stat().st_size < before / 4
+    assert removed["raw_rows"] == 6 and removed["check_results"] == 19_999
+    assert removed["pages_freed"] > 0 and store.path.stat().st_size < file_before
+    assert list(drift_store.batch_folder(store).iterdir()) == []  # the rows' files unlinked
     stats = retention.store_stats(store)
+    assert stats["bytes"] < before / 4
     assert stats["oldest"]["raw_rows"] is None and stats["oldest"]["profiles"] is not None
 
 

@@ -1,4 +1,4 @@
-"""Named crash points, for the tests that kill a promotion at each of its steps.
+"""Named crash points, for the tests that kill a promotion or a batch's logging at each step.
 
 `point(name)` does nothing unless the process was started with
 `LOOKOUT_CRASH_AT=name`; then it kills the process with SIGKILL right there,

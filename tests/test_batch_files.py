@@ -1,0 +1,94 @@
+"""A logged batch's raw rows live in one file beside the store: written once, named by its
+row only after the file is whole, removed with the row, and never left behind by a crash."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lookout.storage import drift as drift_store
+from lookout.storage import retention
+from lookout.storage.db import Store
+
+APPEND = """
+import sys
+import numpy as np
+from lookout.storage import drift
+from lookout.storage.db import Store
+drift.append_batch(Store(sys.argv[1]), "m", {"x": np.arange(100_000.0), "s": ["a"] * 100_000})
+"""
+
+
+def files(store: Store) -> list[Path]:
+    folder = drift_store.batch_folder(store)
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_a_batch_is_one_file_its_row_names(store: Store) -> None:
+    x = np.arange(1000.0)
+    drift_store.append_batch(store, "m", {"x": x, "s": [str(i) for i in range(1000)]})
+    (path,) = files(store)
+    (name,) = [r[0] for r in store.conn.execute("SELECT data_file FROM inference_batches")]
+    assert path.name == name and path.stat().st_size >= x.nbytes
+    (batch,) = drift_store.load_window(store, "m")
+    assert np.array_equal(np.frombuffer(batch.columns["x"]), x)
+    assert batch.columns["s"][-1] == "999"
+
+
+def test_files_take_the_stores_mode_so_its_readers_can_read_them(tmp_path: Path) -> None:
+    path = tmp_path / "lookout.db"
+    store = Store(path, mode=0o640)
+    drift_store.append_batch(store, "m", {"x": [1.0, 2.0]})
+    (f,) = files(store)
+    assert f.stat().st_mode & 0o777 == 0o640
+    assert drift_store.batch_folder(store).stat().st_mode & 0o777 == 0o750
+    reader = Store(path, readonly=True)
+    (batch,) = drift_store.load_window(reader, "m")
+    assert list(np.frombuffer(batch.columns["x"])) == [1.0, 2.0]
+
+
+def test_a_kill_between_the_file_and_its_row_leaves_an_orphan_the_sweep_removes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lookout.db"
+    Store(path).close()
+    env = {**os.environ, "LOOKOUT_CRASH_AT": "batch.before_commit"}
+    done = subprocess.run([sys.executable, "-c", APPEND, str(path)], env=env, timeout=60)
+    assert done.returncode == -9  # killed right there, as a power cut would
+    store = Store(path)
+    assert drift_store.logged_rows(store, "m") == 0
+    assert len(files(store)) == 1
+    assert drift_store.sweep_batch_files(store) == 0  # young: a write may still be going on
+    assert drift_store.sweep_batch_files(store, older_than=0) == 1
+    assert files(store) == []
+    subprocess.run([sys.executable, "-c", APPEND, str(path)], check=True, timeout=60)
+    assert drift_store.sweep_batch_files(store, older_than=0) == 0  # a named file stays
+    assert drift_store.logged_rows(store, "m") == 100_000 and len(files(store)) == 1
+
+
+def test_a_missing_file_is_one_line_naming_the_batch_and_its_profile_still_serves(
+    store: Store,
+) -> None:
+    batch_id = drift_store.append_batch(store, "m", {"x": [1.0, 2.0]}, profile=b"p")
+    (f,) = files(store)
+    f.unlink()
+    with pytest.raises(drift_store.BatchError, match=f"batch {batch_id}: its raw rows are gone"):
+        drift_store.load_window(store, "m")
+    profiles = store.conn.execute("SELECT batch_id FROM batch_profiles").fetchall()
+    assert [r[0] for r in profiles] == [batch_id]  # what drift windows read
+    f.write_bytes(b"short")
+    with pytest.raises(drift_store.BatchError, match="shorter than its rows"):
+        drift_store.load_batch(store, batch_id)
+
+
+def test_retention_unlinks_the_files_of_the_rows_it_deletes(store: Store) -> None:
+    keep = drift_store.append_batch(store, "m", {"x": [1.0]}, profile=b"p")
+    store.conn.execute("UPDATE inference_batches SET at = at - 30 * 86400")  # a month old
+    drift_store.append_batch(store, "m", {"x": [2.0]}, profile=b"p")
+    removed = retention.prune(store, {"raw_rows": 7 * 86400})
+    assert removed["raw_rows"] == 1 and len(files(store)) == 1
+    assert drift_store.load_batch(store, keep) is None
