@@ -48,12 +48,10 @@ class Trained:
 def build_estimator(path: str, params: dict[str, Any], code: Path | None = None) -> Any:
     """Import `package.module.Class` (or `module:factory`, which may live in the workspace's
     code folder `code`) and construct it with `params`."""
-    if ":" in path:
-        module_name, _, attr = path.partition(":")
-    else:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
+    parts = usercode.split(path)
+    if parts is None:
         raise TrainingError(f'estimator "{path}": expected an import path like "sklearn.svm.SVC"')
+    module_name, attr = parts
     try:
         module = (
             usercode.import_module(code, module_name)

@@ -202,9 +202,11 @@ def test_a_hangup_during_training_exits_within_a_second_and_gives_the_run_back(
     make_workspace: Callable[..., Workspace],
     terminal_env: dict[str, str],  # noqa: F811
 ) -> None:
-    ws = make(make_workspace, config(estimator="lookout_stages:slow"))
+    ws = make(make_workspace, config())
     path = ws.root / "code" / "lookout_stages.py"
     path.write_text(path.read_text() + SLOW_PY)
+    # the estimator is looked up when the config loads, so it names the code once it exists
+    ws = make_workspace(config(estimator="lookout_stages:slow"))
     term = Terminal(ws.root, terminal_env, args=())
     try:
         term.wait_for("Pipelines")

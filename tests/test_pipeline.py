@@ -251,13 +251,6 @@ def test_stage_output_and_log_records_are_captured_into_the_log_tail(
 BAD_INPUTS = [
     ("missing file", {"source": "data/nothing*.csv"}, "", "ingest", "no file matches"),
     (
-        "estimator does not import",
-        {"estimator": "sklearn.nope.Forest"},
-        "",
-        "train",
-        "cannot import sklearn.nope",
-    ),
-    (
         "callable raises",
         {},
         '[[pipelines.p.stages]]\nname = "train"\ncall = "lookout_stages:boom"\n',
