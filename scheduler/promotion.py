@@ -306,10 +306,11 @@ def _model_cfg(ws: Workspace, model: str) -> dict[str, Any] | None:
 
 
 def _pending_key(request_id: int) -> str:
-    return f"approval:{request_id}"
+    return registry.pending_key(request_id)
 
 
 def _close_pending(conn: sqlite3.Connection, request_id: int) -> None:
+    """Resolve the request's open `approval_pending` (deciding a request does it too)."""
     events.resolve(conn, _pending_key(request_id))
 
 
@@ -329,7 +330,6 @@ def _supersede(
         if old.kind != kind or (keep is not None and old.version == keep):
             continue
         registry.set_request_status(conn, old.id, "superseded", None)
-        _close_pending(conn, old.id)
         ids.append(old.id)
     return ids
 
@@ -674,6 +674,7 @@ def approve(
         have = sum(1 for a in req.approvals if a.decision == "approve") + 1
         if have < req.approvals_required:
             left = req.approvals_required - have
+            _close_pending(conn, req.id)  # the request's one open event says what is left
             events.raise_event(
                 conn,
                 "approval_pending",
@@ -681,6 +682,7 @@ def approve(
                 sanitize(
                     f"request #{req.id}: {actor} approved; {left} more approval(s) needed", 300
                 ),
+                dedup_key=_pending_key(req.id),
             )
             done = registry.get_request(conn, req.id)
             return Outcome(
@@ -689,7 +691,6 @@ def approve(
                 done,
             )
         registry.set_request_status(conn, req.id, "approved", actor)
-        _close_pending(conn, req.id)
         kind = "rollback" if req.kind == "rollback" else "promotion"
         from_version = _move(
             conn,
@@ -726,7 +727,6 @@ def reject(ws: Workspace, request_id: int, actor: str, reason: str) -> Outcome:
             raise PromotionError(f"{actor} already approved request #{req.id}")
         registry.add_approval(conn, req.id, actor, "reject", reason)
         registry.set_request_status(conn, req.id, "rejected", actor)
-        _close_pending(conn, req.id)
         audit.append(
             conn,
             actor,

@@ -662,7 +662,8 @@ class Scheduler:
             switch = "manual" if trigger == "retry" else trigger
             if switch in ("manual", "drift") and not p["triggers"][switch]:
                 return False, f"{trigger} runs of {req.target} are turned off"
-            run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by)
+            forced = bool(req.args.get("force"))
+            run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by, forced)
             self._dispatch(run.id)
             return True, f"run {run.id}"
         if req.kind == "cancel_run":

@@ -166,3 +166,21 @@ class _Anything(set[str]):
 
     def __contains__(self, name: object) -> bool:
         return True
+
+
+def digest(folder: Path) -> str:
+    """The sha256 of a code folder's files (names and contents; caches left out), so a run
+    can tell whether the code it would call changed; "" when there is no folder."""
+    h = hashlib.sha256()
+    try:
+        files = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.relative_to(folder).parts
+        )
+        for p in files:
+            h.update(str(p.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    except OSError:
+        return ""
+    return h.hexdigest() if files else ""
