@@ -635,6 +635,24 @@ def summarize(features: list[FeatureDrift], share_threshold: float = 0.5) -> tup
     return "ok", share
 
 
+# Levels from least to most urgent, in the order `summarize` decides them.
+LEVEL_RANK = {"ok": 0, "warn": 1, "error": 2, "drift": 3}
+
+
+def model_level(features_level: str, prediction_level: str | None) -> str:
+    """The model's level: its features' (`summarize`), raised by drift in its predictions.
+
+    What the model predicts is the most direct sign that it meets data unlike its training
+    data, whatever the features say one by one (a few features that matter can move while
+    most stay put, and the share of drifted features stays low). So predictions at `drift`
+    make the model `drift`, at `warn` at least `warn`. A prediction comparison that could not
+    be made (`error`, or no predictions logged) leaves the level to the features.
+    """
+    if prediction_level not in ("warn", "drift"):
+        return features_level
+    return max(features_level, prediction_level, key=LEVEL_RANK.__getitem__)
+
+
 def histogram(
     feature_profile: Mapping[str, Any], values: np.ndarray
 ) -> tuple[list[float], list[float], list[float]] | None:

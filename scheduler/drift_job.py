@@ -5,7 +5,8 @@ span when set, else the last `window_rows` rows), compares it with the
 reference profile of the version `production` points at, adds prediction
 drift (logged `prediction` vs the profiled target) and the primary metric on
 rows whose labels arrived (joined by `prediction_id`), and records the
-result.
+result. The model's level is its features' raised by its predictions' drift
+(`lookout.scheduler.drift.model_level`).
 
 Two ways to read a window. Up to `exact_rows` rows (default 100 000), while
 every batch still has its raw rows, the rows are read and compared exactly;
@@ -27,7 +28,13 @@ from typing import Any
 import numpy as np
 from lookout.scheduler.batches import profile_backlog, window_metrics
 from lookout.scheduler.config import default_metric
-from lookout.scheduler.drift import category_key, compare_feature, compare_profile, summarize
+from lookout.scheduler.drift import (
+    category_key,
+    compare_feature,
+    compare_profile,
+    model_level,
+    summarize,
+)
 from lookout.scheduler.frame import Frame
 from lookout.scheduler.profiles import Window, compare_window, compare_window_feature
 from lookout.scheduler.workspace import Workspace
@@ -231,6 +238,7 @@ def _summarize_and_record(
     error: str | None,
 ) -> DriftResult:
     level, share = summarize(features, float(dcfg["share_threshold"]))
+    level = model_level(level, prediction.get("level"))
     if error is None and level == "error":
         error = next((f.error for f in features if f.level == "error"), "no features to compare")
     return _record(
@@ -329,10 +337,13 @@ def _record(
         )
         if level == "drift" and events.open_event(conn, key) is None:
             drifted = [f.name for f in features if f.level == "drift"]
-            message = (
-                f"{model}: {len(drifted)} of {len(features)} features drifted"
-                f" ({', '.join(drifted[:5])}{', …' if len(drifted) > 5 else ''})"
-            )
+            message = f"{model}: {len(drifted)} of {len(features)} features drifted"
+            if drifted:
+                message += f" ({', '.join(drifted[:5])}{', …' if len(drifted) > 5 else ''})"
+            if prediction.get("level") == "drift":
+                message += (
+                    f"; predictions drifted ({prediction['method']} {prediction['score']:.3g})"
+                )
             events.raise_event(
                 conn, "drift", model, sanitize(message, 300, single_line=True), "warn", key
             )

@@ -275,3 +275,41 @@ def test_lookout_log_reads_parquet(ws, cli, tmp_path) -> None:
     pq.write_table(table, tmp_path / "in.parquet")
     res = cli("log", "churn", str(tmp_path / "in.parquet"), "--workspace", str(ws.root))
     assert res.code == 0 and drift_store.logged_rows(ws.store, "churn") == 2
+
+
+def test_drifted_predictions_put_the_model_at_drift_whatever_its_features_say(ws) -> None:
+    """Features as in training, predictions not: the model is at drift, not ok beside a
+    prediction drift it ignored, and the event says why."""
+    rows = 2000
+    ids = [f"p{i}" for i in range(rows)]
+    features = {
+        "tenure": rng.normal(30, 10, rows),
+        "charges": rng.normal(70, 15, rows),
+        "plan": rng.choice(np.array(["basic", "pro"]), rows),
+    }
+    sdk.log_inferences(ws, "churn", features, prediction_ids=ids, predictions=np.ones(rows))
+    r = run_drift(ws, "churn")
+    assert r is not None and r.share == 0.0 and r.prediction["level"] == "drift"
+    assert r.level == "drift"
+    (event,) = events.list_events(ws.store, kind="drift")
+    assert event.message.startswith("churn: 0 of 3 features drifted; predictions drifted (")
+    assert len(drift_requests(ws)) == 1  # continuous training, as for drifted features
+
+    # predictions like the training target again: back to ok, the episode closes
+    sdk.log_inferences(
+        ws, "churn", features, prediction_ids=ids, predictions=rng.integers(0, 2, rows)
+    )
+    again = run_drift(ws, "churn")
+    assert again is not None and again.prediction["level"] == "ok" and again.level == "ok"
+    assert events.list_events(ws.store, kind="drift")[0].resolved_at is not None
+
+
+def test_the_model_level_takes_the_worse_of_features_and_predictions() -> None:
+    assert drift.model_level("ok", "drift") == "drift"
+    assert drift.model_level("ok", "warn") == "warn"
+    assert drift.model_level("warn", "warn") == "warn"
+    assert drift.model_level("error", "warn") == "error"
+    assert drift.model_level("error", "drift") == "drift"
+    assert drift.model_level("drift", "ok") == "drift"
+    assert drift.model_level("ok", "error") == "ok"
+    assert drift.model_level("ok", None) == "ok"
