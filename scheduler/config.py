@@ -248,6 +248,7 @@ SPEC = table(
                         "reload_hook": Key(url),
                         "hook_timeout": Key(duration, default=5.0),
                         "hook_retries": Key(integer(0, 10), default=2),
+                        "hook_secret_env": Key(nonempty),
                         "drift": Key(
                             table(
                                 {

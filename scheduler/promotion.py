@@ -16,6 +16,7 @@ The gates a production request records are `lookout.scheduler.gates`.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -260,9 +261,19 @@ def _call_hook(
         "action": action,
         "actor": actor,
     }
-    result = serving.call_reload_hook(
-        str(url), payload, float(cfg.get("hook_timeout", 5.0)), int(cfg.get("hook_retries", 2))
-    )
+    variable = cfg.get("hook_secret_env")
+    secret = os.environ.get(variable) if variable else None
+    if variable and not secret:
+        # Calling unsigned would let a hook that checks signatures be bypassed.
+        result = serving.HookResult(False, 0, f"hook_secret_env {variable} is not set; not called")
+    else:
+        result = serving.call_reload_hook(
+            str(url),
+            payload,
+            float(cfg.get("hook_timeout", 5.0)),
+            int(cfg.get("hook_retries", 2)),
+            secret,
+        )
     if result.ok:
         return None
     problem = sanitize(

@@ -44,7 +44,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from lookout.scheduler import drift_job, metrics, pipeline, reconcile, schedules
+from lookout.scheduler import calls, drift_job, metrics, pipeline, reconcile, schedules
 from lookout.scheduler.artifacts import remove_orphaned_artifacts
 from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
@@ -104,8 +104,15 @@ def due(
 
 
 def sync_connector(ws: Workspace, connector: Connector) -> None:
-    """One sync of a connector; a failed one raises so the ledger records it as failed."""
-    report = connector.sync(ws)
+    """One sync of a connector; a failed one raises so the ledger records it as failed.
+
+    Its error is the connector's own line. Anything it did not expect is named by kind only
+    (`calls.failure`): the ledger and the log are read by many, and an HTTP client's
+    exception can quote a credential it was sending."""
+    try:
+        report = connector.sync(ws)
+    except Exception as exc:
+        raise RuntimeError(f"{connector.title} sync failed: {calls.failure(exc)}") from None
     if not report.ok:
         raise RuntimeError(report.error or f"{connector.title} sync failed")
 
