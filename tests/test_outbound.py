@@ -67,14 +67,15 @@ def test_a_token_file_with_a_line_break_is_refused_by_name_and_never_repeated(
         ws = make_workspace(mlflow_config(url, [], f'token_file = "{token}"'))
         assert Scheduler(ws).run_once()
         report = connector.sync(ws)
+    [job] = [j for j in scheduling.list_job_runs(ws.store) if j.job == "mlflow"]
+    assert SECRET not in (report.error or "") and SECRET not in (job.error or "")
+    assert SECRET not in caplog.text
+    assert SECRET.encode() not in everything_stored(ws)  # job_runs, external_state, events
     assert seen == []  # nothing was sent
     assert report.error == (
         f"{token}: the token file holds a line break; expected one token on one line"
     )
-    [job] = [j for j in scheduling.list_job_runs(ws.store) if j.job == "mlflow"]
     assert job.status == "failed" and job.error == f"RuntimeError: {report.error}"
-    assert SECRET not in caplog.text
-    assert SECRET.encode() not in everything_stored(ws)
 
 
 def test_a_token_variable_that_cannot_be_a_header_is_refused_by_name(
@@ -112,9 +113,9 @@ def test_a_reload_hook_url_with_a_token_is_never_shown(
     req = promotion.on_version_registered(ws, "m", v.version, "pipeline:train")
     assert req is not None
     out = promotion.approve(ws, req.id, ME, "ship")
-    assert out.hook_error is not None and "unreachable (cannot connect" in out.hook_error
     assert SECRET not in out.message
     assert SECRET.encode() not in everything_stored(ws)
+    assert out.hook_error is not None and "unreachable (cannot connect" in out.hook_error
 
 
 # -- signatures -------------------------------------------------------------------------
@@ -152,6 +153,21 @@ def test_notifications_carry_standard_webhooks_signatures(
     assert second["x-lookout-signature"] == (
         "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
     )
+
+
+def test_signatures_match_the_standards_own_test_vector() -> None:
+    """The vector the Standard Webhooks libraries test their `sign` with."""
+    got = calls.signed(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        b'{"test": 2432232314}',
+        at=1614265330,
+    )
+    assert got == {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
 
 
 def test_the_reload_hook_post_is_signed(
