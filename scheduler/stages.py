@@ -245,8 +245,17 @@ def _register(ctx: StageContext) -> None:
     sp: training.Split = ctx.data["split"]
     features = trained.bundle["features"]
     categorical = [c for c in mcfg.get("categorical") or [] if c in features]
+    try:  # what the model predicts on rows it was not fitted on: prediction drift's reference
+        held_out = training.predict(trained.bundle, ctx.data["frame"], sp.test)
+    except training.TrainingError as exc:
+        ctx.log.warning("no reference for prediction drift: %s", exc)
+        held_out = None
     profile = drift.build_profile(
-        ctx.data["frame"].take(sp.train), features, categorical, target=mcfg["target"]
+        ctx.data["frame"].take(sp.train),
+        features,
+        categorical,
+        target=mcfg["target"],
+        predictions=held_out,
     )
     snap = ctx.data["snapshot"]
     lineage = {

@@ -208,6 +208,15 @@ def load_version(ws: Workspace, version: Version) -> dict[str, Any]:
     return bundle
 
 
+def predict(bundle: dict[str, Any], frame: Frame, rows: np.ndarray) -> np.ndarray:
+    """The bundle's predictions for these rows."""
+    x = matrix(frame.take(rows), bundle["features"], bundle["codes"])
+    try:
+        return np.asarray(bundle["estimator"].predict(x))
+    except Exception as exc:
+        raise TrainingError(f"predict failed: {type(exc).__name__}: {exc}") from None
+
+
 def metrics(bundle: dict[str, Any], frame: Frame, rows: np.ndarray) -> dict[str, float]:
     """Accuracy/F1/ROC AUC for classifiers, RMSE/MAE/R² for regressors, on these rows."""
     from sklearn import metrics as m
@@ -216,10 +225,7 @@ def metrics(bundle: dict[str, Any], frame: Frame, rows: np.ndarray) -> dict[str,
     x = matrix(part, bundle["features"], bundle["codes"])
     y = target(part, bundle["target"], bundle["task"])
     est = bundle["estimator"]
-    try:
-        pred = est.predict(x)
-    except Exception as exc:
-        raise TrainingError(f"predict failed: {type(exc).__name__}: {exc}") from None
+    pred = predict(bundle, frame, rows)
     if bundle["task"] == "regression":
         pred = np.asarray(pred, dtype=float)
         return {
