@@ -97,10 +97,17 @@ def retry_after(value: str | None, at: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if at is None else at))
 
 
+class Told(Exception):
+    """A failure told in Lookout's own words (a connector's refusal, say): `failure` keeps
+    its text, where it names any other exception by kind only."""
+
+
 def failure(exc: BaseException) -> str:
     """What went wrong with a request, in words that cannot hold what was sent."""
     import httpx
 
+    if isinstance(exc, Told):
+        return sanitize(str(exc), 300, single_line=True)
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lookout.scheduler import policy, reconcile, safefs, serving
+from lookout.scheduler import calls, policy, reconcile, safefs, serving
 from lookout.scheduler.connectors import model_source
 from lookout.scheduler.gates import production_gates
 from lookout.scheduler.policy import ROLES, PermissionDenied, can, role_of
@@ -128,7 +128,7 @@ class _Change:
             except Exception as exc:
                 raise PromotionError(
                     f"{connector.title} did not set {model}@{alias} to v{target.version}:"
-                    f" {sanitize(exc, 200)}"
+                    f" {calls.failure(exc)}"
                 ) from None
 
             def undo() -> None:
@@ -158,7 +158,7 @@ class _Change:
             try:
                 fn()
             except Exception as exc:
-                self.undo_error = sanitize(exc, 200, single_line=True)
+                self.undo_error = calls.failure(exc)
         for switch in reversed(self.switches):
             try:
                 switch.undo()

@@ -258,3 +258,37 @@ def test_backoff_has_jitter_and_a_cap() -> None:
     assert calls.retry_after("120") == 120.0
     assert calls.retry_after("Wed, 21 Oct 2015 07:28:00 GMT", at=1445412480.0 - 60) == 60.0
     assert calls.retry_after("soon") is None and calls.retry_after(None) is None
+
+
+def test_a_connector_that_fails_unexpectedly_is_named_by_kind_in_a_promotion(
+    make_workspace: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connector's own refusals keep their words; anything else it raises (an HTTP
+    client's error can quote the header it was sending) is named by kind, in the promotion's
+    error and in whatever the store keeps of it."""
+    import httpx
+    from lookout.scheduler.connectors.mlflow import MlflowConnector, MlflowError
+    from lookout.storage import registry
+
+    from tests.test_mlflow import config as mlflow_models
+
+    told = "MLflow at http://mlflow:5000: RESOURCE_DOES_NOT_EXIST"
+    assert calls.failure(MlflowError(told)) == told
+    assert calls.failure(KeyError(SECRET)) == "the request failed (KeyError)"
+
+    def leaky(*args: Any) -> None:
+        raise httpx.LocalProtocolError(f"Illegal header value b'Bearer {SECRET}\\nx'")
+
+    monkeypatch.setattr(MlflowConnector, "set_alias", staticmethod(leaky))
+    ws = make_workspace(mlflow_models("http://127.0.0.1:9", ["m"]))
+    registry.ensure_model(ws.store, "m", "classification", "f1", "mlflow")
+    registry.register_version(ws.store, "m", metrics={"f1": 0.9})
+    with ws.store.write() as conn:
+        registry.move_alias(conn, "m", "candidate", 1, kind="promotion", actor="t")
+    asked = promotion.request_promotion(ws, "m", 1, "alice", "first production")
+    assert asked.request is not None
+    with pytest.raises(promotion.PromotionError) as refused:
+        promotion.approve(ws, asked.request.id, "bob", "ship it", override=True)
+    assert SECRET not in str(refused.value)
+    assert "could not be sent as HTTP" in str(refused.value)
+    assert SECRET.encode() not in everything_stored(ws)

@@ -77,7 +77,7 @@ SETTINGS = table(
 )
 
 
-class MlflowError(Exception):
+class MlflowError(calls.Told):
     """MLflow could not be reached or refused a request; the message is one line for the user.
 
     `error_code` is MLflow's own code when it answered (e.g. RESOURCE_DOES_NOT_EXIST).
