@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = add("run", "ask for a pipeline run", as_json)
     r.add_argument("pipeline", metavar="PIPELINE")
     r.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="train and register even if the data, pipeline config and code are unchanged",
+    )
 
     m = add("models", "versions, aliases, metrics", as_json)
     m.add_argument("model", nargs="?", default=None, metavar="MODEL")

@@ -17,6 +17,7 @@ from rich.text import Text
 # status word -> (glyph, style)
 STATUS: dict[str, tuple[str, str]] = {
     "succeeded": ("✓", "green"),
+    "unchanged": ("✓", "green"),  # a run with nothing new to train: it did its job
     "pass": ("✓", "green"),
     "ok": ("✓", "green"),
     "approved": ("✓", "green"),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lookout.scheduler import usercode
 from lookout.scheduler.checks import CHECK_TYPES
 from lookout.scheduler.connectors import CONNECTORS, MODEL_SOURCES
 from lookout.scheduler.drift_methods import CHOICES as DRIFT_CHOICES
@@ -46,6 +47,7 @@ from lookout.scheduler.validate import (
     string,
     table,
     url,
+    zone,
 )
 from lookout.storage.records import EVENT_SEVERITIES
 
@@ -182,6 +184,7 @@ SPEC = table(
                     "misfire_grace": Key(duration, default=300.0),
                     "poll": Key(duration, default=0.5),
                     "min_free": Key(size, default=200 * 10**6),
+                    "timezone": Key(zone, default="UTC"),
                 }
             ),
             default=dict,
@@ -245,6 +248,7 @@ SPEC = table(
                         "reload_hook": Key(url),
                         "hook_timeout": Key(duration, default=5.0),
                         "hook_retries": Key(integer(0, 10), default=2),
+                        "hook_secret_env": Key(nonempty),
                         "drift": Key(
                             table(
                                 {
@@ -430,6 +434,16 @@ def _cross_check(data: dict[str, Any]) -> None:
             m["primary_metric"] = default_metric(m["task"])
 
 
+def _estimator_problem(cfg: Config, path: str) -> str | None:
+    """Why an estimator's import path cannot load, told without importing it: the config is
+    read by every command and the console, which must not pay for scikit-learn, and the
+    workspace's code runs only in the runner (`lookout.scheduler.usercode.missing`)."""
+    parts = usercode.split(path)
+    if parts is None:
+        return f'expected an import path like "sklearn.svm.SVC", got {shown(path)}'
+    return usercode.missing(cfg.code_path, *parts)
+
+
 def parse(text: str, path: Path) -> Config:
     """Validate the text of a config file; raise ConfigError with one line."""
     label = str(path)
@@ -445,6 +459,10 @@ def parse(text: str, path: Path) -> Config:
     sections = {name: data.pop(name) for name in CONNECTORS}
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     cfg = Config(path=path, root=path.parent, connectors=sections, sha256=digest, **data)
+    for pname, p in cfg.pipelines.items():
+        problem = p["estimator"] and _estimator_problem(cfg, p["estimator"])
+        if problem:
+            raise ConfigError(f"{label}: pipelines.{pname}.estimator: {problem}")
     witness = cfg.audit.get("witness")
     if witness and cfg.resolve(witness).resolve().is_relative_to(cfg.root.resolve()):
         # Whoever can write the workspace could cut a witness kept inside it.

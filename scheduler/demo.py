@@ -314,8 +314,10 @@ def build_history(ws: Workspace, say: Callable[[str], None]) -> None:
     promotion.approve(ws, _pending(ws, "wine_quality"), user, "more data, better f1")
     traffic.tick()
     promotion.rollback(ws, "wine_quality", user, "v2 mislabels class 2 on live traffic")
-    say("rolled wine_quality back to v1; training v3 for review")
-    # the schedule trains it, so its request is the pipeline's and you may approve it
+    say("rolled wine_quality back to v1; more wine data: training v3 for review")
+    # the schedule trains it, so its request is the pipeline's and you may approve it; on
+    # v2's data it would end unchanged, so fresh rows arrive first
+    traffic.incoming(broken=False)
     _run(ws, sched, "wine_train", "schedule", "scheduler")
 
     say("serving traffic while the wine inputs drift")

@@ -289,7 +289,11 @@ def _run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
         raise Refusal(f"no pipeline named {pipeline!r} in {ws.config.path} (known: {known})")
     if not cfg["triggers"]["manual"]:
         raise Refusal(f"manual runs of {pipeline} are turned off (triggers.manual = false)")
-    extra = {"retry_of": a["retry_of"]} if a["retry_of"] is not None else {"trigger": "manual"}
+    extra: dict[str, Any] = (
+        {"retry_of": a["retry_of"]} if a["retry_of"] is not None else {"trigger": "manual"}
+    )
+    if a["force"]:
+        extra["force"] = True  # train and register even if nothing changed
     req = scheduling.submit_request(ws.store, "run_pipeline", pipeline, actor.name, extra)
     what = f"retry of run {a['retry_of']}" if a["retry_of"] is not None else "run"
     return Outcome(
@@ -598,7 +602,14 @@ ACTIONS: dict[str, Action] = {
     "acknowledge": Action(
         {"event": REQUIRED_ID, "note": Key(_text(2000), default="")}, _acknowledge
     ),
-    "run": Action({"pipeline": Key(name, required=True), "retry_of": Key(integer(1))}, _run),
+    "run": Action(
+        {
+            "pipeline": Key(name, required=True),
+            "retry_of": Key(integer(1)),
+            "force": Key(boolean, default=False),
+        },
+        _run,
+    ),
     "cancel": Action({"run": REQUIRED_ID}, _cancel),
     "run_checks": Action({"dataset": Key(name, required=True)}, _run_checks),
     "run_drift": Action({"model": Key(name, required=True)}, _run_drift),

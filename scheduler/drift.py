@@ -2,15 +2,16 @@
 
 Two entry points other parts call:
 
-``build_profile(frame, features, categorical=None, target=None) -> dict``
+``build_profile(frame, features, categorical=None, target=None, predictions=None) -> dict``
     A compact, JSON-serialisable profile of the reference (training) data,
     stored with each registered version. Never the raw data: per numeric
     feature a capped sorted sample (exact up to ``SKETCH_SIZE`` values, else a
     quantile sketch of ``SKETCH_SIZE`` points), decile bin edges with counts
     (open outer bins; NaN counted on its own), mean, std, null share and, for
     low-cardinality features, a table of values; per categorical feature a
-    frequency table. With ``target`` the target column is profiled too, as
-    the reference for prediction drift.
+    frequency table. With ``target`` the target column is profiled too, and
+    with ``predictions`` (the model's own, on held-out rows) those: the
+    reference for prediction drift.
 
 ``compare_profile(profile, frame, features=None, method="auto", overrides=None)
 -> list[FeatureDrift]``
@@ -185,12 +186,17 @@ def build_profile(
     categorical: list[str] | None = None,
     target: str | None = None,
     sketch_size: int = SKETCH_SIZE,
+    predictions: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """A compact, JSON-serialisable reference profile of the training features.
 
     Text columns are profiled as categorical even when not listed. With
     `target`, the target column is profiled under "target" (categorical for
-    text, bool and few-valued integer columns) for prediction drift.
+    text, bool and few-valued integer columns). `predictions`, the model's own
+    on rows it was not fitted on, are profiled under "prediction" the way the
+    target is: the reference prediction drift is measured against. (Against the
+    target, a regressor's predictions differ on unchanged data: they are
+    narrower than what they predict.)
     """
     cats = set(categorical or [])
     out: dict[str, Any] = {
@@ -209,10 +215,17 @@ def build_profile(
         col = frame[target]
         kind = frame.kinds.get(target, "number")
         few = kind in ("integer", "bool") and len(np.unique(col[~np.isnan(col)])) <= 50
-        if col.dtype.kind in "US" or few:
+        categorical_target = col.dtype.kind in "US" or few
+        if categorical_target:
             out["target"] = _categorical_profile(col)
         else:
             out["target"] = _numeric_profile(col, sketch_size)
+        if predictions is not None and len(predictions):
+            out["prediction"] = (
+                _categorical_profile(predictions)
+                if categorical_target
+                else _numeric_profile(np.asarray(predictions, dtype=float), sketch_size)
+            )
     return out
 
 
@@ -633,6 +646,24 @@ def summarize(features: list[FeatureDrift], share_threshold: float = 0.5) -> tup
     if any(f.level in ("warn", "drift") for f in evaluated):
         return "warn", share
     return "ok", share
+
+
+# Levels from least to most urgent, in the order `summarize` decides them.
+LEVEL_RANK = {"ok": 0, "warn": 1, "error": 2, "drift": 3}
+
+
+def model_level(features_level: str, prediction_level: str | None) -> str:
+    """The model's level: its features' (`summarize`), raised by drift in its predictions.
+
+    What the model predicts is the most direct sign that it meets data unlike its training
+    data, whatever the features say one by one (a few features that matter can move while
+    most stay put, and the share of drifted features stays low). So predictions at `drift`
+    make the model `drift`, at `warn` at least `warn`. A prediction comparison that could not
+    be made (`error`, or no predictions logged) leaves the level to the features.
+    """
+    if prediction_level not in ("warn", "drift"):
+        return features_level
+    return max(features_level, prediction_level, key=LEVEL_RANK.__getitem__)
 
 
 def histogram(

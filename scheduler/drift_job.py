@@ -5,7 +5,8 @@ span when set, else the last `window_rows` rows), compares it with the
 reference profile of the version `production` points at, adds prediction
 drift (logged `prediction` vs the profiled target) and the primary metric on
 rows whose labels arrived (joined by `prediction_id`), and records the
-result.
+result. The model's level is its features' raised by its predictions' drift
+(`lookout.scheduler.drift.model_level`).
 
 Two ways to read a window. Up to `exact_rows` rows (default 100 000), while
 every batch still has its raw rows, the rows are read and compared exactly;
@@ -27,7 +28,13 @@ from typing import Any
 import numpy as np
 from lookout.scheduler.batches import profile_backlog, window_metrics
 from lookout.scheduler.config import default_metric
-from lookout.scheduler.drift import category_key, compare_feature, compare_profile, summarize
+from lookout.scheduler.drift import (
+    category_key,
+    compare_feature,
+    compare_profile,
+    model_level,
+    summarize,
+)
 from lookout.scheduler.frame import Frame
 from lookout.scheduler.profiles import Window, compare_window, compare_window_feature
 from lookout.scheduler.workspace import Workspace
@@ -208,14 +215,28 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
         features = compare_profile(
             profile, frame, names, method=dcfg["method"], overrides=dcfg["features"]
         )
-        if "target" in profile and drift_store.PREDICTION in frame.columns:
-            p = compare_feature(drift_store.PREDICTION, profile["target"], frame)
+        reference, against = prediction_reference(profile)
+        if reference is not None and drift_store.PREDICTION in frame.columns:
+            p = compare_feature(drift_store.PREDICTION, reference, frame)
             prediction = {k: v for k, v in p.__dict__.items() if k != "name"}
+            prediction["reference"] = against
         task, metric = _task_and_metric(ws, model, mcfg)
         perf = performance(ws, model, batches, frame, task, metric)
     return _summarize_and_record(
         ws, model, dcfg, production, frame.rows, window, features, prediction, perf, error
     )
+
+
+def prediction_reference(profile: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """What logged predictions are compared with, and which it is: the model's own
+    predictions on held-out rows (`"predictions"`), or for a version registered before those
+    were kept, its training target (`"target"`: shown, but it does not move the model's level,
+    since a regressor's predictions are narrower than its target even on unchanged data)."""
+    if "prediction" in profile:
+        return profile["prediction"], "predictions"
+    if "target" in profile:
+        return profile["target"], "target"
+    return None, ""
 
 
 def _summarize_and_record(
@@ -231,6 +252,8 @@ def _summarize_and_record(
     error: str | None,
 ) -> DriftResult:
     level, share = summarize(features, float(dcfg["share_threshold"]))
+    counted = prediction.get("level") if prediction.get("reference") == "predictions" else None
+    level = model_level(level, counted)
     if error is None and level == "error":
         error = next((f.error for f in features if f.level == "error"), "no features to compare")
     return _record(
@@ -284,9 +307,11 @@ def _from_profiles(
         features = compare_window(
             profile, window, names, method=dcfg["method"], overrides=dcfg["features"]
         )
-        if "target" in profile and window.has(drift_store.PREDICTION):
-            p = compare_window_feature(drift_store.PREDICTION, profile["target"], window)
+        reference, against = prediction_reference(profile)
+        if reference is not None and window.has(drift_store.PREDICTION):
+            p = compare_window_feature(drift_store.PREDICTION, reference, window)
             prediction = {k: v for k, v in p.__dict__.items() if k != "name"}
+            prediction["reference"] = against
         task, metric = _task_and_metric(ws, model, ws.config.models.get(model) or {})
         labels = drift_store.load_profiles(store, model, "labels", logged_since=profiled[0].at)
         found = window_metrics([b.profile for b in labels], {b.batch_id for b in profiled}, task)
@@ -329,10 +354,13 @@ def _record(
         )
         if level == "drift" and events.open_event(conn, key) is None:
             drifted = [f.name for f in features if f.level == "drift"]
-            message = (
-                f"{model}: {len(drifted)} of {len(features)} features drifted"
-                f" ({', '.join(drifted[:5])}{', …' if len(drifted) > 5 else ''})"
-            )
+            message = f"{model}: {len(drifted)} of {len(features)} features drifted"
+            if drifted:
+                message += f" ({', '.join(drifted[:5])}{', …' if len(drifted) > 5 else ''})"
+            if prediction.get("level") == "drift":
+                message += (
+                    f"; predictions drifted ({prediction['method']} {prediction['score']:.3g})"
+                )
             events.raise_event(
                 conn, "drift", model, sanitize(message, 300, single_line=True), "warn", key
             )

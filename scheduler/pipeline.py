@@ -11,7 +11,9 @@ never importable).
 Each stage runs in its own thread so it can be timed out; its stdout, stderr
 and log records go to the stage's log tail. A failed stage fails the run and
 puts the error on the timeline; cancel stops a run between stages and sets
-`ctx.cancelled` for a callable that is running.
+`ctx.cancelled` for a callable that is running. A run whose `train` finds a version
+trained from the same data, pipeline config and code ends `unchanged`, the rest of its
+stages skipped (`lookout.scheduler.stages.inputs_sha256`); a forced run trains anyway.
 """
 
 from __future__ import annotations
@@ -286,6 +288,11 @@ class Runner:
                 current = pipelines.get_run(store, run.id)
                 if current is None or current.status != "running":
                     return  # interrupted meanwhile; recovery owns it now
+                if ok and not cut_short and not cancel.is_set() and "unchanged" in data:
+                    # nothing to train: this stage and the rest are skipped
+                    pipelines.finish_stage(store, run.id, stage.name, "skipped", tail, metrics)
+                    self._end(run.id, job_id, "unchanged")
+                    return
                 if ok and not cut_short and not cancel.is_set():
                     pipelines.finish_stage(store, run.id, stage.name, "succeeded", tail, metrics)
                     continue
@@ -325,7 +332,8 @@ class Runner:
             if current is None or current.status != "running":
                 return
             pipelines.finish_run(self.ws.store, run_id, status, error)
-            scheduling.finish_job_run(self.ws.store, job_id, status, error)
+            job_status = "succeeded" if status == "unchanged" else status  # the job did its work
+            scheduling.finish_job_run(self.ws.store, job_id, job_status, error)
 
     def _interrupt(self, run: Run, job_id: int, reason: str) -> None:
         with self.ws.store.write():
@@ -455,6 +463,7 @@ def interrupt_and_requeue(ws: Workspace, run: Run, reason: str) -> Run | None:
                 run.triggered_by,
                 attempt=run.attempt + 1,
                 retry_of=run.id,
+                forced=run.forced,
             )
         follow = f"; re-queued as run {new.id}" if new else "; not re-queued"
         events.raise_event(
@@ -468,6 +477,11 @@ def interrupt_and_requeue(ws: Workspace, run: Run, reason: str) -> Run | None:
     return new
 
 
-def queue_run(ws: Workspace, name: str, trigger: str, triggered_by: str) -> Run:
-    """A queued run of a configured pipeline with its stages pending."""
-    return pipelines.create_run(ws.store, name, stage_names(ws, name), trigger, triggered_by)
+def queue_run(
+    ws: Workspace, name: str, trigger: str, triggered_by: str, forced: bool = False
+) -> Run:
+    """A queued run of a configured pipeline with its stages pending; a `forced` one trains
+    and registers even when a version came from the same data, config and code."""
+    return pipelines.create_run(
+        ws.store, name, stage_names(ws, name), trigger, triggered_by, forced=forced
+    )

@@ -16,12 +16,13 @@ The gates a production request records are `lookout.scheduler.gates`.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lookout.scheduler import policy, reconcile, safefs, serving
+from lookout.scheduler import calls, policy, reconcile, safefs, serving
 from lookout.scheduler.connectors import model_source
 from lookout.scheduler.gates import production_gates
 from lookout.scheduler.policy import ROLES, PermissionDenied, can, role_of
@@ -127,7 +128,7 @@ class _Change:
             except Exception as exc:
                 raise PromotionError(
                     f"{connector.title} did not set {model}@{alias} to v{target.version}:"
-                    f" {sanitize(exc, 200)}"
+                    f" {calls.failure(exc)}"
                 ) from None
 
             def undo() -> None:
@@ -157,7 +158,7 @@ class _Change:
             try:
                 fn()
             except Exception as exc:
-                self.undo_error = sanitize(exc, 200, single_line=True)
+                self.undo_error = calls.failure(exc)
         for switch in reversed(self.switches):
             try:
                 switch.undo()
@@ -260,9 +261,19 @@ def _call_hook(
         "action": action,
         "actor": actor,
     }
-    result = serving.call_reload_hook(
-        str(url), payload, float(cfg.get("hook_timeout", 5.0)), int(cfg.get("hook_retries", 2))
-    )
+    variable = cfg.get("hook_secret_env")
+    secret = os.environ.get(variable) if variable else None
+    if variable and not secret:
+        # Calling unsigned would let a hook that checks signatures be bypassed.
+        result = serving.HookResult(False, 0, f"hook_secret_env {variable} is not set; not called")
+    else:
+        result = serving.call_reload_hook(
+            str(url),
+            payload,
+            float(cfg.get("hook_timeout", 5.0)),
+            int(cfg.get("hook_retries", 2)),
+            secret,
+        )
     if result.ok:
         return None
     problem = sanitize(
@@ -306,10 +317,11 @@ def _model_cfg(ws: Workspace, model: str) -> dict[str, Any] | None:
 
 
 def _pending_key(request_id: int) -> str:
-    return f"approval:{request_id}"
+    return registry.pending_key(request_id)
 
 
 def _close_pending(conn: sqlite3.Connection, request_id: int) -> None:
+    """Resolve the request's open `approval_pending` (deciding a request does it too)."""
     events.resolve(conn, _pending_key(request_id))
 
 
@@ -329,7 +341,6 @@ def _supersede(
         if old.kind != kind or (keep is not None and old.version == keep):
             continue
         registry.set_request_status(conn, old.id, "superseded", None)
-        _close_pending(conn, old.id)
         ids.append(old.id)
     return ids
 
@@ -674,6 +685,7 @@ def approve(
         have = sum(1 for a in req.approvals if a.decision == "approve") + 1
         if have < req.approvals_required:
             left = req.approvals_required - have
+            _close_pending(conn, req.id)  # the request's one open event says what is left
             events.raise_event(
                 conn,
                 "approval_pending",
@@ -681,6 +693,7 @@ def approve(
                 sanitize(
                     f"request #{req.id}: {actor} approved; {left} more approval(s) needed", 300
                 ),
+                dedup_key=_pending_key(req.id),
             )
             done = registry.get_request(conn, req.id)
             return Outcome(
@@ -689,7 +702,6 @@ def approve(
                 done,
             )
         registry.set_request_status(conn, req.id, "approved", actor)
-        _close_pending(conn, req.id)
         kind = "rollback" if req.kind == "rollback" else "promotion"
         from_version = _move(
             conn,
@@ -726,7 +738,6 @@ def reject(ws: Workspace, request_id: int, actor: str, reason: str) -> Outcome:
             raise PromotionError(f"{actor} already approved request #{req.id}")
         registry.add_approval(conn, req.id, actor, "reject", reason)
         registry.set_request_status(conn, req.id, "rejected", actor)
-        _close_pending(conn, req.id)
         audit.append(
             conn,
             actor,

@@ -29,7 +29,7 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 
-from lookout.scheduler import serving
+from lookout.scheduler import calls, serving
 from lookout.scheduler.connectors import model_source
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import audit, events, intents, registry
@@ -293,7 +293,7 @@ class Reconciler:
             else:
                 connector.set_alias(ws, model, alias, recorded)
         except Exception as exc:
-            problem = f"{cause} left {connector.title} unsettled: {sanitize(exc, 200)}"
+            problem = f"{cause} left {connector.title} unsettled: {calls.failure(exc)}"
             return self._critical(model, alias, None, None, problem, conn)
         reason = sanitize(f"{connector.title} {alias} set again to {_v(recorded)} ({cause})", 500)
         audit.append(

@@ -43,15 +43,12 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from lookout.scheduler import drift_job, metrics, pipeline, reconcile
+from lookout.scheduler import calls, drift_job, metrics, pipeline, reconcile, schedules
 from lookout.scheduler.artifacts import remove_orphaned_artifacts
 from lookout.scheduler.checks import engine as checks
-from lookout.scheduler.config import ConfigError
 from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
 from lookout.scheduler.retention import run_retention
-from lookout.scheduler.validate import DURATION_RE, duration
 from lookout.scheduler.workspace import Workspace, record_config
 from lookout.storage import events, pipelines, scheduling
 from lookout.storage.db import now
@@ -65,20 +62,6 @@ STOP_TIMEOUT = 10.0
 LEDGER_KEEP = 7 * 86400  # finished job-run entries older than this are pruned (hourly)
 RECONCILE_EVERY = 1.0  # seconds between comparisons of what serves with the store
 DISK_EVERY = 10.0  # seconds between looks at the free disk space
-
-
-def _trigger(schedule: str, where: str = "schedule") -> BaseTrigger:
-    """An interval ("10m") or a five-field cron expression, in UTC.
-
-    The config only checks a cron expression's shape; a value out of range
-    (say "99 * * * *") becomes a one-line ConfigError here.
-    """
-    if DURATION_RE.match(schedule):
-        return IntervalTrigger(seconds=duration(where, schedule), timezone=dt.UTC)
-    try:
-        return CronTrigger.from_crontab(schedule, timezone=dt.UTC)
-    except ValueError as exc:
-        raise ConfigError(f'{where}: invalid cron expression "{schedule}": {exc}') from None
 
 
 def _at(ts: float) -> dt.datetime:
@@ -121,8 +104,15 @@ def due(
 
 
 def sync_connector(ws: Workspace, connector: Connector) -> None:
-    """One sync of a connector; a failed one raises so the ledger records it as failed."""
-    report = connector.sync(ws)
+    """One sync of a connector; a failed one raises so the ledger records it as failed.
+
+    Its error is the connector's own line. Anything it did not expect is named by kind only
+    (`calls.failure`): the ledger and the log are read by many, and an HTTP client's
+    exception can quote a credential it was sending."""
+    try:
+        report = connector.sync(ws)
+    except Exception as exc:
+        raise RuntimeError(f"{connector.title} sync failed: {calls.failure(exc)}") from None
     if not report.ok:
         raise RuntimeError(report.error or f"{connector.title} sync failed")
 
@@ -434,11 +424,12 @@ class Scheduler:
     # -- jobs ----------------------------------------------------------------------------
 
     def _build_jobs(self) -> list[Job]:
-        """Every scheduled job the config asks for; ConfigError for an impossible schedule."""
+        """Every scheduled job the config asks for (its schedules parsed when it loaded)."""
         cfg = self.ws.config
+        tz = schedules.timezone(cfg.scheduler["timezone"])
 
-        def make_trigger(schedule: str, key: str) -> BaseTrigger:
-            return _trigger(schedule, f"{cfg.path}: {key}")
+        def make_trigger(schedule: str) -> BaseTrigger:
+            return schedules.trigger(schedule, tz)  # parsed when the config loaded
 
         jobs: list[Job] = []
         for name, p in cfg.pipelines.items():
@@ -446,7 +437,7 @@ class Scheduler:
                 jobs.append(
                     Job(
                         f"pipeline:{name}",
-                        make_trigger(p["schedule"], f"pipelines.{name}.schedule"),
+                        make_trigger(p["schedule"]),
                         self._scheduled_run(name),
                     )
                 )
@@ -455,7 +446,7 @@ class Scheduler:
                 jobs.append(
                     Job(
                         f"checks:{name}",
-                        make_trigger(d["check_schedule"], f"datasets.{name}.check_schedule"),
+                        make_trigger(d["check_schedule"]),
                         self._ledgered_job(f"checks:{name}", checks.run_dataset, name),
                     )
                 )
@@ -465,7 +456,7 @@ class Scheduler:
                 jobs.append(
                     Job(
                         f"drift:{name}",
-                        make_trigger(m["drift"]["schedule"], f"models.{name}.drift.schedule"),
+                        make_trigger(m["drift"]["schedule"]),
                         self._ledgered_job(f"drift:{name}", drift_job.run_drift, name),
                     )
                 )
@@ -678,7 +669,8 @@ class Scheduler:
             switch = "manual" if trigger == "retry" else trigger
             if switch in ("manual", "drift") and not p["triggers"][switch]:
                 return False, f"{trigger} runs of {req.target} are turned off"
-            run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by)
+            forced = bool(req.args.get("force"))
+            run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by, forced)
             self._dispatch(run.id)
             return True, f"run {run.id}"
         if req.kind == "cancel_run":

@@ -22,19 +22,19 @@ import hashlib
 import json
 import os
 import re
-import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lookout.scheduler import safefs
+from lookout.scheduler import calls, safefs
 from lookout.scheduler.workspace import Workspace
 from lookout.storage.db import now
 from lookout.storage.records import Version
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 BACKOFF = 0.2  # seconds before the first retry of a reload hook; doubles each time
-BACKOFF_MAX = 5.0
+BACKOFF_MAX = 5.0  # the longest wait between attempts (and the longest Retry-After honoured)
 
 
 class ServingError(Exception):
@@ -372,34 +372,43 @@ def _why(exc: BaseException) -> str:
     return str(exc)
 
 
-def call_reload_hook(url: str, payload: dict[str, Any], timeout: float, retries: int) -> HookResult:
-    """POST the change to the serving system; retry errors and 5xx with backoff.
+def call_reload_hook(
+    url: str, payload: dict[str, Any], timeout: float, retries: int, secret: str | None = None
+) -> HookResult:
+    """POST the change to the serving system; ask again on no answer, 429 and 5xx, with
+    backoff, jitter and Retry-After (`lookout.scheduler.calls`).
 
-    A 4xx answer is not retried: asking again will not change it. httpx is
-    imported here so commands that never call a hook start quickly.
+    With a `secret` the request carries Standard Webhooks signature headers, the same as
+    notifications, so the serving system can refuse one it did not get from Lookout or
+    one replayed later. A 4xx answer is final: asking again will not change it. The hook
+    is named by scheme, host and path only: its URL may carry a token. httpx is imported
+    here so commands that never call a hook start quickly.
     """
     import httpx
 
-    wait = threading.Event()
-    detail = ""
-    attempts = 0
-    for attempt in range(retries + 1):
-        if attempt:
-            wait.wait(min(BACKOFF * 2 ** (attempt - 1), BACKOFF_MAX))
-        attempts += 1
+    body = json.dumps(payload).encode("utf-8")
+    msg_id = "reload_" + uuid.uuid4().hex  # the same on every attempt
+    shown = calls.shown_url(url)
+
+    def once() -> calls.Attempt[tuple[bool, str]]:
+        headers = {"Content-Type": "application/json", "User-Agent": "lookout"}
+        if secret:
+            headers.update(calls.signed(secret, msg_id, body))
         try:
-            response = httpx.post(url, json=payload, timeout=timeout)
+            response = httpx.post(url, content=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
-            detail = f"no answer within {timeout:g}s"
-            continue
-        except httpx.HTTPError as exc:
-            detail = f"unreachable ({type(exc).__name__}: {exc})"
-            continue
-        except (httpx.InvalidURL, ValueError) as exc:  # asking again will not fix the URL
-            return HookResult(False, attempts, f"invalid URL {url!r}: {exc}")
+            return calls.Attempt((False, f"no answer within {timeout:g}s"), again=True)
+        except httpx.TransportError as exc:
+            again = not isinstance(exc, httpx.LocalProtocolError)
+            return calls.Attempt((False, f"unreachable ({calls.failure(exc)})"), again=again)
+        except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:  # will not fix itself
+            return calls.Attempt((False, f"invalid URL {shown}: {calls.failure(exc)}"))
+        code = response.status_code
         if response.is_success:
-            return HookResult(True, attempts, f"answered {response.status_code}")
-        detail = f"answered {response.status_code}"
-        if response.status_code < 500:
-            break
-    return HookResult(False, attempts, detail)
+            return calls.Attempt((True, f"answered {code}"))
+        busy = code == 429 or code >= 500
+        after = calls.retry_after(response.headers.get("Retry-After"))
+        return calls.Attempt((False, f"answered {code}"), again=busy, after=after)
+
+    (ok, detail), attempts = calls.call(once, retries, BACKOFF, BACKOFF_MAX)
+    return HookResult(ok, attempts, detail)

@@ -9,6 +9,8 @@ tabular pipeline; `custom_stage` wraps a `[[pipelines.X.stages]]` entry's
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import subprocess
 import threading
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lookout.scheduler import artifacts, drift, promotion, training
+from lookout.scheduler import artifacts, drift, promotion, training, usercode
 from lookout.scheduler.checks import engine as checks
 from lookout.scheduler.frame import DataError, Frame
 from lookout.scheduler.loading import load_dataset, resolve_callable
@@ -24,6 +26,7 @@ from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks as checks_store
 from lookout.storage import pipelines, registry
 from lookout.storage.db import Store
+from lookout.storage.records import Version
 
 
 class StageFailed(Exception):
@@ -106,12 +109,71 @@ def _validate(ctx: StageContext) -> None:
         raise StageFailed(f"blocking checks failed: {named}")
 
 
+# Pipeline keys that say when, how often or how patiently a run happens, not what it trains.
+_NOT_INPUTS = (
+    "schedule",
+    "triggers",
+    "retries",
+    "retry_backoff",
+    "stage_timeout",
+    "request_promotion",
+)
+_MODEL_INPUTS = ("task", "target", "features", "categorical", "primary_metric")
+
+
+def inputs_sha256(ws: Workspace, pipeline: str, fingerprint: str) -> str:
+    """What a version trained by this pipeline is a function of, hashed: the data's
+    fingerprint, the pipeline's config (less when and how often it runs), what its model's
+    config says about training, and the code (the workspace's git commit and the files in
+    its code folder, where a `module:factory` estimator or a custom stage lives)."""
+    cfg = ws.config
+    p = cfg.pipelines[pipeline]
+    model = cfg.models.get(p["model"] or "", {})
+    dataset = cfg.datasets.get(p["dataset"] or "", {})
+    inputs = {
+        "fingerprint": fingerprint,
+        "pipeline": {k: v for k, v in p.items() if k not in _NOT_INPUTS},
+        "model": {k: model.get(k) for k in _MODEL_INPUTS},
+        "timestamp_column": dataset.get("timestamp_column"),
+        "code_version": code_version(ws),
+        "code_folder": usercode.digest(cfg.code_path),
+    }
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _trained_before(ctx: StageContext) -> Version | None:
+    """A version this model already has from the same inputs (None for a forced run, or when
+    the version is this run's own, registered before it was interrupted)."""
+    store = ctx.ws.store
+    key = inputs_sha256(ctx.ws, ctx.pipeline, ctx.data["snapshot"].fingerprint)
+    ctx.data["inputs_sha256"] = key
+    run = pipelines.get_run(store, ctx.run_id)
+    if run is None or run.forced:
+        return None
+    same = registry.trained_from(store, ctx.config["model"], key)
+    if same is None or same.run_id in pipelines.retry_chain(store, ctx.run_id):
+        return None
+    return same
+
+
 def _model_cfg(ctx: StageContext) -> dict[str, Any]:
     return dict(ctx.ws.config.models[ctx.config["model"]])
 
 
 def _train(ctx: StageContext) -> None:
     model = ctx.config["model"]
+    same = _trained_before(ctx)
+    if same is not None:
+        ctx.data["unchanged"] = same.version
+        ctx.metrics["same_as_version"] = same.version
+        ctx.log.info(
+            "same data, pipeline config and code as %s v%d: nothing to train or register"
+            " (lookout run --force trains anyway)",
+            model,
+            same.version,
+        )
+        return
     frame: Frame = ctx.data["frame"]
     ts = ctx.ws.config.datasets[ctx.config["dataset"]].get("timestamp_column")
     artifact = artifacts.run_artifact(ctx.ws, model, ctx.run_id)
@@ -183,8 +245,17 @@ def _register(ctx: StageContext) -> None:
     sp: training.Split = ctx.data["split"]
     features = trained.bundle["features"]
     categorical = [c for c in mcfg.get("categorical") or [] if c in features]
+    try:  # what the model predicts on rows it was not fitted on: prediction drift's reference
+        held_out = training.predict(trained.bundle, ctx.data["frame"], sp.test)
+    except training.TrainingError as exc:
+        ctx.log.warning("no reference for prediction drift: %s", exc)
+        held_out = None
     profile = drift.build_profile(
-        ctx.data["frame"].take(sp.train), features, categorical, target=mcfg["target"]
+        ctx.data["frame"].take(sp.train),
+        features,
+        categorical,
+        target=mcfg["target"],
+        predictions=held_out,
     )
     snap = ctx.data["snapshot"]
     lineage = {
@@ -194,6 +265,7 @@ def _register(ctx: StageContext) -> None:
         "snapshot_id": snap.id,
         "fingerprint": snap.fingerprint,
         "code_version": code_version(ctx.ws),
+        "inputs_sha256": ctx.data.get("inputs_sha256"),
         "estimator": ctx.config["estimator"],
         "seed": ctx.config["seed"],
         "test_size": ctx.config["test_size"],

@@ -48,12 +48,10 @@ class Trained:
 def build_estimator(path: str, params: dict[str, Any], code: Path | None = None) -> Any:
     """Import `package.module.Class` (or `module:factory`, which may live in the workspace's
     code folder `code`) and construct it with `params`."""
-    if ":" in path:
-        module_name, _, attr = path.partition(":")
-    else:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
+    parts = usercode.split(path)
+    if parts is None:
         raise TrainingError(f'estimator "{path}": expected an import path like "sklearn.svm.SVC"')
+    module_name, attr = parts
     try:
         module = (
             usercode.import_module(code, module_name)
@@ -210,6 +208,15 @@ def load_version(ws: Workspace, version: Version) -> dict[str, Any]:
     return bundle
 
 
+def predict(bundle: dict[str, Any], frame: Frame, rows: np.ndarray) -> np.ndarray:
+    """The bundle's predictions for these rows."""
+    x = matrix(frame.take(rows), bundle["features"], bundle["codes"])
+    try:
+        return np.asarray(bundle["estimator"].predict(x))
+    except Exception as exc:
+        raise TrainingError(f"predict failed: {type(exc).__name__}: {exc}") from None
+
+
 def metrics(bundle: dict[str, Any], frame: Frame, rows: np.ndarray) -> dict[str, float]:
     """Accuracy/F1/ROC AUC for classifiers, RMSE/MAE/R² for regressors, on these rows."""
     from sklearn import metrics as m
@@ -218,10 +225,7 @@ def metrics(bundle: dict[str, Any], frame: Frame, rows: np.ndarray) -> dict[str,
     x = matrix(part, bundle["features"], bundle["codes"])
     y = target(part, bundle["target"], bundle["task"])
     est = bundle["estimator"]
-    try:
-        pred = est.predict(x)
-    except Exception as exc:
-        raise TrainingError(f"predict failed: {type(exc).__name__}: {exc}") from None
+    pred = predict(bundle, frame, rows)
     if bundle["task"] == "regression":
         pred = np.asarray(pred, dtype=float)
         return {

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lookout.scheduler import schedules
+from lookout.scheduler.schedules import MAX_SECONDS, ScheduleError
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CALL_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-CRON_FIELD_RE = re.compile(r"^[\w*/,\-?]+$")
-DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)\s*$", re.IGNORECASE)
 SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 
@@ -114,15 +114,18 @@ def choice(*options: str) -> Checker:
 
 
 def duration(path: str, v: Any) -> float:
-    """'30s', '10m', '2h', '1d', '500ms' or a number of seconds; > 0."""
+    """'30s', '10m', '2h', '1d', '500ms' or a number of seconds; > 0 and at most ten years
+    (longer ones overflow a clock or a timeout)."""
+    seconds: float | None = None
     if isinstance(v, int | float) and not isinstance(v, bool):
-        if v > 0 and math.isfinite(v):
-            return float(v)
+        seconds = float(v) if math.isfinite(v) else None
     elif isinstance(v, str):
-        m = DURATION_RE.match(v)
-        if m and float(m.group(1)) > 0:
-            return float(m.group(1)) * DURATION_UNITS[m.group(2)]
-    raise Invalid(path, f'expected a duration like "30s", "10m" or "2h", got {shown(v)}')
+        seconds = schedules.duration_seconds(v)
+    if seconds is None or seconds <= 0:
+        raise Invalid(path, f'expected a duration like "30s", "10m" or "2h", got {shown(v)}')
+    if seconds > MAX_SECONDS:
+        raise Invalid(path, f"expected a duration of at most 3650d, got {shown(v)}")
+    return seconds
 
 
 def size(path: str, v: Any) -> int:
@@ -137,16 +140,27 @@ def size(path: str, v: Any) -> int:
 
 
 def schedule(path: str, v: Any) -> str:
-    """A duration ('10m': every ten minutes) or a five-field cron expression."""
+    """An interval ('10m': every ten minutes), a five-field crontab line or @hourly, @daily,
+    @weekly, @monthly, @yearly; parsed now (`lookout.scheduler.schedules`), so a value out
+    of range fails when the config loads."""
     s = string(path, v).strip()
-    if DURATION_RE.match(s):
-        return s
-    fields = s.split()
-    if len(fields) == 5 and all(CRON_FIELD_RE.match(f) for f in fields):
-        return s
-    raise Invalid(
-        path, f'expected an interval like "10m" or a cron expression like "*/15 * * * *", got "{s}"'
-    )
+    try:
+        schedules.parse(s)
+    except ScheduleError as exc:
+        raise Invalid(path, str(exc)) from None
+    return s
+
+
+def zone(path: str, v: Any) -> str:
+    """An IANA time zone name, e.g. "Europe/Berlin" or "UTC"."""
+    s = nonempty(path, v)
+    try:
+        schedules.timezone(s)
+    except (KeyError, ValueError, OSError):  # unknown, malformed, a directory of zones
+        raise Invalid(
+            path, f'expected an IANA time zone like "Europe/Berlin", got {shown(s)}'
+        ) from None
+    return s
 
 
 def name(path: str, v: Any) -> str:

@@ -110,8 +110,11 @@ def migrate(conn: sqlite3.Connection, path: Path | str, target: int = SCHEMA_VER
         # Another process may have migrated while we waited for the lock.
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         for version in range(current + 1, target + 1):
-            for statement in MIGRATIONS[version - 1]:
-                conn.execute(statement)
+            for step in MIGRATIONS[version - 1]:
+                if callable(step):
+                    step(conn)
+                else:
+                    conn.execute(step)
             conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("COMMIT")
     except BaseException:

@@ -59,6 +59,7 @@ def _run(row: sqlite3.Row, stages: tuple[StageRun, ...] = ()) -> Run:
         stages=stages,
         retry_of=row["retry_of"],
         cancelled_by=row["cancelled_by"],
+        forced=bool(row["forced"]),
     )
 
 
@@ -106,13 +107,14 @@ def create_run(
     attempt: int = 1,
     job_run_id: int | None = None,
     retry_of: int | None = None,
+    forced: bool = False,
 ) -> Run:
     """A run with all its stages `pending`, in one transaction."""
     with store.write() as conn:
         t = now()
         cur = conn.execute(
             "INSERT INTO runs (pipeline, status, trigger, triggered_by, attempt, created_at,"
-            " started_at, job_run_id, retry_of) VALUES (?,?,?,?,?,?,?,?,?)",
+            " started_at, job_run_id, retry_of, forced) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 pipeline,
                 status,
@@ -123,6 +125,7 @@ def create_run(
                 t if status == "running" else None,
                 job_run_id,
                 retry_of,
+                int(forced),
             ),
         )
         run_id = int(cur.lastrowid or 0)
@@ -311,7 +314,8 @@ def cancel_queued(store: Store, run_id: int, by: str = "someone", reason: str = 
 def finish_run(store: Store, run_id: int, status: str, error: str | None = None) -> None:
     """End a run: stamp it, skip stages that never started, and put a failure on the timeline.
 
-    A failure opens one `run_failed` event per pipeline; the next success resolves it.
+    A failure opens one `run_failed` event per pipeline; the next success (or a run that
+    found nothing changed) resolves it.
     """
     with store.write() as conn:
         row = conn.execute("SELECT pipeline FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -334,7 +338,7 @@ def finish_run(store: Store, run_id: int, status: str, error: str | None = None)
                 key,
                 batch=f"run:{run_id}",
             )
-        elif status == "succeeded":
+        elif status in ("succeeded", "unchanged"):
             events.resolve(conn, key)
 
 
@@ -492,9 +496,11 @@ def stage_durations(
 
 
 def last_success(store: Store) -> dict[str, float]:
-    """When each pipeline's newest successful run ended."""
+    """When each pipeline's newest successful run ended (one that found nothing changed did
+    its work too)."""
     rows = store.conn.execute(
-        "SELECT pipeline, max(ended_at) FROM runs WHERE status = 'succeeded' GROUP BY pipeline"
+        "SELECT pipeline, max(ended_at) FROM runs WHERE status IN ('succeeded', 'unchanged')"
+        " GROUP BY pipeline"
     ).fetchall()
     return {r[0]: float(r[1]) for r in rows if r[1] is not None}
 

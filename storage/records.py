@@ -12,7 +12,18 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+# `unchanged`: the run found a version already trained from the same data, pipeline config
+# and code, so it trained and registered nothing (`lookout run --force` trains anyway).
+RUN_STATUSES = (
+    "queued",
+    "running",
+    "succeeded",
+    "unchanged",
+    "failed",
+    "cancelled",
+    "interrupted",
+)
+RUN_ENDED = ("succeeded", "unchanged", "failed", "cancelled", "interrupted")
 STAGE_STATUSES = (
     "pending",
     "running",
@@ -82,6 +93,7 @@ class Run:
     stages: tuple[StageRun, ...] = ()
     retry_of: int | None = None  # the interrupted run this one re-runs
     cancelled_by: str | None = None  # who cancelled it (a person, or "scheduler"); why is `error`
+    forced: bool = False  # train and register even when nothing changed
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from lookout.storage import events
 from lookout.storage.db import Store, StoreError, now
 from lookout.storage.records import (
     AliasTransition,
@@ -123,6 +124,17 @@ def register_version(
             f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id = ?", (cur.lastrowid,)
         ).fetchone()
     return _version(row)
+
+
+def trained_from(store: Store, model: str, inputs_sha256: str) -> Version | None:
+    """The newest version of a model trained from these inputs (data, pipeline config and
+    code, hashed into its lineage when it was registered), if any."""
+    row = store.conn.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE model = ?"
+        " AND json_extract(lineage_json, '$.inputs_sha256') = ? ORDER BY version DESC LIMIT 1",
+        (model, inputs_sha256),
+    ).fetchone()
+    return None if row is None else _version(row)
 
 
 def _aliases_by_version(conn: sqlite3.Connection, model: str) -> dict[int, list[str]]:
@@ -447,13 +459,23 @@ def add_approval(
     return _approval(row)
 
 
+def pending_key(request_id: int) -> str:
+    """The dedup key of a request's `approval_pending` event."""
+    return f"approval:{request_id}"
+
+
 def set_request_status(
     conn: sqlite3.Connection, request_id: int, status: str, actor: str | None
 ) -> None:
+    """Decide a request; its `approval_pending` event resolves in the same transaction,
+    whoever decided it and however (approved, rejected, superseded, cancelled)."""
+    t = now()
     conn.execute(
         "UPDATE promotion_requests SET status = ?, decided_at = ?, decided_by = ? WHERE id = ?",
-        (status, now(), actor, request_id),
+        (status, t, actor, request_id),
     )
+    if status != "pending":
+        events.resolve(conn, pending_key(request_id), t)
 
 
 # -- promotion support ---------------------------------------------------------------

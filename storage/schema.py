@@ -1,11 +1,18 @@
 """The store's schema as an ordered list of migrations.
 
 `PRAGMA user_version` holds how many migrations a store has had. Migrations
-are only ever appended; each is a list of statements run in one transaction.
+are only ever appended; each is a list of statements (rarely a function, `Step`) run in
+one transaction.
 Times are REAL seconds since the epoch (UTC); JSON columns hold plain objects.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+# A migration step: a statement, or a function for the rare change SQL alone cannot say.
+Step = str | Callable[[sqlite3.Connection], None]
 
 V1 = [
     # -- pipelines, runs, stages ------------------------------------------------
@@ -585,5 +592,42 @@ V8 = [
 # (`lookout.storage.drift`); older rows keep their blob and a NULL data_file.
 V9 = ["ALTER TABLE inference_batches ADD COLUMN data_file TEXT"]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9]
+
+def _widen_run_statuses(conn: sqlite3.Connection) -> None:
+    """Let runs.status be `unchanged` too.
+
+    SQLite cannot alter a CHECK, and rebuilding `runs` would mean dropping a table that
+    others refer to (stage runs, snapshots, check results, versions; the search triggers). Widening a CHECK is the one
+    edit SQLite documents doing in place (lang_altertable.html, "Making Other Kinds Of Table
+    Schema Changes"): rewrite the table's SQL in sqlite_schema and bump the schema cookie, so
+    every connection, this one included, reads the new definition. Rows that passed the old
+    CHECK pass the wider one.
+    """
+    cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        cur = conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'runs'",
+            ("'cancelled','interrupted')", "'cancelled','interrupted','unchanged')"),
+        )
+        if cur.rowcount != 1:
+            raise sqlite3.DatabaseError("runs: table not found")
+        conn.execute(f"PRAGMA schema_version = {int(cookie) + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+    sql = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'runs'").fetchone()[0]
+    if "'unchanged'" not in sql:
+        raise sqlite3.DatabaseError("runs: its status CHECK is not the one V1 wrote")
+
+
+# Runs that change nothing (issue 17): a re-run on the same data, pipeline config and code
+# ends `unchanged` and registers no duplicate version; `forced` runs train and register
+# anyway (`lookout run --force`). The column comes first: ALTER TABLE ADD COLUMN rewrites the
+# table's SQL from where the parsed definition ended.
+V10: list[Step] = [
+    "ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0",
+    _widen_run_statuses,
+]
+
+MIGRATIONS: list[Sequence[Step]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -139,9 +139,10 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook receiver whose answer to the n-th request is `answer(n, request)`."""
+    """A webhook receiver whose answer to the n-th request is `answer(n, request)`: a status
+    code, or a status code and headers to send with it."""
 
-    answer: Callable[[int, Received], int]
+    answer: Callable[[int, Received], int | tuple[int, dict[str, str]]]
     requests: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
@@ -153,10 +154,10 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Callable[[Callable[[int, Received], int]], Receiver]]:
+def receiver() -> Iterator[Callable[..., Receiver]]:
     started: list[Receiver] = []
 
-    def start(answer: Callable[[int, Received], int]) -> Receiver:
+    def start(answer: Callable[[int, Received], int | tuple[int, dict[str, str]]]) -> Receiver:
         rec = Receiver(answer)
 
         class Handler(BaseHTTPRequestHandler):
@@ -164,11 +165,14 @@ def receiver() -> Iterator[Callable[[Callable[[int, Received], int]], Receiver]]
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 got = Received(dict(self.headers.items()), body)
                 rec.requests.append(got)
-                code = rec.answer(len(rec.requests), got)
+                answer = rec.answer(len(rec.requests), got)
+                code, headers = answer if isinstance(answer, tuple) else (answer, {})
                 if code == 0:  # hang until the test ends
                     rec.release.wait(30)
                     return
                 self.send_response(code)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -42,7 +42,12 @@ def test_status_json_has_the_contract_shape(cli, tmp_path: Path) -> None:
     status = result.json()
     assert set(status) >= {"scheduler", "pipelines", "checks", "models", "drift", "events"}
     assert set(status["scheduler"]) >= {"alive", "holder", "since"}
-    assert status["pipelines"][0] == {"name": "cancer_train", "last_run": None, "next_run": None}
+    assert status["pipelines"][0] == {
+        "name": "cancer_train",
+        "last_run": None,
+        "next_run": None,
+        "next_run_local": None,
+    }
     assert status["checks"] == {"pass": 0, "warn": 0, "fail": 0, "error": 0}
     assert set(status["models"][0]) >= {"name", "production", "candidate", "pending_requests"}
     assert status["events"] == {"open": 0}

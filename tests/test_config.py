@@ -144,19 +144,21 @@ BAD = [
         "pipelines.p.estimator: missing required key (tabular pipeline)",
     ),
     (
-        DATASET + MODEL + "[pipelines.p]\ndataset = 'nope'\nmodel = 'm'\nestimator = 'x.Y'",
+        DATASET
+        + MODEL
+        + "[pipelines.p]\ndataset = 'nope'\nmodel = 'm'\nestimator = 'sklearn.svm.SVC'",
         'pipelines.p.dataset: no dataset named "nope"',
     ),
     (
         DATASET
         + MODEL
-        + "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nestimator = 'x.Y'\nschedule = 'every tuesday'",
+        + "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nestimator = 'sklearn.svm.SVC'\nschedule = 'every tuesday'",
         'pipelines.p.schedule: expected an interval like "10m" or a cron expression like "*/15 * * * *", got "every tuesday"',
     ),
     (
         DATASET
         + MODEL
-        + "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nestimator = 'x.Y'\nretries = 'two'",
+        + "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nestimator = 'sklearn.svm.SVC'\nretries = 'two'",
         'pipelines.p.retries: expected an integer ≥ 0 and ≤ 20, got "two"',
     ),
     (
@@ -204,7 +206,7 @@ def test_durations_and_defaults_are_typed() -> None:
     cfg = parse(
         DATASET
         + MODEL
-        + "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nestimator = 'a.B'\nretry_backoff = '2m'\n",
+        + "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nestimator = 'sklearn.svm.SVC'\nretry_backoff = '2m'\n",
         PATH,
     )
     p = cfg.pipelines["p"]
@@ -243,7 +245,8 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 def test_loading_a_config_loads_no_numerical_library(tmp_path: Path) -> None:
     """Check types and drift methods come from their tables; their evaluators import NumPy,
     SciPy and scikit-learn only when they run, so the console's first frame and
-    `lookout status` stay light."""
+    `lookout status` stay light. Schedules are parsed without APScheduler, an estimator's
+    import path is found without importing scikit-learn."""
     import subprocess
     import sys
 
@@ -266,14 +269,20 @@ def test_loading_a_config_loads_no_numerical_library(tmp_path: Path) -> None:
     drift = (
         "[models.m.drift]\nmethod = 'psi'\n[models.m.drift.features.x]\nmethod = 'wasserstein'\n"
     )
-    (tmp_path / "lookout.toml").write_text(DATASET + checks + MODEL + drift)
+    pipeline = (
+        "[scheduler]\ntimezone = 'Europe/Berlin'\n"
+        "[pipelines.p]\ndataset = 'd'\nmodel = 'm'\nschedule = '0 9 * * mon-fri'\n"
+        "estimator = 'sklearn.ensemble.RandomForestClassifier'\n"
+    )
+    (tmp_path / "lookout.toml").write_text(DATASET + checks + MODEL + drift + pipeline)
     code = (
         "import sys\n"
         "from pathlib import Path\n"
         "from lookout.scheduler.config import load\n"
         "cfg = load(Path(sys.argv[1]))\n"
         "assert len(cfg.datasets['d']['checks']) == 11\n"
-        "print(sorted(m for m in ('numpy', 'scipy', 'sklearn') if m in sys.modules))\n"
+        "heavy = ('numpy', 'scipy', 'sklearn', 'apscheduler')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True

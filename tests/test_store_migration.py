@@ -1,5 +1,6 @@
-"""Upgrading a store in place: a V2 store with check history, and a V3 store with versions
-and their profiles, open with the current schema and read the same."""
+"""Upgrading a store in place: a V2 store with check history, a V3 store with versions
+and their profiles, a V6 store with logged batches and V7 and V9 stores with runs open with the
+current schema and read the same."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from lookout.storage import checks, intents, pipelines, registry, search
 from lookout.storage.db import Store, migrate
 from lookout.storage.records import CheckResult, Gate
@@ -294,6 +296,70 @@ def test_v7_store_with_runs_upgrades_to_v8_and_keeps_its_stages(tmp_path: Path) 
     pipelines.finish_stage(store, 3, "train", "cancelled", error="cancelled by bob")
     assert pipelines.get_run(store, 3).stages[1].status == "cancelled"  # type: ignore[union-attr]
     assert intents.pending(store.conn) == []
+
+
+def test_v9_store_with_runs_takes_the_unchanged_status_in_place(tmp_path: Path) -> None:
+    """V10 widens runs.status without rebuilding `runs` (stage runs, snapshots and check
+    results refer to it); a connection that read the V9 schema before the upgrade sees the
+    new one too."""
+    path = tmp_path / "v9.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrate(conn, path, target=9)
+    conn.execute("BEGIN")
+    for i, status in enumerate(("succeeded", "failed", "interrupted", "queued"), start=1):
+        conn.execute(
+            "INSERT INTO runs (id, pipeline, status, trigger, triggered_by, created_at, error)"
+            " VALUES (?, 'p', ?, 'manual', 'alice', ?, ?)",
+            (i, status, 1.7e9 + i, "boom" if status == "failed" else None),
+        )
+        conn.execute(
+            "INSERT INTO stage_runs (run_id, position, name, status, log_tail)"
+            " VALUES (?, 0, 'train', 'succeeded', ?)",
+            (i, f"fitted run {i}"),
+        )
+    conn.execute(
+        "INSERT INTO snapshots (dataset, created_at, source, rows, columns_json, fingerprint,"
+        " run_id) VALUES ('d', 1.7e9, 'd.csv', 3, '{}', 'abc', 1)"
+    )
+    conn.execute("COMMIT")
+    before = conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO runs (pipeline, status, trigger, triggered_by, created_at)"
+            " VALUES ('p', 'unchanged', 'manual', 'alice', 0)"
+        )
+
+    store = Store(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    runs = pipelines.list_runs(store, "p")
+    assert [(r.id, r.status, r.error, r.forced) for r in reversed(runs)] == [
+        (1, "succeeded", None, False),
+        (2, "failed", "boom", False),
+        (3, "interrupted", None, False),
+        (4, "queued", None, False),
+    ]
+    assert [len(r.stages) for r in runs] == [1, 1, 1, 1]
+    assert store.conn.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 1
+    assert (
+        store.conn.execute("SELECT count(*) FROM search_docs WHERE kind = 'log'").fetchone()[0] == 4
+    )
+    assert [tuple(r)[:-1] for r in store.conn.execute("SELECT * FROM runs ORDER BY id")] == [
+        tuple(r) for r in before
+    ]
+    pipelines.finish_run(store, 4, "unchanged")
+    assert pipelines.get_run(store, 4).status == "unchanged"  # type: ignore[union-attr]
+    # the connection that cached the V9 schema reads the new one
+    conn.execute(
+        "INSERT INTO runs (pipeline, status, trigger, triggered_by, created_at)"
+        " VALUES ('p', 'unchanged', 'manual', 'alice', 0)"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO runs (pipeline, status, trigger, triggered_by, created_at)"
+            " VALUES ('p', 'bogus', 'manual', 'alice', 0)"
+        )
+    conn.close()
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     fresh = Store(tmp_path / "fresh.db")

@@ -58,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
                     e.kind,
                     e.subject,
                     e.message,
-                    f"acked by {e.acked_by}" if e.acked_by else "open",
+                    "resolved"
+                    if e.resolved_at is not None
+                    else f"acked by {e.acked_by}"
+                    if e.acked_by
+                    else "open",
                 ]
                 for e in rows
             ],

@@ -4,7 +4,9 @@ The request goes through the one door, so it needs the operator role. In a
 personal workspace without a live scheduler, `--wait` runs the pipeline in this
 process while holding the scheduler lease (like `airflow dags test`), so scripts
 and CI work without a daemon; in a shared one the daemon runs it and this waits.
-Exit 0 when the run succeeded (or was requested), 1 when it failed.
+Exit 0 when the run succeeded, found nothing changed (`unchanged`: the data, pipeline
+config and code of an existing version; `--force` trains anyway) or was requested, 1 when
+it failed.
 """
 
 from __future__ import annotations
@@ -28,10 +30,8 @@ from lookout.scheduler.service import Scheduler
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import pipelines, scheduling
 from lookout.storage.db import now
-from lookout.storage.records import Request, Run, iso
+from lookout.storage.records import RUN_ENDED, Request, Run, iso
 from lookout.storage.text import sanitize
-
-TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def run_json(run: Run) -> dict[str, Any]:
     }
 
 
-def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str, req_id: int) -> Run | None:
+def _in_process(ws: Workspace, sched: Scheduler, name: str, request: Request) -> Run | None:
     """Run the claimed request here under the lease; a heartbeat thread keeps the lease alive."""
     done = threading.Event()
 
@@ -70,8 +70,9 @@ def _in_process(ws: Workspace, sched: Scheduler, name: str, user: str, req_id: i
     beater.start()
     try:
         sched.prepare()
-        queued = pipeline.queue_run(ws, name, "manual", user)
-        scheduling.finish_request(ws.store, req_id, True, f"run {queued.id}")
+        forced = bool(request.args.get("force"))
+        queued = pipeline.queue_run(ws, name, "manual", request.requested_by, forced)
+        scheduling.finish_request(ws.store, request.id, True, f"run {queued.id}")
         try:
             return sched.runner.execute(queued.id)
         except KeyboardInterrupt:
@@ -104,8 +105,7 @@ def _wait_here(ws: Workspace, name: str, req_id: int) -> tuple[Run | None, str]:
             next_try = now() + 1.0
             won, _ = sched.acquire()
             if won and scheduling.claim_request(ws.store, req_id):
-                user = current.requested_by
-                return _in_process(ws, sched, name, user, req_id), "the run did not start"
+                return _in_process(ws, sched, name, current), "the run did not start"
             if won:
                 sched.release()
         tick.wait(0.1)
@@ -125,7 +125,7 @@ def _run_of(ws: Workspace, req: Request) -> tuple[Run | None, str]:
     tick = threading.Event()
     while True:
         got = pipelines.get_run(ws.store, run_id)
-        if got is not None and got.status in TERMINAL:
+        if got is not None and got.status in RUN_ENDED:
             return got, ""
         lease = scheduling.get_lease(ws.store)
         if lease is None or not lease.alive(now()):
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(ws: Workspace, args: argparse.Namespace) -> int:
     name = args.pipeline
-    asked = perform(ws, "run", pipeline=name)
+    asked = perform(ws, "run", pipeline=name, force=args.force)
     if not asked.ok:
         return refusal(asked)
     req_id = int(asked.data["request"])
@@ -157,7 +157,7 @@ def _run(ws: Workspace, args: argparse.Namespace) -> int:
     result, refused = _wait_daemon(ws, req_id) if ws.shared else _wait_here(ws, name, req_id)
     if result is None:
         return _report(args, False, f"run of {name} not started: {refused}", None, req_id)
-    ok = result.status == "succeeded"
+    ok = result.status in ("succeeded", "unchanged")
     took = (
         f" in {result.ended_at - result.started_at:.1f}s"
         if result.ended_at and result.started_at
@@ -166,6 +166,14 @@ def _run(ws: Workspace, args: argparse.Namespace) -> int:
     message = f"run {result.id} of {name} {result.status}{took}"
     if not ok and result.error:
         message += f": {result.error}"
+    same = next(
+        (s.metrics["same_as_version"] for s in result.stages if "same_as_version" in s.metrics),
+        None,
+    )
+    if result.status == "unchanged" and same is not None:
+        message += (
+            f": same data, config and code as v{same}; nothing registered (--force trains anyway)"
+        )
     return _report(args, ok, message, result, req_id)
 
 

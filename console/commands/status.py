@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from lookout.console.output import print_json, table, workspace
-from lookout.scheduler import reconcile
+from lookout.scheduler import reconcile, schedules
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks, drift, events, pipelines, registry, retention, scheduling
 from lookout.storage.db import now
@@ -21,6 +21,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
     stored = {p.name: p for p in pipelines.list_pipelines(store)}
     names = sorted(set(cfg.pipelines) | set(stored))
     latest_runs = pipelines.latest_runs(store)
+    zone = cfg.scheduler["timezone"]  # cron schedules fire in it; next runs are shown in it
     pipes = []
     for name in names:
         run = latest_runs.get(name)
@@ -37,7 +38,14 @@ def collect(ws: Workspace) -> dict[str, Any]:
                 ],
             }
         next_at = stored[name].next_run_at if name in stored else None
-        pipes.append({"name": name, "last_run": last, "next_run": iso(next_at)})
+        pipes.append(
+            {
+                "name": name,
+                "last_run": last,
+                "next_run": iso(next_at),
+                "next_run_local": schedules.shown_at(next_at, zone),
+            }
+        )
     model_names = sorted(set(cfg.models) | {m.name for m in registry.list_models(store)})
     pending = registry.pending_counts(store)
     models = []
@@ -72,6 +80,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
             "holder": lease.holder if lease else None,
             "since": iso(lease.since) if lease else None,
             "heartbeat_at": iso(lease.heartbeat_at) if lease else None,
+            "timezone": zone,
         },
         "pipelines": pipes,
         "checks": checks.counts(store),
@@ -138,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                     " ".join(f"{st['name']}:{st['status']}" for st in last["stages"])
                     if last
                     else "",
-                    p["next_run"] or "-",
+                    p["next_run_local"] or "-",
                 ]
             )
         print(table(rows, ["PIPELINE", "LAST RUN", "STAGES", "NEXT RUN"]))

@@ -28,12 +28,12 @@ import os
 import re
 import sqlite3
 import stat
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from lookout.scheduler import calls
 from lookout.scheduler.connectors.base import (
     SyncStatus,
     record_sync_failure,
@@ -77,7 +77,7 @@ SETTINGS = table(
 )
 
 
-class MlflowError(Exception):
+class MlflowError(calls.Told):
     """MLflow could not be reached or refused a request; the message is one line for the user.
 
     `error_code` is MLflow's own code when it answered (e.g. RESOURCE_DOES_NOT_EXIST).
@@ -173,6 +173,15 @@ def _env(name: str) -> str:
     return value
 
 
+def _token(value: str, where: str) -> str:
+    """A bearer token that can travel in a header; refused naming where it came from, never
+    showing it (httpx would quote the whole header in its error)."""
+    problem = calls.bad_credential(value)
+    if problem:
+        raise MlflowError(f"{where} {problem}; expected one token on one line")
+    return value
+
+
 def _read_token_file(path: Path) -> str:
     """A token from a file only its owner can read; refuse a file others can read."""
     try:
@@ -188,7 +197,7 @@ def _read_token_file(path: Path) -> str:
         raise MlflowError(f"{path}: the token file is not text") from None
     if not token:
         raise MlflowError(f"{path}: the token file is empty")
-    return token
+    return _token(token, f"{path}: the token file")
 
 
 def _credentials(ws: Workspace) -> tuple[dict[str, str], list[str]]:
@@ -196,11 +205,14 @@ def _credentials(ws: Workspace) -> tuple[dict[str, str], list[str]]:
     cfg = section(ws)
     token: str | None = None
     if cfg.get("token_env"):
-        token = _env(cfg["token_env"])
+        where = f"environment variable {cfg['token_env']} (named in [mlflow])"
+        token = _token(_env(cfg["token_env"]), where)
     elif cfg.get("token_file"):
         token = _read_token_file(ws.config.resolve(cfg["token_file"]))
     elif not cfg.get("username_env"):
         token = os.environ.get("MLFLOW_TRACKING_TOKEN") or None
+        if token:
+            token = _token(token, "environment variable MLFLOW_TRACKING_TOKEN")
     if token:
         return {"Authorization": f"Bearer {token}"}, [token]
     if cfg.get("username_env"):
@@ -214,15 +226,6 @@ def _credentials(ws: Workspace) -> tuple[dict[str, str], list[str]]:
             return {}, []
     basic = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {basic}"}, [password, basic]
-
-
-def _shown(uri: str) -> str:
-    """The URI without any user:password part, for messages."""
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # -- the HTTP client ------------------------------------------------------------------
@@ -241,7 +244,7 @@ class _Client:
                 + sanitize(uri, 100, single_line=True)
             )
         self.base = uri.rstrip("/") + API
-        self.shown = sanitize(_shown(uri), 100, single_line=True)
+        self.shown = calls.shown_url(uri)
         self.timeout = float(section(ws)["timeout"])
         headers, self._secrets = _credentials(ws)
         self._secrets.append(urlsplit(uri).password or "")
@@ -268,36 +271,47 @@ class _Client:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One REST call; retried on timeouts, refused connections, 429 and 5xx."""
+        """One REST call; asked again on timeouts, refused connections, 429 and 5xx (with
+        backoff, jitter and Retry-After, `lookout.scheduler.calls`). A transport error is
+        told by its kind, never its text, which can quote the Authorization header."""
         import httpx
 
-        problem = ""
-        for attempt in range(RETRIES + 1):
-            if attempt:
-                threading.Event().wait(BACKOFF * 2 ** (attempt - 1))
+        def once() -> calls.Attempt[dict[str, Any] | MlflowError]:
             try:
                 response = self.http.request(method, self.base + endpoint, params=params, json=body)
             except httpx.TimeoutException:
                 problem = f"MLflow at {self.shown} did not answer within {self.timeout:g}s"
-                continue
+                return calls.Attempt(MlflowError(problem), again=True)
+            except httpx.LocalProtocolError as exc:  # ours to fix: asking again will not help
+                return calls.Attempt(MlflowError(f"MLflow at {self.shown}: {calls.failure(exc)}"))
             except httpx.TransportError as exc:
-                problem = self._clean(f"MLflow at {self.shown} is unreachable ({exc})")
-                continue
+                problem = f"MLflow at {self.shown} is unreachable ({calls.failure(exc)})"
+                return calls.Attempt(MlflowError(self._clean(problem)), again=True)
+            except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
+                return calls.Attempt(MlflowError(f"MLflow at {self.shown}: {calls.failure(exc)}"))
             if response.status_code == 429 or response.status_code >= 500:
-                problem = str(self._refused(response))
-                continue
+                after = calls.retry_after(response.headers.get("Retry-After"))
+                return calls.Attempt(self._refused(response), again=True, after=after)
             if response.status_code >= 400:
-                raise self._refused(response)
+                return calls.Attempt(self._refused(response))
             try:
                 data = response.json()
             except ValueError:
-                raise MlflowError(
-                    f"MLflow at {self.shown} sent an answer that is not JSON"
-                ) from None
+                return calls.Attempt(
+                    MlflowError(f"MLflow at {self.shown} sent an answer that is not JSON")
+                )
             if not isinstance(data, dict):
-                raise MlflowError(f"MLflow at {self.shown} sent an unexpected answer")
-            return data
-        raise MlflowError(f"{problem} (tried {RETRIES + 1} times)")
+                return calls.Attempt(
+                    MlflowError(f"MLflow at {self.shown} sent an unexpected answer")
+                )
+            return calls.Attempt(data)
+
+        got, attempts = calls.call(once, RETRIES, BACKOFF)
+        if isinstance(got, MlflowError):
+            if attempts > 1:
+                raise MlflowError(f"{got} (tried {attempts} times)", got.error_code)
+            raise got
+        return got
 
     def _refused(self, response: httpx.Response) -> MlflowError:
         """HTTP status plus MLflow's own error code and message, sanitized."""

@@ -3,22 +3,27 @@
 Each `[notifications.NAME]` target gets every event of the kinds (all kinds
 when none are listed) and severities (`min_severity`) it asked for, in its
 `format` (a row of `lookout.scheduler.formats.FORMATS`: json, slack,
-pagerduty, alertmanager), signed with HMAC-SHA256 when a secret is
-configured. Every outcome is recorded in the store (`lookout.storage.deliveries`).
-Every message carries the audit record's signed head (`audit_head`).
+pagerduty, alertmanager), signed when a secret is configured: Standard Webhooks
+headers over `id.timestamp.body` (`lookout.scheduler.calls.signed`; the README says how
+a receiver checks them), and for one more release the old `X-Lookout-Signature` over the
+body alone, which a captured request keeps valid forever. Every outcome is recorded in
+the store (`lookout.storage.deliveries`). Every message carries the audit record's
+signed head (`audit_head`).
 
 - Grouping: events raised by one run or one check pass (the same `batch`)
   go out as one message. A run still going may add to its batch, so its
   events wait up to `group_wait` for the run to end.
-- Retries: a request is retried with backoff; an event whose kind and
+- Retries: a request is retried with backoff and jitter, after at least what a
+  `Retry-After` asks (`lookout.scheduler.calls.call`); an event whose kind and
   subject the target already heard about within its `dedup` window is
   `suppressed`.
 - Pages: for a format whose receiver pages (PagerDuty, Alertmanager), a
   delivered event stays open, and the receiver is told when it resolves
   (and, for Alertmanager, reminded every `resend` while it is open).
 - One bad event never blocks the others: a message the receiver refuses, or
-  one that cannot be built, is recorded as failed and the pass goes on; only a
-  receiver that is down (no answer, 5xx) ends the pass for its target.
+  one that cannot be built or sent (a header it cannot carry), is recorded as
+  failed and the pass goes on; only a receiver that is down (no answer, 429,
+  5xx) ends the pass for its target. Header values from events are made ASCII.
 """
 
 from __future__ import annotations
@@ -26,11 +31,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from lookout.scheduler import calls
 from lookout.scheduler.formats import FORMATS, Format, Message, NotSendable, cleared_at
 from lookout.storage import audit, deliveries, pipelines
 from lookout.storage.db import now
@@ -41,7 +46,7 @@ if TYPE_CHECKING:  # httpx (and the rich it loads) only when something is sent
     import httpx
     from lookout.scheduler.workspace import Workspace
 
-SIGNATURE_HEADER = "X-Lookout-Signature"
+SIGNATURE_HEADER = "X-Lookout-Signature"  # the body alone; kept for one release
 BACKOFF = 0.25  # seconds before the first retry; doubles each time
 NEW_TARGET_LOOKBACK = 3600.0  # a target seen for the first time hears about the last hour
 
@@ -54,16 +59,12 @@ class Attempted:
     attempts: int
     code: int | None
     detail: str
-
-    @property
-    def receiver_down(self) -> bool:
-        """No answer, or a 5xx after the retries: the rest wait for the next pass."""
-        return not self.delivered and (self.code is None or self.code >= 500)
+    receiver_down: bool = False  # no answer, 429 or 5xx after the retries: the rest wait
 
 
 def signature(secret: str, body: bytes) -> str:
-    """`sha256=HEX`: HMAC-SHA256 of the raw body, for the receiver to check."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """`sha256=HEX`: HMAC-SHA256 of the raw body (the old `X-Lookout-Signature`)."""
+    return "sha256=" + hmac.new(calls.hmac_key(secret), body, hashlib.sha256).hexdigest()
 
 
 def send(
@@ -73,32 +74,36 @@ def send(
     headers: dict[str, str],
     retries: int,
     backoff: float = BACKOFF,
+    sign: Callable[[], dict[str, str]] | None = None,
 ) -> Attempted:
-    """POST with retries on connection errors, timeouts, 429 and 5xx; other answers are final."""
+    """POST, asking again on no answer, 429 and 5xx; other answers are final, and so is a
+    request that cannot be sent at all. `sign` gives each attempt its own signature
+    headers (their timestamp is the attempt's)."""
     import httpx
 
-    code: int | None = None
-    detail = ""
-    attempts = 0
-    for attempt in range(retries + 1):
-        if attempt:
-            threading.Event().wait(backoff * 2 ** (attempt - 1))
-        attempts += 1
+    def once() -> calls.Attempt[Attempted]:
         try:
-            response = client.post(url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            code, detail = None, "timed out"
-            continue
-        except httpx.HTTPError as exc:
-            code, detail = None, sanitize(f"cannot connect: {exc}", 200, single_line=True)
-            continue
+            response = client.post(
+                url, content=body, headers={**headers, **(sign() if sign else {})}
+            )
+        except httpx.TransportError as exc:
+            if isinstance(exc, httpx.LocalProtocolError):  # ours: asking again will not help
+                return calls.Attempt(Attempted(False, 0, None, calls.failure(exc)))
+            return calls.Attempt(Attempted(False, 0, None, calls.failure(exc), True), again=True)
+        except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
+            return calls.Attempt(Attempted(False, 0, None, calls.failure(exc)))
         code = response.status_code
         if response.is_success:
-            return Attempted(True, attempts, code, f"HTTP {code}")
+            return calls.Attempt(Attempted(True, 0, code, f"HTTP {code}"))
         detail = f"HTTP {code}: " + sanitize(response.text, 200, single_line=True)
-        if code != 429 and code < 500:
-            break
-    return Attempted(False, attempts, code, detail.rstrip(": "))
+        busy = code == 429 or code >= 500
+        after = calls.retry_after(response.headers.get("Retry-After"))
+        return calls.Attempt(
+            Attempted(False, 0, code, detail.rstrip(": "), busy), again=busy, after=after
+        )
+
+    result, attempts = calls.call(once, retries, backoff)
+    return replace(result, attempts=attempts)
 
 
 def message_key(events: list[Event]) -> str:
@@ -262,33 +267,47 @@ class _Target:
         )
         try:
             body = self.fmt.body(message, self.target)
-            headers = self._headers(rows, body)
+            headers, sign = self._headers(rows, body, update)
         except NotSendable as exc:
             self._fail(rows, str(exc), update)
             return None
         except Exception as exc:  # one event that cannot be rendered must not stop the rest
-            detail = sanitize(f"cannot build the message: {exc}", 200, single_line=True)
+            detail = f"cannot build the message ({type(exc).__name__})"
             self._fail(rows, detail, update)
             return None
         return send(
-            self.client, self.target["url"], body, headers, self.target["retries"], self.backoff
+            self.client,
+            self.target["url"],
+            body,
+            headers,
+            self.target["retries"],
+            self.backoff,
+            sign,
         )
 
-    def _headers(self, rows: list[tuple[Delivery, Event]], body: bytes) -> dict[str, str]:
+    def _headers(
+        self, rows: list[tuple[Delivery, Event]], body: bytes, update: bool
+    ) -> tuple[dict[str, str], Callable[[], dict[str, str]] | None]:
+        """The headers every attempt carries, and the signer that adds each attempt's
+        signature. The message id is the same on every retry, in this pass or a later
+        one (its first delivery's id); a follow-up on a page is a message of its own."""
+        first = rows[0][0]
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "lookout",
-            "X-Lookout-Event": rows[0][1].kind,
-            "X-Lookout-Delivery": str(rows[0][0].id),
+            "X-Lookout-Event": calls.header_value(rows[0][1].kind),
+            "X-Lookout-Delivery": str(first.id),
         }
         variable = self.target["secret_env"]
-        if variable:
-            secret = os.environ.get(variable)
-            if not secret:
-                # Sending unsigned would let a receiver that checks signatures be bypassed.
-                raise NotSendable(f"secret_env {variable} is not set; not sent unsigned")
-            headers[SIGNATURE_HEADER] = signature(secret, body)
-        return headers
+        if not variable:
+            return headers, None
+        secret = os.environ.get(variable)
+        if not secret:
+            # Sending unsigned would let a receiver that checks signatures be bypassed.
+            raise NotSendable(f"secret_env {variable} is not set; not sent unsigned")
+        headers[SIGNATURE_HEADER] = signature(secret, body)
+        msg_id = f"lookout_{first.id}" + (f"_update_{int(now())}" if update else "")
+        return headers, lambda: calls.signed(secret, msg_id, body)
 
     def _fail(self, rows: list[tuple[Delivery, Event]], detail: str, update: bool) -> None:
         if update:
@@ -307,6 +326,7 @@ def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
     (timeout + backoff) × (retries + 1). Only the lease holder runs this.
     """
     delivered = 0
+    broken: list[str] = []
     for name, target in ws.config.notifications.items():
         one = _Target(ws, name, target, backoff)
         try:
@@ -314,6 +334,10 @@ def deliver_pending(ws: Workspace, backoff: float = BACKOFF) -> int:
             delivered += one.send_new(work)
             if one.fmt.pages:
                 one.follow_up()
+        except Exception as exc:  # the other targets still get their pass
+            broken.append(f"{name}: {calls.failure(exc)}")
         finally:
             one.close()
+    if broken:  # the ledger records the pass as failed, in words that hold no secret
+        raise RuntimeError("notifications failed: " + "; ".join(broken))
     return delivered
