@@ -29,6 +29,7 @@ from lookout.console.screens import registry
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.screens.help import HelpScreen
 from lookout.console.screens.overview import OverviewScreen
+from lookout.console.typeahead import TypeAheadApp
 from lookout.scheduler import door, policy
 from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
@@ -37,7 +38,6 @@ from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
 from rich.text import Text
 from textual import work
-from textual.app import App
 from textual.binding import Binding
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import ModalScreen, Screen
@@ -70,8 +70,8 @@ def _logger() -> logging.Logger:
     return log
 
 
-class LookoutApp(App[int]):
-    """The console for one workspace."""
+class LookoutApp(TypeAheadApp):
+    """The console for one workspace (keys typed ahead land in order: typeahead.py)."""
 
     CSS_PATH = "lookout.tcss"
     TITLE = "Lookout"
