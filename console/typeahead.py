@@ -105,7 +105,11 @@ class TypeAheadApp(App[int]):
         nodes: list[Any] = [self, self.screen]
         if self.focused is not None:
             nodes.extend(self.focused.ancestors_with_self)
-        return all(n._message_queue.empty() and not n._next_callbacks for n in nodes)  # noqa: SLF001
+        # a pump keeps the message after the one it is handling aside (_pending_message)
+        return all(
+            n._message_queue.empty() and n._pending_message is None and not n._next_callbacks  # noqa: SLF001
+            for n in nodes
+        )
 
     async def on_key_barrier(self, message: KeyBarrier) -> None:
         message.stop()

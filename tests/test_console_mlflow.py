@@ -8,8 +8,8 @@ from lookout.storage.records import Model
 
 
 def _data(sync: SyncStatus) -> models.ModelsData:
-    state = models.ModelState(Model("churn", "mlflow", "classification", "f1", 0.0), None, None, 0)
-    local = models.ModelState(Model("fraud", "local", "classification", "f1", 0.0), None, None, 0)
+    state = models.ModelState(Model("churn", "mlflow", "classification", "f1", 0.0), None, None)
+    local = models.ModelState(Model("fraud", "local", "classification", "f1", 0.0), None, None)
     return models.ModelsData([state, local], [], sync)
 
 

@@ -82,3 +82,21 @@ def test_keys_after_a_tab_go_to_the_next_field(tmp_path: Path, env: dict[str, st
         if not term.exited(10):
             term.kill()
         ws.close()
+
+
+@pytest.mark.slow
+def test_a_filter_typed_in_one_burst_filters(tmp_path: Path, env: dict[str, str]) -> None:
+    """`/` opens the filter box; the letters right behind it go into the box, not to the
+    table (where `w` would have turned on wide rows)."""
+    ws = seed(tmp_path / "ws", current_user())
+    term = Terminal(ws.root, env, 120, 40)
+    try:
+        term.wait_for("Pipelines")
+        term.wait_quiet()
+        term.type("\t/trans\r")  # to Data checks, then filter it
+        term.wait_for("Data checks /trans 3 of 8")
+    finally:
+        term.type("q")
+        if not term.exited(10):
+            term.kill()
+        ws.close()

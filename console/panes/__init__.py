@@ -30,6 +30,7 @@ class PaneSpec:
     fetch: Callable[[Store], Any]
     rows: Callable[[Any], list[tuple[str, Cells]]]
     summary: Callable[[Any], str] = lambda data: ""
+    flex: tuple[str, ...] = ()  # columns of free text that give way first when room is short
 
 
 def overview_specs() -> list[PaneSpec]:

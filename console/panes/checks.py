@@ -1,4 +1,5 @@
-"""Data checks pane: the latest result of every check, failing first."""
+"""Data checks pane: the latest result of every check, failing first (a failed check's
+severity is its result word, `✗ fail` or `▲ warn`; the check screen shows the rest)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ def rows(data: list[CheckResult]) -> list[tuple[str, Cells]]:
         (
             check_key(r),
             (
-                safe(check_key(r), 34),
+                safe(check_key(r), 120),
                 status_text(r.result),
-                safe(r.severity, 5),
-                safe(r.observed, 14),
-                safe(r.threshold, 14),
+                safe(r.observed, 120),
+                safe(r.threshold, 120),
             ),
         )
         for r in data
@@ -44,7 +44,6 @@ SPEC = PaneSpec(
     columns=[
         ("check", "Check"),
         ("result", "Result"),
-        ("sev", "Sev"),
         ("observed", "Observed"),
         ("threshold", "Threshold"),
     ],
@@ -53,4 +52,5 @@ SPEC = PaneSpec(
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("observed", "threshold"),
 )

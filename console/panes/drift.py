@@ -12,7 +12,7 @@ from lookout.storage.db import Store
 from lookout.storage.records import DriftResult
 from rich.text import Text
 
-HISTORY = 12
+HISTORY = 6  # windows in the trend
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def top_features(result: DriftResult, n: int = 2) -> Text:
     for i, f in enumerate(feats):
         if i:
             out.append("  ")
-        out.append_text(safe(f.name, 10))
+        out.append_text(safe(f.name, 60))
         out.append(" ")
         out.append_text(bar(f.strength, 4))
     return out
@@ -53,9 +53,8 @@ def rows(data: list[ModelDrift]) -> list[tuple[str, Cells]]:
         (
             d.model,
             (
-                safe(d.model, 20),
-                status_text(d.latest.level),
-                Text(f"{d.latest.share:.0%}"),
+                safe(d.model, 120),
+                status_text(d.latest.level) + Text(f" {d.latest.share:.0%}"),
                 Text(sparkline(d.shares, top=1.0)),
                 top_features(d.latest),
             ),
@@ -74,8 +73,7 @@ SPEC = PaneSpec(
     title="Drift",
     columns=[
         ("model", "Model"),
-        ("level", "Level"),
-        ("share", "Share"),
+        ("level", "Level, share"),
         ("trend", "Trend"),
         ("features", "Most drifted"),
     ],
@@ -84,4 +82,5 @@ SPEC = PaneSpec(
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("trend", "features"),
 )

@@ -28,9 +28,9 @@ def event_cells(e: Event) -> Cells:
         Text(when(e.at)),
         Text("✓ acked" if acked else "● open", style="dim" if acked else "bold"),
         status_text(e.severity),
-        safe(e.kind, 16),
-        safe(e.subject, 24),
-        safe(e.message, 70),
+        safe(e.kind, 40),
+        safe(e.subject, 120),
+        safe(e.message, 300),
     )
 
 
@@ -60,4 +60,5 @@ SPEC = PaneSpec(
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("message",),
 )

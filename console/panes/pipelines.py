@@ -48,7 +48,7 @@ def stage_strip(run: Run, names: bool = False) -> Text:
         focus = next((s for s in run.stages if s.status not in ("succeeded", "skipped")), None)
         if focus is not None and focus.status != "pending":
             out.append(" ")
-            out.append_text(safe(focus.name, 20))
+            out.append_text(safe(focus.name, 60))
     return out
 
 
@@ -62,7 +62,7 @@ def rows(data: list[PipelineState]) -> list[tuple[str, Cells]]:
             (
                 p.pipeline.name,
                 (
-                    safe(p.pipeline.name, 22),
+                    safe(p.pipeline.name, 120),
                     status_text(run.status) if run else Text("never run", style="dim"),
                     Text(duration(run_seconds(run)) if run else "-"),
                     Text(clock_time(p.pipeline.next_run_at)),
@@ -85,7 +85,7 @@ SPEC = PaneSpec(
         ("name", "Pipeline"),
         ("status", "Last run"),
         ("took", "Took"),
-        ("next", "Next (UTC)"),
+        ("next", "Next"),
         ("stages", "Stages"),
     ],
     empty="No pipeline runs recorded yet. Start the scheduler or `lookout run PIPELINE`.",
@@ -93,4 +93,5 @@ SPEC = PaneSpec(
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("stages",),
 )

@@ -66,11 +66,13 @@ class LookoutScreen(Screen[None]):
     """Base screen: header, body, filter bar, footer; live data via `sources()`."""
 
     COMMANDS = {ScreenCommands}
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, KeyHints, #filter"  # a zoomed pane keeps these
     loaded = False  # set once its first data is on screen
     _header_shown: str | None = None  # the header's text as last drawn
     BINDINGS = [
         Binding("escape", "back", "Back", id="screen.back"),
         Binding("slash", "filter", "Filter", id="screen.filter"),
+        Binding("z", "zoom", "Zoom", id="screen.zoom"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="screen.next"),
         Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, id="screen.prev"),
     ]
@@ -144,6 +146,13 @@ class LookoutScreen(Screen[None]):
             return
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+
+    def action_zoom(self) -> None:
+        """The focused pane (or table) fills the screen, k9s-style; again, or esc, to return."""
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
 
     def _table(self) -> KeyedTable | None:
         focused = self.focused
