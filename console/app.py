@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lookout.console.constants import Source, keymap_path, log_path
+from lookout.console.format import Times
 from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
 from lookout.console.modals.jump import JumpModal
 from lookout.console.panes import Prefetch
@@ -82,6 +83,7 @@ class LookoutApp(TypeAheadApp):
         Binding("colon", "jump", "Jump", show=False, id="app.jump"),
         Binding("r", "refresh", "Refresh now", show=False, id="app.refresh"),
         Binding("p", "pause", "Pause live updates", show=False, id="app.pause"),
+        Binding("t", "times", "Ages or UTC times", show=False, id="app.times"),
     ]
 
     def __init__(
@@ -119,6 +121,7 @@ class LookoutApp(TypeAheadApp):
         self._polling = False
         self._started = False
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
+        self.times = Times.at(clock())  # how lists show times: ages, or UTC after `t`
         self.set_class(self.no_color, "-no-color")
 
     def get_line_filters(self) -> Sequence[LineFilter]:
@@ -256,6 +259,7 @@ class LookoutApp(TypeAheadApp):
         if self.paused or isinstance(self.screen, ModalScreen):
             self._arm(self.refresh_s)
             return
+        self._retime(Times.at(self.clock(), self.times.relative))
         self._start_poll(fetch_all=False)
 
     def _start_poll(self, fetch_all: bool) -> None:
@@ -353,7 +357,7 @@ class LookoutApp(TypeAheadApp):
             for name, data, seconds in message.items:
                 t0 = time.perf_counter()
                 try:
-                    screen.show_data(name, data)
+                    screen.show(name, data)
                 except Exception as exc:
                     self.report(f"showing {name}", exc)
                 self.timings.append((name, seconds, time.perf_counter() - t0))
@@ -419,6 +423,16 @@ class LookoutApp(TypeAheadApp):
         self._header_changed()
         if not self.paused:
             self.request_refresh(fetch_all=False, screen=self.screen)
+
+    def action_times(self) -> None:
+        """`t`: lists show ages (`3m`) or absolute UTC times, and back."""
+        self._retime(Times.at(self.clock(), not self.times.relative))
+
+    def _retime(self, times: Times) -> None:
+        if times != self.times:
+            self.times = times
+            if isinstance(self.screen, LookoutScreen):
+                self.screen.retime()
 
     def action_refresh(self) -> None:
         self.request_refresh(fetch_all=True)

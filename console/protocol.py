@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lookout.console.format import Times
 from lookout.console.panes import Prefetch
 from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
@@ -51,6 +52,7 @@ class Console(Protocol):
     changes: Changes
     clock: Callable[[], float]
     prefetch: Prefetch | None
+    times: Times  # how lists show times: ages, or absolute UTC after `t`
 
     @property
     def targets(self) -> Sequence[Target]:

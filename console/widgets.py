@@ -7,14 +7,14 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from lookout.console.format import Cells
+from lookout.console.format import Cells, Times
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Region, Size
@@ -139,6 +139,7 @@ class KeyedTable(ScrollView, can_focus=True):
     ) -> None:
         """`flex` names the columns of free text that give way first when room is short."""
         super().__init__(**kwargs)
+        self._columns = [key for key, _ in columns]
         self._labels = [label for _, label in columns]
         self._flex = [i for i, (key, _) in enumerate(columns) if key in flex]
         self._natural = [cell_len(label) for label in self._labels]  # they only grow
@@ -187,6 +188,23 @@ class KeyedTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self._apply()
+
+    def relabel(self, labels: dict[str, str]) -> None:
+        """New header labels by column key (a time column says `Age` or `At (UTC)`)."""
+        new = [
+            labels.get(key, label) for key, label in zip(self._columns, self._labels, strict=True)
+        ]
+        if new == self._labels:
+            return
+        self._labels = new
+        self._natural = [
+            max(w, cell_len(label)) for w, label in zip(self._natural, new, strict=True)
+        ]
+        self._header = None
+        if self._layout():
+            self._repaint_all()
+        else:
+            self.refresh(Region(0, 0, self.size.width, 1))
 
     def move_cursor(self, *, row: int, scroll: bool = True) -> None:
         if not self._shown:
@@ -271,7 +289,8 @@ class KeyedTable(ScrollView, can_focus=True):
         for i in self._flex:
             if i >= len(cells) or self._widths[i] < FLEX_FLOOR:
                 continue
-            text = cells[i] if isinstance(cells[i], Text) else Text(cells[i])
+            cell = cells[i]
+            text = cell if isinstance(cell, Text) else Text(cell)
             if text.cell_len > self._widths[i]:
                 need = max(need, len(text.wrap(self.app.console, self._widths[i])))
         return need
@@ -502,11 +521,15 @@ class Pane(Vertical, can_focus=False):
     Pane > .empty { color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, spec: Any, **kwargs: Any) -> None:
+    def __init__(self, spec: Any, bindings: Sequence[Binding] = (), **kwargs: Any) -> None:
+        """`bindings`: the keys of this pane (say `screen.approve`), offered while it has
+        focus and shown first in the key bar."""
         super().__init__(id=f"pane-{spec.name}", **kwargs)
         self.spec = spec
         self.border_title = spec.title
         self.loaded = False
+        if bindings:
+            self._bindings = BindingsMap.merge([self._bindings, BindingsMap(bindings)])
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…"), classes="empty")
@@ -523,9 +546,10 @@ class Pane(Vertical, can_focus=False):
     def table(self) -> KeyedTable:
         return self.query_one(KeyedTable)
 
-    def show(self, data: Any) -> None:
-        """Render freshly fetched data (UI thread)."""
-        rows = self.spec.rows(data)
+    def show(self, data: Any, times: Times) -> None:
+        """Render freshly fetched data (UI thread), times as `times` says."""
+        rows = self.spec.rows(data, times)
+        self.table.relabel({key: times.label(label) for key, label in self.spec.times.items()})
         first = not self.loaded
         self.loaded = True
         note = self.query_one(".empty", Static)
@@ -579,9 +603,11 @@ class KeyHints(Static):
             self.update(hints, layout=False)  # one docked line: no relayout
 
     def hints(self, width: int) -> Text:
-        """As many of this screen's keys as fit in `width` (its own first, then back and
-        filter), then the app's (quit, help) and the palette, which always show: on a
-        narrow terminal the way out stays visible."""
+        """As many keys as fit in `width`: the focused pane's first, then the screen's,
+        then those of every table and screen (wide rows, back, filter, zoom); then the
+        app's (quit, help) and the palette, which always show: on a narrow terminal the
+        way out stays visible."""
+        pane_keys: list[Text] = []
         screen_keys: list[Text] = []
         common: list[Text] = []
         app_keys: list[Text] = []
@@ -598,11 +624,13 @@ class KeyHints(Static):
             hint.append(f"{binding.description} ", style="" if enabled else "dim")
             if node is self.app:
                 app_keys.append(hint)
-            elif (binding.id or "").startswith("screen."):  # back, filter: every screen
+            elif isinstance(node, KeyedTable) or (binding.id or "").startswith("screen."):
                 common.append(hint)
-            else:
+            elif node is self.screen:
                 screen_keys.append(hint)
-        screen_keys += common
+            else:
+                pane_keys.append(hint)
+        screen_keys = pane_keys + screen_keys + common
         tail = Text().join(app_keys)
         if palette is not None:
             tail.append(f"  {self.app.get_key_display(palette)} ", style="bold")

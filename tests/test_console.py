@@ -253,8 +253,33 @@ async def test_a_narrow_terminal_keeps_quit_and_help_in_the_key_hints(ws: Worksp
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         hints = str(app.screen.query_one(KeyHints).render())
-        assert "Approve" in hints and "q Quit" in hints and "? Help" in hints
+        assert "Run pipeline" in hints and "q Quit" in hints and "? Help" in hints
         assert len(hints) <= 80
+
+
+async def test_the_key_bar_follows_focus(ws: Workspace) -> None:
+    """The focused pane's keys come first; keys of other panes are not offered, and the
+    bottom screen offers no way back."""
+    from lookout.console.widgets import KeyHints
+
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyHints)
+        hints = str(bar.render())
+        assert hints.startswith(" R Run pipeline") and "Approve" not in hints
+        assert "Back" not in hints
+        app.screen.query_one("#table-models").focus()
+        await settle(pilot)
+        assert str(bar.render()).startswith(" a Approve  x Reject")
+        app.screen.query_one("#table-events").focus()
+        await settle(pilot)
+        hints = str(bar.render())
+        assert hints.startswith(" a Acknowledge")
+        assert "Approve" not in hints and "Run pipeline" not in hints
+        await pilot.press("slash")
+        await settle(pilot)
+        assert "esc Back" in str(bar.render())  # esc now closes the filter
 
 
 @pytest.mark.parametrize(
@@ -426,3 +451,27 @@ def test_opening_the_console_without_a_terminal_says_so(ws: Workspace, cli: Any)
 def test_a_bad_refresh_interval_is_refused(ws: Workspace, cli: Any) -> None:
     result = cli("-w", str(ws.root), "--refresh", "0")
     assert result.code == 2 and "--refresh" in result.err
+
+
+async def test_lists_show_ages_and_t_switches_to_utc_times(ws: Workspace) -> None:
+    now = [NOW]
+    app = LookoutApp(ws, clock=lambda: now[0], start_scheduler=False, user=USER, refresh=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-events", KeyedTable)
+
+        def shown() -> str:
+            return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+        assert shown().lstrip().startswith("Age")
+        assert "10m" in next(line for line in shown().splitlines() if "approval_pending" in line)
+        await pilot.press("t")
+        await settle(pilot)
+        assert shown().lstrip().startswith("At (UTC)") and "03-02 08:50" in shown()
+        await pilot.press("t")
+        now[0] = NOW + 120  # two minutes on: the ages follow without any new data
+        for _ in range(20):
+            await settle(pilot)
+            if "12m" in shown():
+                break
+        assert "12m" in next(line for line in shown().splitlines() if "approval_pending" in line)

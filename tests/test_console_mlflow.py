@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lookout.console.format import Times
 from lookout.console.panes import models
 from lookout.scheduler.connectors.mlflow import SyncStatus
 from lookout.storage.records import Model
@@ -14,7 +15,7 @@ def _data(sync: SyncStatus) -> models.ModelsData:
 
 
 def test_mlflow_models_are_marked() -> None:
-    rows = dict(models.rows(_data(SyncStatus(100.0, 100.0, None))))
+    rows = dict(models.rows(_data(SyncStatus(100.0, 100.0, None)), Times.at(100.0)))
     assert rows["model:churn"][0].plain == "churn ⇄ mlflow"
     assert rows["model:fraud"][0].plain == "fraud"
 

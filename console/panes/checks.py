@@ -3,7 +3,7 @@ severity is its result word, `✗ fail` or `▲ warn`; the check screen shows th
 
 from __future__ import annotations
 
-from lookout.console.format import Cells, safe, status_text
+from lookout.console.format import Cells, Times, safe, status_text
 from lookout.console.panes import PaneSpec
 from lookout.storage import checks, watch
 from lookout.storage.db import Store
@@ -18,7 +18,7 @@ def check_key(r: CheckResult) -> str:
     return f"{r.dataset}.{r.name}"
 
 
-def rows(data: list[CheckResult]) -> list[tuple[str, Cells]]:
+def rows(data: list[CheckResult], times: Times) -> list[tuple[str, Cells]]:
     return [
         (
             check_key(r),

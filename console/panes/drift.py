@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lookout.console.format import Cells, bar, safe, sparkline, status_text
+from lookout.console.format import Cells, Times, bar, safe, sparkline, status_text
 from lookout.console.panes import PaneSpec
 from lookout.storage import drift, watch
 from lookout.storage.db import Store
@@ -46,7 +46,7 @@ def top_features(result: DriftResult, n: int = 2) -> Text:
     return out
 
 
-def rows(data: list[ModelDrift]) -> list[tuple[str, Cells]]:
+def rows(data: list[ModelDrift], times: Times) -> list[tuple[str, Cells]]:
     order = {"drift": 0, "error": 1, "warn": 2, "ok": 3}
     items = sorted(data, key=lambda d: (order.get(d.latest.level, 9), d.model))
     return [

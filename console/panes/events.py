@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lookout.console.format import Cells, safe, status_text, when
+from lookout.console.format import Cells, Times, safe, status_text
 from lookout.console.panes import PaneSpec
 from lookout.storage import events, watch
 from lookout.storage.db import Store
@@ -22,10 +22,10 @@ def fetch(store: Store, limit: int = 30) -> EventsData:
     return EventsData(events.list_events(store, limit=limit), events.count_open(store))
 
 
-def event_cells(e: Event) -> Cells:
+def event_cells(e: Event, times: Times) -> Cells:
     acked = e.acked_at is not None
     return (
-        Text(when(e.at)),
+        Text(times.ago(e.at)),
         Text("✓ acked" if acked else "● open", style="dim" if acked else "bold"),
         status_text(e.severity),
         safe(e.kind, 40),
@@ -34,8 +34,8 @@ def event_cells(e: Event) -> Cells:
     )
 
 
-def rows(data: EventsData) -> list[tuple[str, Cells]]:
-    return [(str(e.id), event_cells(e)) for e in data.events]
+def rows(data: EventsData, times: Times) -> list[tuple[str, Cells]]:
+    return [(str(e.id), event_cells(e, times)) for e in data.events]
 
 
 def summary(data: EventsData) -> str:
@@ -43,7 +43,7 @@ def summary(data: EventsData) -> str:
 
 
 COLUMNS = [
-    ("at", "At (UTC)"),
+    ("at", "Age"),
     ("ack", "State"),
     ("severity", "Severity"),
     ("kind", "Kind"),
@@ -61,4 +61,5 @@ SPEC = PaneSpec(
     rows=rows,
     summary=summary,
     flex=("message",),
+    times={"at": "At (UTC)"},
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lookout.console.format import Cells, delta, duration, number, safe
+from lookout.console.format import Cells, Times, delta, duration, number, safe
 from lookout.console.panes import PaneSpec
 from lookout.storage import registry, watch
 from lookout.storage.db import Store
@@ -53,7 +53,7 @@ def _metric(v: Version | None, metric: str) -> object:
     return None if v is None else v.metrics.get(metric)
 
 
-def rows(data: ModelsData) -> list[tuple[str, Cells]]:
+def rows(data: ModelsData, times: Times) -> list[tuple[str, Cells]]:
     """A row per model, each followed by its requests waiting for approval."""
     waiting: dict[str, list[PromotionRequest]] = {}
     for r in data.requests:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lookout.console.format import STATUS, Cells, clock_time, duration, glyph, safe, status_text
+from lookout.console.format import STATUS, Cells, Times, duration, glyph, safe, status_text
 from lookout.console.panes import PaneSpec
 from lookout.storage import pipelines, watch
 from lookout.storage.db import Store
@@ -52,7 +52,7 @@ def stage_strip(run: Run, names: bool = False) -> Text:
     return out
 
 
-def rows(data: list[PipelineState]) -> list[tuple[str, Cells]]:
+def rows(data: list[PipelineState], times: Times) -> list[tuple[str, Cells]]:
     """By name: a fixed order, so a run changing state repaints one row, not the pane."""
     items = sorted(data, key=lambda p: p.pipeline.name)
     out: list[tuple[str, Cells]] = []
@@ -65,7 +65,7 @@ def rows(data: list[PipelineState]) -> list[tuple[str, Cells]]:
                     safe(p.pipeline.name, 120),
                     status_text(run.status) if run else Text("never run", style="dim"),
                     Text(duration(run_seconds(run)) if run else "-"),
-                    Text(clock_time(p.pipeline.next_run_at)),
+                    Text(times.until(p.pipeline.next_run_at)),
                     stage_strip(run) if run else Text(""),
                 ),
             )
@@ -94,4 +94,5 @@ SPEC = PaneSpec(
     rows=rows,
     summary=summary,
     flex=("stages",),
+    times={"next": "Next (UTC)"},
 )

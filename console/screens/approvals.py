@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import delta, glyph, safe, status_text, when
+from lookout.console.format import delta, glyph, safe, status_text
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import registry, watch
@@ -60,17 +60,6 @@ def fetch(store: Store) -> ApprovalsData:
             )
         )
     return ApprovalsData(waiting, decided)
-
-
-def age(seconds: float) -> str:
-    """Coarse on purpose: the column changes at most once a minute."""
-    if seconds < 60:
-        return "<1m ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h ago"
-    return f"{int(seconds // 86400)}d ago"
 
 
 def change(r: PromotionRequest) -> Text:
@@ -141,7 +130,7 @@ class ApprovalsScreen(LookoutScreen):
                 ("change", "Change"),
                 ("status", "Status"),
                 ("by", "Decided by"),
-                ("at", "Decided (UTC)"),
+                ("at", "Age"),
                 ("reason", "Reason"),
             ],
             id="decided",
@@ -152,12 +141,8 @@ class ApprovalsScreen(LookoutScreen):
         self.query_one("#approvals-note").display = False
         self.query_one("#pending").focus()
 
-    def _key(self, store: Store) -> tuple[object, ...]:
-        """Requests and decisions, plus the minute, so the ages stay true."""
-        return (*watch.models_key(store), int(self.lookout.clock() // 60))
-
     def sources(self) -> dict[str, Any]:
-        return {"approvals": (self._key, fetch)}
+        return {"approvals": (watch.models_key, fetch)}
 
     def _four_eyes(self, r: PromotionRequest) -> bool:
         """The current user asked for this request, so policy wants someone else to approve it."""
@@ -195,7 +180,10 @@ class ApprovalsScreen(LookoutScreen):
             ),
         )
         self._show_note(data)
-        now = self.lookout.clock()
+        times = self.lookout.times
+        pending = self.query_one("#pending", KeyedTable)
+        pending.relabel({"age": times.label("Asked (UTC)")})
+        self.query_one("#decided", KeyedTable).relabel({"at": times.label("Decided (UTC)")})
         rows = []
         for w in data.pending:
             r = w.request
@@ -221,7 +209,7 @@ class ApprovalsScreen(LookoutScreen):
                         metric,
                         approvals,
                         safe(r.requested_by, 16),
-                        Text(age(max(0.0, now - r.requested_at))),
+                        Text(times.ago(r.requested_at)),
                     ),
                 )
             )
@@ -236,7 +224,7 @@ class ApprovalsScreen(LookoutScreen):
                         change(r),
                         status_text(r.status),
                         safe(r.decided_by, 16),
-                        Text(when(r.decided_at)),
+                        Text(times.ago(r.decided_at)),
                         decision_reason(r),
                     ),
                 )

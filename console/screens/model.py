@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import delta, number, safe, status_text, when
+from lookout.console.format import delta, number, safe, status_text
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import drift, registry, watch
@@ -116,7 +116,7 @@ class ModelScreen(LookoutScreen):
                 [
                     ("version", "Ver"),
                     ("aliases", "Aliases"),
-                    ("created", "Created (UTC)"),
+                    ("created", "Age"),
                     ("metric", "Metric"),
                     ("change", "Δ prod"),
                     ("tags", "Tags"),
@@ -142,7 +142,7 @@ class ModelScreen(LookoutScreen):
                 yield Static(Text("Promotion history", style="bold"))
                 yield KeyedTable(
                     [
-                        ("at", "At (UTC)"),
+                        ("at", "Age"),
                         ("alias", "Alias"),
                         ("move", "Move"),
                         ("kind", "Kind"),
@@ -165,6 +165,9 @@ class ModelScreen(LookoutScreen):
             self.query_one("#model-title", Static).update(
                 safe(f"Model {self.model_name}: not registered (nothing recorded)", 90)
             )
+        times = self.lookout.times
+        self.query_one("#versions", KeyedTable).relabel({"created": times.label("Created (UTC)")})
+        self.query_one("#history", KeyedTable).relabel({"at": times.label("At (UTC)")})
         metric = data.model.primary_metric if data.model else ""
         prod = next((v for v in data.versions if "production" in v.aliases), None)
         base = prod.metrics.get(metric) if prod else None
@@ -175,7 +178,7 @@ class ModelScreen(LookoutScreen):
                     (
                         Text(f"v{v.version}"),
                         safe(", ".join(v.aliases) or "-", 24, style="bold" if v.aliases else "dim"),
-                        Text(when(v.created_at)),
+                        Text(times.ago(v.created_at)),
                         Text(f"{number(v.metrics.get(metric))}" if metric in v.metrics else "-"),
                         delta(v.metrics.get(metric), base),
                         safe(", ".join(f"{k}={t}" for k, t in v.tags.items()), 30),
@@ -211,7 +214,7 @@ class ModelScreen(LookoutScreen):
                 (
                     str(t.id),
                     (
-                        Text(when(t.at)),
+                        Text(times.ago(t.at)),
                         safe(t.alias, 12),
                         Text(f"v{t.from_version or '-'} → v{t.to_version or '-'}"),
                         safe(t.kind, 10),

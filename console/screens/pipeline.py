@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import Cells, duration, safe, safe_block, status_text, when
+from lookout.console.format import Cells, duration, safe, safe_block, status_text
 from lookout.console.panes.pipelines import run_seconds, stage_strip
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
@@ -50,7 +50,7 @@ def timeline(stage: StageRun, run: Run) -> Text:
 
 class PipelineScreen(LookoutScreen):
     BINDINGS = [
-        Binding("t", "trigger", "Run now", id="pipeline.trigger"),
+        Binding("R", "trigger", "Run now", id="pipeline.trigger"),
         Binding("y", "retry", "Retry run", id="pipeline.retry"),
         Binding("c", "cancel_run", "Cancel run", id="pipeline.cancel"),
     ]
@@ -69,7 +69,7 @@ class PipelineScreen(LookoutScreen):
                 ("stages", "Stages"),
                 ("trigger", "Trigger"),
                 ("by", "By"),
-                ("started", "Started (UTC)"),
+                ("started", "Age"),
                 ("took", "Took"),
             ],
             id="runs",
@@ -78,7 +78,7 @@ class PipelineScreen(LookoutScreen):
             [
                 ("stage", "Stage"),
                 ("status", "Status"),
-                ("started", "Started"),
+                ("started", "Age"),
                 ("took", "Took"),
                 ("timeline", "Timeline"),
             ],
@@ -96,6 +96,9 @@ class PipelineScreen(LookoutScreen):
 
     def show_data(self, name: str, data: PipelineDetail) -> None:
         self.detail = data
+        times = self.lookout.times
+        self.query_one("#runs", KeyedTable).relabel({"started": times.label("Started (UTC)")})
+        self.query_one("#stages", KeyedTable).relabel({"started": times.label("Started (UTC)")})
         rows: list[tuple[str, Cells]] = [
             (
                 str(r.id),
@@ -105,7 +108,7 @@ class PipelineScreen(LookoutScreen):
                     stage_strip(r, names=True),
                     safe(r.trigger, 12),
                     safe(r.triggered_by, 16),
-                    Text(when(r.started_at)),
+                    Text(times.ago(r.started_at)),
                     Text(duration(run_seconds(r))),
                 ),
             )
@@ -115,7 +118,7 @@ class PipelineScreen(LookoutScreen):
         runs.sync(rows)
         if not data.runs:
             self.query_one("#log-text", Static).update(
-                Text("No runs recorded yet. Press t to run it now.")
+                Text("No runs recorded yet. Press R to run it now.")
             )
         self._show_run()
 
@@ -140,7 +143,7 @@ class PipelineScreen(LookoutScreen):
                     (
                         safe(s.name, 20),
                         status_text(s.status),
-                        Text(when(s.started_at)),
+                        Text(self.lookout.times.ago(s.started_at)),
                         Text(duration(s.seconds)),
                         timeline(s, run),
                     ),

@@ -56,6 +56,8 @@ class TimelineScreen(LookoutScreen):
         return {"events": (watch.events_key, partial(events_pane.fetch, limit=1000))}
 
     def show_data(self, name: str, data: events_pane.EventsData) -> None:
+        times = self.lookout.times
+        self.query_one("#events", KeyedTable).relabel({"at": times.label("At (UTC)")})
         self._title = f"Timeline · {data.open} unacknowledged · {len(data.events)} shown"
         if not self.searching:
             self.query_one("#timeline-title", Static).update(safe(self._title, 80, style="bold"))
@@ -64,7 +66,7 @@ class TimelineScreen(LookoutScreen):
                 (
                     str(e.id),
                     (
-                        *events_pane.event_cells(e),
+                        *events_pane.event_cells(e, times),
                         safe(f"{e.acked_by}: {e.ack_note}" if e.acked_by else "", 40),
                     ),
                 )
