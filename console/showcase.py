@@ -323,6 +323,7 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
                 churn,
                 f"promotion of {churn} v4 to production awaits approval",
                 "warn",
+                dedup_key=f"approval:{req.id}",  # as promotion.py keys it: deciding resolves it
             )
 
         # drift: history per model, newest last

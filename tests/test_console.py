@@ -196,6 +196,41 @@ async def test_acknowledge_an_event_with_a_note(ws: Workspace) -> None:
         assert app.screen.query_one("#events", KeyedTable).get_row_index(key) > 0
 
 
+async def test_events_read_open_acked_or_resolved_and_the_counts_follow(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one("#pane-events")
+        table = app.screen.query_one("#table-events", KeyedTable)
+        assert str(pane.border_subtitle) == "8 open · 1 acknowledged"
+        table.focus()
+        await settle(pilot)
+        key = table.selected_key
+        assert key is not None
+        await pilot.press("a")  # the Events pane acknowledges
+        await settle(pilot)
+        await type_text(pilot, "on it")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert str(pane.border_subtitle) == "7 open · 2 acknowledged"
+        row = "".join(s.text for s in table.render_line(table.get_row_index(key) + 1))
+        assert f"✓ acked by {USER}" in row
+
+        # a check that passes again resolves its event: greyed, at the bottom
+        checks.record_results(
+            ws.store, [CheckResult("transactions", "amount_range", "range", "fail", "pass")]
+        )
+        await settle(pilot)
+        app.request_refresh()
+        await settle(pilot)
+        last = table.keys[-1]
+        event = next(e for e in events.list_events(ws.store) if str(e.id) == last)
+        assert event.kind == "check_failed" and event.resolved_at is not None
+        cells = dict(table._rows)[last]  # noqa: SLF001
+        assert cells[1].plain == "○ resolved" and all(c.style == "dim" for c in cells)
+        assert str(pane.border_subtitle).startswith("6 open")
+
+
 async def test_filter_narrows_a_list_and_escape_restores_it(ws: Workspace) -> None:
     app = make(ws)
     async with app.run_test(size=(120, 40)) as pilot:

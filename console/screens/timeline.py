@@ -1,4 +1,5 @@
-"""Every event, unacknowledged first; acknowledge the selected one with a note.
+"""Every event, open first, then acknowledged, then resolved; acknowledge the selected
+one with a note.
 
 `/` searches instead of filtering: events, stage logs, failing checks and audit
 reasons that mention every word typed (`lookout.storage.search`), newest first,
@@ -58,7 +59,7 @@ class TimelineScreen(LookoutScreen):
     def show_data(self, name: str, data: events_pane.EventsData) -> None:
         times = self.lookout.times
         self.query_one("#events", KeyedTable).relabel({"at": times.label("At (UTC)")})
-        self._title = f"Timeline · {data.open} unacknowledged · {len(data.events)} shown"
+        self._title = f"Timeline · {events_pane.summary(data)} · {len(data.events)} shown"
         if not self.searching:
             self.query_one("#timeline-title", Static).update(safe(self._title, 80, style="bold"))
         self.query_one("#events", KeyedTable).sync(
