@@ -510,3 +510,29 @@ async def test_lists_show_ages_and_t_switches_to_utc_times(ws: Workspace) -> Non
             if "12m" in shown():
                 break
         assert "12m" in next(line for line in shown().splitlines() if "approval_pending" in line)
+
+
+async def test_mark_and_compare_never_compares_a_version_with_itself(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model churn")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelScreen)
+        box = screen.query_one("#compare")
+        assert str(box.border_title) == "compare v3 (production) ↔ v4"  # v4 selected
+        await pilot.press("m")  # mark v4
+        await settle(pilot)
+        assert str(box.border_title) == "compare v4 (marked) with…"
+        assert "Move to another version" in str(screen.query_one("#compare-text").render())
+        await pilot.press("down", "down")  # to v2
+        await settle(pilot)
+        assert str(box.border_title) == "compare v4 (marked) ↔ v2"
+        assert str(box.border_subtitle) == "m on v4 unmarks"
+        await pilot.press("m")  # marking v2 instead
+        await settle(pilot)
+        assert str(box.border_title) == "compare v2 (marked) with…"
+        await pilot.press("m")  # and unmarking it
+        await settle(pilot)
+        assert str(box.border_title) == "compare v3 (production) ↔ v2"
