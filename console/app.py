@@ -17,13 +17,14 @@ import signal
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from lookout.console.constants import Source, keymap_path, log_path
 from lookout.console.format import Times
 from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
 from lookout.console.modals.jump import JumpModal
+from lookout.console.palette import Palette
 from lookout.console.panes import Prefetch
 from lookout.console.protocol import Console, Target
 from lookout.console.screens import registry
@@ -39,6 +40,7 @@ from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
 from rich.text import Text
 from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import ModalScreen, Screen
@@ -84,6 +86,14 @@ class LookoutApp(TypeAheadApp):
         Binding("r", "refresh", "Refresh now", show=False, id="app.refresh"),
         Binding("p", "pause", "Pause live updates", show=False, id="app.pause"),
         Binding("t", "times", "Ages or UTC times", show=False, id="app.times"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Command palette",
+            show=False,
+            priority=True,
+            id="app.palette",
+        ),
     ]
 
     def __init__(
@@ -441,6 +451,15 @@ class LookoutApp(TypeAheadApp):
     def targets(self) -> Sequence[Target]:
         """The screens `:`, the palette and help can open (screens/registry.py)."""
         return registry.TARGETS
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
+        """Textual's own commands (themes, its key panel, screenshots, maximize) stay out of
+        the palette: it lists the console's commands, each once (screens/base.py)."""
+        yield from ()
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not Palette.is_open(cast(App[Any], self)):
+            self.push_screen(Palette(id="--command-palette"))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

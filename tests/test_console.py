@@ -536,3 +536,35 @@ async def test_mark_and_compare_never_compares_a_version_with_itself(ws: Workspa
         await pilot.press("m")  # and unmarking it
         await settle(pilot)
         assert str(box.border_title) == "compare v3 (production) ↔ v2"
+
+
+async def test_help_and_palette_list_each_command_once_with_its_id(ws: Workspace) -> None:
+    from lookout.console.keys import commands
+    from lookout.console.screens.base import ScreenCommands
+
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        listed = commands(app, app.screen, panes=True)
+        ids = [c.id for c in listed]
+        assert all(ids) and len(ids) == len(set(ids))
+        quit_ = next(c for c in listed if c.id == "app.quit")
+        assert "q" in quit_.keys and len(quit_.keys) == 2  # q, and Textual's ctrl+q, one row
+        assert {"overview.acknowledge", "app.palette", "app.jump", "app.times"} <= set(ids)
+        names = [name for name, _help, _call in ScreenCommands(app.screen)._commands()]  # noqa: SLF001
+        assert len(names) == len(set(names)), names
+        # Textual's own commands are not ours to offer
+        system = [c.title for c in app.get_system_commands(app.screen)]
+        assert system == []
+        await pilot.press("question_mark")
+        await settle(pilot)
+        import io
+
+        from rich.console import Console as RichConsole
+
+        out = RichConsole(file=io.StringIO(), width=90)
+        out.print(app.screen._content())  # noqa: SLF001 - all of it, not just what is in view
+        text = out.file.getvalue()  # type: ignore[attr-defined]
+        for glyph in "✓✗‼▲▶…·⊘●○":
+            assert f"  {glyph}  " in text, glyph
+        assert "⏎" not in text and "🔎" not in text

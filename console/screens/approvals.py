@@ -98,7 +98,9 @@ class ApprovalsScreen(LookoutScreen):
     BINDINGS = [
         Binding("a", "approve", "Approve", id="approvals.approve"),
         Binding("x", "reject", "Reject", id="approvals.reject"),
-        Binding("enter", "open", "Open model", id="approvals.open", priority=True),
+        Binding(
+            "enter", "open", "Open model", key_display="enter", id="approvals.open", priority=True
+        ),
     ]
     DEFAULT_CSS = "ApprovalsScreen #approvals-note { height: auto; padding: 0 1; }"
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 from lookout.console.actions import write_report
 from lookout.console.constants import MIN_SIZE, Source
 from lookout.console.format import Times
+from lookout.console.keys import commands
 from lookout.console.protocol import Console
 from lookout.console.widgets import KeyedTable, KeyHints, QuietInput
 from rich.text import Text
@@ -28,17 +29,12 @@ class ScreenCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         screen = self.screen
         console = cast(Console, self.app)
-        actions: set[str] = set()
         names: set[str] = set()
-        for node in (screen, self.app):
-            for _key, b in node._bindings:  # noqa: SLF001 - the bindings this screen declares
-                if not b.description or b.action in actions:
-                    continue
-                if node.check_action(b.action, ()) is False:
-                    continue
-                actions.add(b.action)
-                names.add(b.description)
-                yield (b.description, f"key {b.key}", partial(node.run_action, b.action))
+        for command in commands(self.app, screen):
+            if command.action == "command_palette":
+                continue
+            names.add(command.description)
+            yield (command.description, "key " + ", ".join(command.keys), command.run)
         if isinstance(screen, LookoutScreen):
             for name, target in screen.palette_targets():
                 yield (name, "open", partial(console.jump, target))

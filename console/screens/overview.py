@@ -29,7 +29,7 @@ class OverviewScreen(LookoutScreen):
     """What is broken, what changed, what waits for a person — at a glance."""
 
     BINDINGS = [
-        Binding("enter", "open", "Open", id="overview.open"),
+        Binding("enter", "open", "Open", key_display="enter", id="overview.open"),
         Binding("e", "timeline", "Timeline", id="overview.timeline"),
         Binding("A", "approvals", "Approvals", id="overview.approvals"),
     ]
