@@ -267,6 +267,7 @@ class LookoutApp(TypeAheadApp):
             return
         self._header_changed()
         if self.paused or isinstance(self.screen, ModalScreen):
+            self._read_lease()  # the data waits, the scheduler's state in the header does not
             self._arm(self.refresh_s)
             return
         self._retime(Times.at(self.clock(), self.times.relative))
@@ -333,6 +334,13 @@ class LookoutApp(TypeAheadApp):
         finally:
             self.post_message(PollDone())
 
+    @work(thread=True, exclusive=True, group="lease")
+    def _read_lease(self) -> None:
+        try:
+            self.post_message(LeaseSeen(scheduling.get_lease(self.ws.store)))
+        except Exception as exc:
+            self.post_message(Failed("reading the scheduler lease", exc))
+
     def on_poll_done(self, _: PollDone) -> None:
         self._polling = False
         again, self._again = self._again, None
@@ -392,7 +400,16 @@ class LookoutApp(TypeAheadApp):
         )
 
     def scheduler_alive(self) -> bool:
-        return self.lease is not None and self.lease.alive(self.clock())
+        return self.scheduler_state() != "down"
+
+    def scheduler_state(self) -> str:
+        """`up`, `late` (no heartbeat for two intervals, but the lease holds: a busy
+        scheduler, not a dead one) or `down` (the lease expired, or none was ever taken)."""
+        now = self.clock()
+        if self.lease is None or not self.lease.alive(now):
+            return "down"
+        beat = float(self.ws.config.scheduler.get("heartbeat") or 5.0)
+        return "late" if now - self.lease.heartbeat_at > 2 * beat else "up"
 
     def header_text(self) -> Text:
         """Workspace, user and role, scheduler state, live or paused: all plain text."""
@@ -404,11 +421,12 @@ class LookoutApp(TypeAheadApp):
         t.append(sanitize(self.user, 30, single_line=True), style="bold")
         t.append(f"  ({self.role}{', read-only' if self.readonly else ''})")
         t.append("  │  scheduler ")
-        if self.scheduler_alive() and self.lease is not None:
-            t.append("● up", style="green")
-            t.append(" " + sanitize(self.lease.host, 24, single_line=True))
-        else:
+        state = self.scheduler_state()
+        if state == "down" or self.lease is None:
             t.append("○ down", style="bold red")
+        else:
+            t.append(*(("● up", "green") if state == "up" else ("▲ late", "bold yellow")))
+            t.append(" " + sanitize(self.lease.host, 24, single_line=True))
         if self.ws.store.stale:
             t.append(" (store as last written)", style="bold yellow")
         if self.critical:

@@ -568,3 +568,20 @@ async def test_help_and_palette_list_each_command_once_with_its_id(ws: Workspace
         for glyph in "✓✗‼▲▶…·⊘●○":
             assert f"  {glyph}  " in text, glyph
         assert "⏎" not in text and "🔎" not in text
+
+
+async def test_a_late_heartbeat_reads_late_before_the_lease_says_down(ws: Workspace) -> None:
+    """A busy scheduler that misses a beat or two is `late`, not `down`: the header no
+    longer flickers between up and down under load."""
+    scheduling.acquire_lease(ws.store, "busy", "hostA", 1, 30.0)
+    beat = scheduling.get_lease(ws.store)
+    assert beat is not None
+    now = [beat.heartbeat_at + 1]
+    app = LookoutApp(ws, clock=lambda: now[0], start_scheduler=False, user=USER)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "● up hostA" in app.header_text().plain
+        now[0] = beat.heartbeat_at + 12  # two 5 s heartbeats missed, the 30 s lease holds
+        assert "▲ late hostA" in app.header_text().plain and app.scheduler_alive()
+        now[0] = beat.heartbeat_at + 31
+        assert "○ down" in app.header_text().plain and not app.scheduler_alive()
