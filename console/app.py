@@ -133,6 +133,11 @@ class LookoutApp(TypeAheadApp):
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
         self.times = Times.at(clock())  # how lists show times: ages, or UTC after `t`
         self.set_class(self.no_color, "-no-color")
+        if self.console.color_system in ("standard", "windows"):
+            # 16 colours: let the terminal draw its own red and yellow. Textual's default
+            # theme turns them into true colours first, and the nearest of 16 to its
+            # yellow is red: a warning looked like a failure.
+            self.theme = "ansi-dark"
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """With NO_COLOR, drop colours instead of turning them grey: Textual's grey for

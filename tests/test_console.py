@@ -585,3 +585,42 @@ async def test_a_late_heartbeat_reads_late_before_the_lease_says_down(ws: Worksp
         assert "▲ late hostA" in app.header_text().plain and app.scheduler_alive()
         now[0] = beat.heartbeat_at + 31
         assert "○ down" in app.header_text().plain and not app.scheduler_alive()
+
+
+async def test_sixteen_colours_keep_warn_yellow_and_fail_red(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.color import ColorSystem
+    from textual.color import Color
+
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    app = make(ws)
+    assert app.console.color_system == "standard"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-checks", KeyedTable)
+        drawn: dict[str, int] = {}
+        for y in range(1, table.size.height):
+            strip = table.render_line(y)
+            for flt in app.get_line_filters():
+                strip = strip.apply_filter(flt, Color(0, 0, 0))
+            for seg in strip:
+                word = seg.text.strip()
+                if word in ("▲ warn", "✗ fail") and seg.style and seg.style.color:
+                    drawn[word] = seg.style.color.downgrade(ColorSystem.STANDARD).number or 0
+        assert drawn["✗ fail"] in (1, 9)  # red
+        assert drawn["▲ warn"] in (3, 11)  # yellow, as the terminal draws it: not red
+
+
+async def test_no_color_marks_the_focused_pane_title(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        focused = app.screen.query_one("#pane-pipelines")
+        other = app.screen.query_one("#pane-checks")
+        assert focused.styles.border_title_style.reverse
+        assert not other.styles.border_title_style.reverse
