@@ -549,7 +549,9 @@ class Pane(Vertical, can_focus=False):
     def show(self, data: Any, times: Times) -> None:
         """Render freshly fetched data (UI thread), times as `times` says."""
         rows = self.spec.rows(data, times)
-        self.table.relabel({key: times.label(label) for key, label in self.spec.times.items()})
+        self.table.relabel(
+            {key: times.label(utc, ages) for key, (ages, utc) in self.spec.times.items()}
+        )
         first = not self.loaded
         self.loaded = True
         note = self.query_one(".empty", Static)

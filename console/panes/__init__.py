@@ -31,7 +31,8 @@ class PaneSpec:
     rows: Callable[[Any, Times], list[tuple[str, Cells]]]  # (data, how to show times)
     summary: Callable[[Any], str] = lambda data: ""
     flex: tuple[str, ...] = ()  # columns of free text that give way first when room is short
-    times: dict[str, str] = field(default_factory=dict)  # time column -> its label in UTC
+    # time column -> its header as ages (or times to come) and as UTC times (after `t`)
+    times: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def overview_specs() -> list[PaneSpec]:

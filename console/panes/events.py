@@ -84,5 +84,5 @@ SPEC = PaneSpec(
     rows=rows,
     summary=summary,
     flex=("message",),
-    times={"at": "At (UTC)"},
+    times={"at": ("Age", "At (UTC)")},
 )

@@ -94,5 +94,5 @@ SPEC = PaneSpec(
     rows=rows,
     summary=summary,
     flex=("stages",),
-    times={"next": "Next (UTC)"},
+    times={"next": ("Next", "Next (UTC)")},
 )
