@@ -106,7 +106,10 @@ class LookoutApp(TypeAheadApp):
         start_scheduler: bool = True,
         changes: Changes | None = None,
         prefetch: Prefetch | None = None,
+        terminal_colours: bool = False,
     ) -> None:
+        """`terminal_colours`: running in a real terminal, follow its colour depth (tests
+        and screenshots draw the same whatever $TERM says)."""
         super().__init__()
         self.prefetch = prefetch
         self.ws = ws
@@ -133,7 +136,7 @@ class LookoutApp(TypeAheadApp):
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
         self.times = Times.at(clock())  # how lists show times: ages, or UTC after `t`
         self.set_class(self.no_color, "-no-color")
-        if self.console.color_system in ("standard", "windows"):
+        if terminal_colours and self.console.color_system in ("standard", "windows"):
             # 16 colours: let the terminal draw its own red and yellow. Textual's default
             # theme turns them into true colours first, and the nearest of 16 to its
             # yellow is red: a warning looked like a failure.

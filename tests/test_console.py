@@ -71,7 +71,7 @@ async def test_overview_shows_every_pane_and_who_is_acting(ws: Workspace) -> Non
             "table-checks": 8,
             "table-models": 4,  # three models and one pending request
             "table-drift": 3,
-            "table-events": 9,
+            "table-events": 10,  # nine open or acknowledged, one resolved
         }
         failing_first = app.screen.query_one("#table-checks", KeyedTable)
         assert failing_first.selected_key == "transactions.amount_not_null"
@@ -595,7 +595,7 @@ async def test_sixteen_colours_keep_warn_yellow_and_fail_red(
 
     monkeypatch.setenv("TERM", "xterm")
     monkeypatch.delenv("COLORTERM", raising=False)
-    app = make(ws)
+    app = make(ws, terminal_colours=True)
     assert app.console.color_system == "standard"
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -51,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     )
     traffic.start()
     try:
-        code = LookoutApp(ws, readonly=False, refresh=None, start_scheduler=True).run()
+        app = LookoutApp(
+            ws, readonly=False, refresh=None, start_scheduler=True, terminal_colours=True
+        )
+        code = app.run()
     finally:
         stop.set()
         traffic.join(TRAFFIC_SECONDS)

@@ -13,6 +13,7 @@ and the buttons are always on screen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 COMPACT_BELOW = 32  # terminal rows under which fields and buttons drop their borders
-# The command line's words in a refusal, and the console's for the same thing.
+# The command line's words in a refusal, and the console's for the same thing; what is
+# left in brackets naming a flag (`with --alias candidate`) has no console equivalent.
 CONSOLE_WORDS = (
     ("approve anyway with --override and a reason", "tick the override box to approve anyway"),
     ("--override", "the override box"),
-    (" (--reason TEXT)", ""),
 )
+CLI_HINT = re.compile(r" \([^()]*--[a-z][^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Confirmed:
 def in_console_words(message: str) -> str:
     for cli, console in CONSOLE_WORDS:
         message = message.replace(cli, console)
-    return message
+    return CLI_HINT.sub("", message)
 
 
 class ConfirmModal(ModalScreen[Confirmed | None]):

@@ -8,6 +8,7 @@ from lookout.console.panes import PaneSpec
 from lookout.storage import checks, watch
 from lookout.storage.db import Store
 from lookout.storage.records import CheckResult
+from rich.text import Text
 
 
 def fetch(store: Store) -> list[CheckResult]:
@@ -18,6 +19,16 @@ def check_key(r: CheckResult) -> str:
     return f"{r.dataset}.{r.name}"
 
 
+def observed(r: CheckResult) -> Text:
+    """`17 nulls · want 0`: what was seen and what the check wants, in one column that
+    wraps, so the check's name stays whole in a half-width pane."""
+    text = safe(r.observed, 120)
+    if r.threshold:
+        text.append(" · want ", style="dim")
+        text.append_text(safe(r.threshold, 120))
+    return text
+
+
 def rows(data: list[CheckResult], times: Times) -> list[tuple[str, Cells]]:
     return [
         (
@@ -25,8 +36,7 @@ def rows(data: list[CheckResult], times: Times) -> list[tuple[str, Cells]]:
             (
                 safe(check_key(r), 120),
                 status_text(r.result),
-                safe(r.observed, 120),
-                safe(r.threshold, 120),
+                observed(r),
             ),
         )
         for r in data
@@ -44,13 +54,12 @@ SPEC = PaneSpec(
     columns=[
         ("check", "Check"),
         ("result", "Result"),
-        ("observed", "Observed"),
-        ("threshold", "Threshold"),
+        ("observed", "Observed · want"),
     ],
     empty="No data checks recorded yet.",
     key=watch.checks_key,
     fetch=fetch,
     rows=rows,
     summary=summary,
-    flex=("observed", "threshold"),
+    flex=("observed",),
 )

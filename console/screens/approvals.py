@@ -64,7 +64,7 @@ def fetch(store: Store) -> ApprovalsData:
 
 def change(r: PromotionRequest) -> Text:
     move = f"{r.alias} v{r.from_version or '-'} → v{r.version}"
-    return safe(move + (" (rollback)" if r.kind == "rollback" else ""), 40)
+    return safe(move + (" (rollback)" if r.kind == "rollback" else ""), 120)
 
 
 def gates(r: PromotionRequest) -> Text:
@@ -74,7 +74,7 @@ def gates(r: PromotionRequest) -> Text:
     failed = [g.name for g in r.gates if not g.passed]
     if not failed:
         return Text(f"{glyph('pass')} passed", style="green")
-    names = safe(": " + ", ".join(failed), 30)
+    names = safe(": " + ", ".join(failed), 120)
     if any(a.override for a in r.approvals):
         return Text(f"{glyph('warn')} overridden", style="yellow") + names
     return Text(f"{glyph('fail')} failed", style="bold red") + names
@@ -87,7 +87,7 @@ def decision_reason(r: PromotionRequest) -> Text:
     decision = next((a for a in reversed(r.approvals) if a.actor == r.decided_by), None)
     if decision is None:
         return Text("-", style="dim")
-    reason = safe(decision.reason, 60)
+    reason = safe(decision.reason, 300)
     if decision.override:
         return Text(f"{glyph('warn')} gates overridden · ", style="yellow") + reason
     return reason
@@ -122,6 +122,7 @@ class ApprovalsScreen(LookoutScreen):
                 ("by", "Requested by"),
                 ("age", "Age"),
             ],
+            flex=("gates", "change"),
             id="pending",
         )
         yield Static(id="decided-title", classes="title")
@@ -135,6 +136,7 @@ class ApprovalsScreen(LookoutScreen):
                 ("at", "Age"),
                 ("reason", "Reason"),
             ],
+            flex=("reason",),
             id="decided",
         )
 
@@ -196,7 +198,7 @@ class ApprovalsScreen(LookoutScreen):
             elif self._approved_by_me(r):
                 approvals.append(" ✓ by you", style="green")
             metric = (
-                safe(w.metric, 12) + Text(" ") + delta(w.after, w.before)
+                safe(w.metric, 40) + Text(" ") + delta(w.after, w.before)
                 if w.metric and w.after is not None and w.before is not None
                 else Text("-", style="dim")
             )
@@ -205,12 +207,12 @@ class ApprovalsScreen(LookoutScreen):
                     str(r.id),
                     (
                         Text(str(r.id)),
-                        safe(r.model, 24),
+                        safe(r.model, 120),
                         change(r),
                         gates(r),
                         metric,
                         approvals,
-                        safe(r.requested_by, 16),
+                        safe(r.requested_by, 60),
                         Text(times.ago(r.requested_at)),
                     ),
                 )
@@ -222,10 +224,10 @@ class ApprovalsScreen(LookoutScreen):
                     str(r.id),
                     (
                         Text(str(r.id)),
-                        safe(r.model, 24),
+                        safe(r.model, 120),
                         change(r),
                         status_text(r.status),
-                        safe(r.decided_by, 16),
+                        safe(r.decided_by, 60),
                         Text(times.ago(r.decided_at)),
                         decision_reason(r),
                     ),

@@ -42,6 +42,7 @@ class AuditScreen(LookoutScreen):
                 ("reason", "Reason"),
                 ("hash", "Hash"),
             ],
+            flex=("reason", "subject"),
             id="entries",
         )
 
@@ -62,10 +63,10 @@ class AuditScreen(LookoutScreen):
                     (
                         Text(str(e.seq)),
                         Text(times.ago(e.at)),
-                        safe(e.actor, 16),
-                        safe(e.action, 12),
-                        safe(e.subject, 24),
-                        safe(e.reason, 40),
+                        safe(e.actor, 60),
+                        safe(e.action, 40),
+                        safe(e.subject, 120),
+                        safe(e.reason, 300),
                         Text(e.hash[:10], style="dim"),
                     ),
                 )

@@ -42,6 +42,7 @@ class CheckScreen(LookoutScreen):
                 ("failing", "Failing rows"),
                 ("message", "Message"),
             ],
+            flex=("message", "observed", "threshold"),
             id="history",
         )
         with VerticalScroll(id="examples"):
@@ -70,10 +71,10 @@ class CheckScreen(LookoutScreen):
                         Text(times.ago(r.at)),
                         status_text(r.result),
                         safe(r.severity, 5),
-                        safe(r.observed, 20),
-                        safe(r.threshold, 20),
+                        safe(r.observed, 120),
+                        safe(r.threshold, 120),
                         Text(f"{r.failing_rows} of {r.rows_examined}"),
-                        safe(r.message, 50),
+                        safe(r.message, 300),
                     ),
                 )
                 for r in data

@@ -151,8 +151,8 @@ class DriftScreen(LookoutScreen):
                 (
                     f.name,
                     (
-                        safe(f.name, 24),
-                        safe(f.method, 12),
+                        safe(f.name, 120),
+                        safe(f.method, 40),
                         Text(number(f.score) if f.score is not None else "-"),
                         Text(number(f.threshold)),
                         status_text(f.level),

@@ -72,6 +72,7 @@ class PipelineScreen(LookoutScreen):
                 ("started", "Age"),
                 ("took", "Took"),
             ],
+            flex=("stages",),
             id="runs",
         )
         yield KeyedTable(
@@ -106,8 +107,8 @@ class PipelineScreen(LookoutScreen):
                     Text(f"#{r.id}"),
                     status_text(r.status),
                     stage_strip(r, names=True),
-                    safe(r.trigger, 12),
-                    safe(r.triggered_by, 16),
+                    safe(r.trigger, 40),
+                    safe(r.triggered_by, 60),
                     Text(times.ago(r.started_at)),
                     Text(duration(run_seconds(r))),
                 ),
@@ -141,7 +142,7 @@ class PipelineScreen(LookoutScreen):
                 (
                     s.name,
                     (
-                        safe(s.name, 20),
+                        safe(s.name, 60),
                         status_text(s.status),
                         Text(self.lookout.times.ago(s.started_at)),
                         Text(duration(s.seconds)),

@@ -45,8 +45,10 @@ class TimelineScreen(LookoutScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="timeline-title", classes="title")
-        yield KeyedTable([*events_pane.COLUMNS, ("note", "Ack note")], id="events")
-        yield KeyedTable(RESULT_COLUMNS, id="results")
+        yield KeyedTable(
+            [*events_pane.COLUMNS, ("note", "Ack note")], flex=("message", "note"), id="events"
+        )
+        yield KeyedTable(RESULT_COLUMNS, flex=("text", "subject"), id="results")
 
     def on_mount(self) -> None:
         super().on_mount()
