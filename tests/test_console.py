@@ -490,7 +490,9 @@ def test_a_bad_refresh_interval_is_refused(ws: Workspace, cli: Any) -> None:
 
 async def test_lists_show_ages_and_t_switches_to_utc_times(ws: Workspace) -> None:
     now = [NOW]
-    app = LookoutApp(ws, clock=lambda: now[0], start_scheduler=False, user=USER, refresh=0.05)
+    app = LookoutApp(
+        ws, clock=lambda: now[0], start_scheduler=False, changes=person(ws), refresh=0.05
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#table-events", KeyedTable)
@@ -577,7 +579,7 @@ async def test_a_late_heartbeat_reads_late_before_the_lease_says_down(ws: Worksp
     beat = scheduling.get_lease(ws.store)
     assert beat is not None
     now = [beat.heartbeat_at + 1]
-    app = LookoutApp(ws, clock=lambda: now[0], start_scheduler=False, user=USER)
+    app = LookoutApp(ws, clock=lambda: now[0], start_scheduler=False, changes=person(ws))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert "● up hostA" in app.header_text().plain
