@@ -180,6 +180,12 @@ class KeyedTable(ScrollView, can_focus=True):
     def get_row_index(self, key: str) -> int:
         return self._index[key]
 
+    def lines_of(self, key: str) -> range:
+        """The table lines (0 = the first row's) row `key` is drawn on: more than one when
+        its cut text wraps onto spare lines."""
+        index = self.get_row_index(key)
+        return range(self._tops[index], self._tops[index] + self._heights[index])
+
     def sync(self, rows: Iterable[tuple[str, Cells]]) -> None:
         """Make the table show `rows` in this order, repainting only what changed."""
         self._rows = list(rows)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from lookout.console.app import LookoutApp
 from lookout.console.commands.screenshots import settle
+from lookout.console.format import glyph
 from lookout.console.modals.confirm import ConfirmModal
 from lookout.console.modals.note import NoteModal
 from lookout.console.screens.audit import AuditScreen
@@ -88,7 +89,8 @@ def screen_text(app: LookoutApp) -> str:
 
 
 def row_of(table: KeyedTable, key: str) -> str:
-    return "".join(s.text for s in table.render_line(table.get_row_index(key) + 1))
+    """The row's text, every line of it (line 0 of the table is its header)."""
+    return " ".join(table.render_line(line + 1).text for line in table.lines_of(key))
 
 
 async def type_text(pilot: Any, text: str) -> None:
@@ -111,7 +113,8 @@ async def test_the_tour_holds_after_fifteen_minutes_and_its_keys_work(
     run = latest_run(ws, "wine_train")
     assert run.status == "failed"
     assert next(s for s in run.stages if s.status == "failed").name == "validate"
-    assert latest_run(ws, "diabetes_train").status == "succeeded"
+    # green: succeeded, or a rerun that found nothing new to train
+    assert glyph(latest_run(ws, "diabetes_train").status) == "✓"
     assert check(ws, "magnesium_present") == "fail"
     assert {d.model: d.level for d in drift.latest_each(ws.store)}["wine_quality"] == "drift"
     assert registry.aliases(ws.store, "wine_quality")["production"] == 1
