@@ -439,7 +439,11 @@ class KeyedTable(ScrollView, can_focus=True):
                 wraps = height > 1 and i in self._flex and width >= FLEX_FLOOR
                 parts = list(content.wrap(console, width)) if wraps else [content]
                 if len(parts) > height:
-                    parts = parts[: height - 1] + [Text(" ").join(parts[height - 1 :])]
+                    # the rest goes on the last line; a wrapped line keeps its trailing space
+                    rest = [part.copy() for part in parts[height - 1 :]]
+                    for part in rest:
+                        part.rstrip()
+                    parts = parts[: height - 1] + [Text(" ").join(rest)]
                 last = parts[-1].copy()
                 last.truncate(width, overflow="ellipsis")
                 parts[-1] = last

@@ -139,6 +139,17 @@ async def test_free_text_wraps_while_there_are_lines_to_spare() -> None:
         assert table.selected_key == "b"
 
 
+async def test_a_cut_row_joins_its_rest_with_single_spaces() -> None:
+    app = NarrowTable()
+    async with app.run_test(size=(40, 3)) as pilot:  # a header and two lines for one row
+        table = app.query_one(KeyedTable)
+        table.sync([("a", ("a", "ok", LONG))])
+        await pilot.pause()
+        first, second = lines(table)[1:3]
+        assert "the check" in first
+        assert second.endswith("…") and "  " not in second.strip()
+
+
 async def test_a_filter_is_shown_with_its_count() -> None:
     app = OneTable()
     async with app.run_test(size=(40, 12)) as pilot:
