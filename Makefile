@@ -29,7 +29,9 @@ $(OS_STAMP): pyproject.toml
 	else echo "no /usr/bin/python3.11: tests that run as other OS accounts will skip"; fi
 
 demo: $(STAMP)
+	@echo "lookout is $(BIN)/lookout (or: source $(BIN)/activate); the demo lives in ./lookout-demo"
 	$(BIN)/lookout demo
+	@echo "reopen it with: $(BIN)/lookout -w lookout-demo   (or try $(BIN)/lookout status -w lookout-demo)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -39,19 +39,21 @@ def _confirm_then(
     build: Callable[[Store], Plan],
     act: Callable[[Plan, Confirmed], Any],
 ) -> None:
+    """Plan in a thread, then the confirm modal, which runs `act` and stays open if it is
+    refused. Keys typed meanwhile wait for the modal (typeahead.py)."""
+
     def plan_in_thread() -> None:
         try:
             plan = build(app.ws.store)
         except Exception as exc:
+            app.call_from_thread(app.release_keys)
             app.post_message(Failed(what, exc))
             return
+        modal = ConfirmModal(plan, partial(act, plan), what)
+        app.call_from_thread(app.push_screen, modal, lambda _: None)
+        app.call_from_thread(app.release_keys)
 
-        def confirmed(answer: Confirmed | None) -> None:
-            if answer is not None:
-                app.perform(what, partial(act, plan, answer))
-
-        app.call_from_thread(app.push_screen, ConfirmModal(plan), confirmed)
-
+    app.hold_keys()
     app.run_worker(plan_in_thread, thread=True, group="plan")
 
 

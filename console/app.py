@@ -17,18 +17,21 @@ import signal
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from lookout.console.constants import Source, keymap_path, log_path
+from lookout.console.format import Times
 from lookout.console.messages import ActionDone, Failed, Fetched, LeaseSeen, PollDone
 from lookout.console.modals.jump import JumpModal
+from lookout.console.palette import Palette
 from lookout.console.panes import Prefetch
 from lookout.console.protocol import Console, Target
 from lookout.console.screens import registry
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.screens.help import HelpScreen
 from lookout.console.screens.overview import OverviewScreen
+from lookout.console.typeahead import TypeAheadApp
 from lookout.scheduler import door, policy
 from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
@@ -37,7 +40,7 @@ from lookout.storage.records import Lease
 from lookout.storage.text import sanitize
 from rich.text import Text
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import ModalScreen, Screen
@@ -70,8 +73,8 @@ def _logger() -> logging.Logger:
     return log
 
 
-class LookoutApp(App[int]):
-    """The console for one workspace."""
+class LookoutApp(TypeAheadApp):
+    """The console for one workspace (keys typed ahead land in order: typeahead.py)."""
 
     CSS_PATH = "lookout.tcss"
     TITLE = "Lookout"
@@ -82,6 +85,15 @@ class LookoutApp(App[int]):
         Binding("colon", "jump", "Jump", show=False, id="app.jump"),
         Binding("r", "refresh", "Refresh now", show=False, id="app.refresh"),
         Binding("p", "pause", "Pause live updates", show=False, id="app.pause"),
+        Binding("t", "times", "Ages or UTC times", show=False, id="app.times"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Command palette",
+            show=False,
+            priority=True,
+            id="app.palette",
+        ),
     ]
 
     def __init__(
@@ -94,7 +106,10 @@ class LookoutApp(App[int]):
         start_scheduler: bool = True,
         changes: Changes | None = None,
         prefetch: Prefetch | None = None,
+        terminal_colours: bool = False,
     ) -> None:
+        """`terminal_colours`: running in a real terminal, follow its colour depth (tests
+        and screenshots draw the same whatever $TERM says)."""
         super().__init__()
         self.prefetch = prefetch
         self.ws = ws
@@ -119,7 +134,13 @@ class LookoutApp(App[int]):
         self._polling = False
         self._started = False
         self._again: bool | None = None  # None: no poll queued; True/False: fetch_all
+        self.times = Times.at(clock())  # how lists show times: ages, or UTC after `t`
         self.set_class(self.no_color, "-no-color")
+        if terminal_colours and self.console.color_system in ("standard", "windows"):
+            # 16 colours: let the terminal draw its own red and yellow. Textual's default
+            # theme turns them into true colours first, and the nearest of 16 to its
+            # yellow is red: a warning looked like a failure.
+            self.theme = "ansi-dark"
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """With NO_COLOR, drop colours instead of turning them grey: Textual's grey for
@@ -254,8 +275,10 @@ class LookoutApp(App[int]):
             return
         self._header_changed()
         if self.paused or isinstance(self.screen, ModalScreen):
+            self._read_lease()  # the data waits, the scheduler's state in the header does not
             self._arm(self.refresh_s)
             return
+        self._retime(Times.at(self.clock(), self.times.relative))
         self._start_poll(fetch_all=False)
 
     def _start_poll(self, fetch_all: bool) -> None:
@@ -319,6 +342,13 @@ class LookoutApp(App[int]):
         finally:
             self.post_message(PollDone())
 
+    @work(thread=True, exclusive=True, group="lease")
+    def _read_lease(self) -> None:
+        try:
+            self.post_message(LeaseSeen(scheduling.get_lease(self.ws.store)))
+        except Exception as exc:
+            self.post_message(Failed("reading the scheduler lease", exc))
+
     def on_poll_done(self, _: PollDone) -> None:
         self._polling = False
         again, self._again = self._again, None
@@ -353,7 +383,7 @@ class LookoutApp(App[int]):
             for name, data, seconds in message.items:
                 t0 = time.perf_counter()
                 try:
-                    screen.show_data(name, data)
+                    screen.show(name, data)
                 except Exception as exc:
                     self.report(f"showing {name}", exc)
                 self.timings.append((name, seconds, time.perf_counter() - t0))
@@ -378,7 +408,16 @@ class LookoutApp(App[int]):
         )
 
     def scheduler_alive(self) -> bool:
-        return self.lease is not None and self.lease.alive(self.clock())
+        return self.scheduler_state() != "down"
+
+    def scheduler_state(self) -> str:
+        """`up`, `late` (no heartbeat for two intervals, but the lease holds: a busy
+        scheduler, not a dead one) or `down` (the lease expired, or none was ever taken)."""
+        now = self.clock()
+        if self.lease is None or not self.lease.alive(now):
+            return "down"
+        beat = float(self.ws.config.scheduler.get("heartbeat") or 5.0)
+        return "late" if now - self.lease.heartbeat_at > 2 * beat else "up"
 
     def header_text(self) -> Text:
         """Workspace, user and role, scheduler state, live or paused: all plain text."""
@@ -390,11 +429,12 @@ class LookoutApp(App[int]):
         t.append(sanitize(self.user, 30, single_line=True), style="bold")
         t.append(f"  ({self.role}{', read-only' if self.readonly else ''})")
         t.append("  │  scheduler ")
-        if self.scheduler_alive() and self.lease is not None:
-            t.append("● up", style="green")
-            t.append(" " + sanitize(self.lease.host, 24, single_line=True))
-        else:
+        state = self.scheduler_state()
+        if state == "down" or self.lease is None:
             t.append("○ down", style="bold red")
+        else:
+            t.append(*(("● up", "green") if state == "up" else ("▲ late", "bold yellow")))
+            t.append(" " + sanitize(self.lease.host, 24, single_line=True))
         if self.ws.store.stale:
             t.append(" (store as last written)", style="bold yellow")
         if self.critical:
@@ -420,6 +460,16 @@ class LookoutApp(App[int]):
         if not self.paused:
             self.request_refresh(fetch_all=False, screen=self.screen)
 
+    def action_times(self) -> None:
+        """`t`: lists show ages (`3m`) or absolute UTC times, and back."""
+        self._retime(Times.at(self.clock(), not self.times.relative))
+
+    def _retime(self, times: Times) -> None:
+        if times != self.times:
+            self.times = times
+            if isinstance(self.screen, LookoutScreen):
+                self.screen.retime()
+
     def action_refresh(self) -> None:
         self.request_refresh(fetch_all=True)
 
@@ -427,6 +477,15 @@ class LookoutApp(App[int]):
     def targets(self) -> Sequence[Target]:
         """The screens `:`, the palette and help can open (screens/registry.py)."""
         return registry.TARGETS
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
+        """Textual's own commands (themes, its key panel, screenshots, maximize) stay out of
+        the palette: it lists the console's commands, each once (screens/base.py)."""
+        yield from ()
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not Palette.is_open(cast(App[Any], self)):
+            self.push_screen(Palette(id="--command-palette"))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

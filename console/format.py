@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from lookout.storage.text import sanitize
 from rich.text import Text
@@ -64,7 +65,7 @@ def safe_block(value: object, style: str = "") -> Text:
 
 
 def when(ts: float | None) -> str:
-    """Absolute UTC time, so the screen does not change while nothing happens."""
+    """Absolute UTC time to the minute (`03-02 07:53`): what `t` shows in lists."""
     if ts is None:
         return "-"
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%m-%d %H:%M")
@@ -78,9 +79,53 @@ def clock_time(ts: float | None) -> str:
 
 
 def when_long(ts: float | None) -> str:
+    """Absolute UTC time to the second, for detail views."""
     if ts is None:
         return "-"
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def span(seconds: float) -> str:
+    """A coarse length of time: `<1m`, `3m`, `2h`, `4d`."""
+    if seconds < 60:
+        return "<1m"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+@dataclass(frozen=True)
+class Times:
+    """How lists show times: ages counted to the start of the current minute (so a list
+    changes at most once a minute, and only where an age ticks over), or, after `t`,
+    absolute UTC times. Detail views always say the absolute time too."""
+
+    now: float  # the start of the current minute
+    relative: bool = True
+
+    @classmethod
+    def at(cls, clock: float, relative: bool = True) -> Times:
+        return cls(clock // 60 * 60, relative)
+
+    def ago(self, ts: float | None) -> str:
+        """`3m` (an age) or `03-02 07:53` (UTC)."""
+        if ts is None:
+            return "-"
+        return span(max(0.0, self.now - ts)) if self.relative else when(ts)
+
+    def until(self, ts: float | None) -> str:
+        """`in 3m` (a time to come), `due` once it passed, or `07:53` (UTC)."""
+        if ts is None:
+            return "-"
+        if not self.relative:
+            return clock_time(ts)
+        return f"in {span(ts - self.now)}" if ts > self.now else "due"
+
+    def label(self, absolute: str, relative: str = "Age") -> str:
+        """A time column's header: `Age`, or (after `t`) `At (UTC)`."""
+        return relative if self.relative else absolute
 
 
 def duration(seconds: float | None) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lookout.console.format import Times
 from lookout.console.panes import Prefetch
 from lookout.scheduler.door import Changes
 from lookout.scheduler.workspace import Workspace
@@ -51,6 +52,7 @@ class Console(Protocol):
     changes: Changes
     clock: Callable[[], float]
     prefetch: Prefetch | None
+    times: Times  # how lists show times: ages, or absolute UTC after `t`
 
     @property
     def targets(self) -> Sequence[Target]:
@@ -68,6 +70,8 @@ class Console(Protocol):
     def header_text(self) -> Text: ...
     def scheduler_alive(self) -> bool: ...
     def perform(self, what: str, call: Callable[[], Any]) -> object: ...
+    def hold_keys(self) -> None: ...
+    def release_keys(self) -> None: ...
 
     # Textual's own, in the shape the action flows call them
     def push_screen(self, screen: Screen[Any], callback: Callable[[Any], None]) -> object: ...

@@ -222,7 +222,13 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
         )
         _run(ws, clock, "demand-train", NOW - 3600, [("succeeded", 1.5)] * 5)
 
-        # data checks: history, then a latest result each (failing ones open events)
+        # data checks: history, then a latest result each (failing ones open events; a
+        # check that passes again resolves its event, as sales.units_positive does)
+        clock.t = NOW - 4200
+        checks.record_results(
+            store,
+            [_check("sales", "units_positive", "fail", "3 rows", "0", failing=3)],
+        )
         clock.t = NOW - 3000
         checks.record_results(
             store,
@@ -323,6 +329,7 @@ def seed(root: Path, user: str, names: dict[str, str] | None = None) -> Workspac
                 churn,
                 f"promotion of {churn} v4 to production awaits approval",
                 "warn",
+                dedup_key=f"approval:{req.id}",  # as promotion.py keys it: deciding resolves it
             )
 
         # drift: history per model, newest last

@@ -32,6 +32,12 @@ MARKER = "# lookout demo workspace"
 # Wine features whose live distribution moves away from training over the first minutes.
 SHIFTED = {"alcohol": 1.2, "color_intensity": 1.8, "proline": 1.4, "flavanoids": -1.2, "hue": -1.0}
 RAMP_STEPS = 12  # batches until the shift is complete
+TRAFFIC_SECONDS = 5.0  # one inference batch per model this often (divided by --speed)
+# A new wine file this often (divided by --speed): the first broken again, then good and
+# broken in turn. Until the first good one (twice this) the story the README's tour
+# tells holds: the check red, the last run failed at validate, the candidate waiting.
+INCOMING_SECONDS = 600.0
+MISLABELLED = 0.05  # share of the wine rows on file with a wrong label, as real data has
 
 CONFIG = """\
 {marker} (made by `lookout demo`; `lookout demo --reset` starts it over)
@@ -196,12 +202,24 @@ def write_config(root: Path, speed: float) -> None:
 
 
 def write_data(root: Path) -> None:
-    """The first data files: two thirds of each bundled dataset."""
+    """The first data files: two thirds of each bundled dataset. A few wine rows carry a
+    wrong label, so no model scores a perfect f1 on them: production is good, not
+    perfect, and a later candidate can pass the metric gate."""
     rng = np.random.default_rng(7)
     for name in ("wine", "diabetes"):
         frame = _bundled(name)
         rows = np.sort(rng.permutation(frame.rows)[: frame.rows * 2 // 3])
-        _write_csv(root / "data" / name / "base.csv", frame, rows)
+        part = frame.take(rows)
+        if name == "wine":  # its own generator: the diabetes rows stay as they were
+            part = _mislabel(part, MISLABELLED, np.random.default_rng(8))
+        _write_csv(root / "data" / name / "base.csv", part)
+
+
+def _mislabel(frame: Frame, share: float, rng: np.random.Generator) -> Frame:
+    target = frame["target"].copy()
+    wrong = rng.random(len(target)) < share
+    target[wrong] = (target[wrong] + 1) % 3
+    return Frame({**frame.columns, "target": target}, dict(frame.kinds))
 
 
 @dataclass
@@ -210,8 +228,9 @@ class Traffic:
 
     ws: Workspace
     seed: int = 11
-    step: int = 0
-    incoming_every: int = 6  # steps between new data files
+    step: int = 0  # how far the inputs have drifted (RAMP_STEPS: all the way)
+    incoming_every: int = 6  # ticks between new data files
+    ticks: int = 0  # batches served since this serving system started
     rng: np.random.Generator = field(init=False)
     frames: dict[str, Frame] = field(init=False)
 
@@ -271,12 +290,14 @@ class Traffic:
         _write_csv(self.ws.root / "data" / "wine" / "incoming.csv", Frame(cols, kinds))
 
     def tick(self) -> None:
-        """One batch for each model; now and then a new data file (every other one broken)."""
+        """One batch for each model; now and then a new data file: the first broken, then
+        good and broken in turn."""
         self.step += 1
+        self.ticks += 1
         for model in self.frames:
             self.serve(model)
-        if self.step % self.incoming_every == 0:
-            self.incoming(broken=(self.step // self.incoming_every) % 2 == 1)
+        if self.ticks % self.incoming_every == 0:
+            self.incoming(broken=(self.ticks // self.incoming_every) % 2 == 1)
 
     def run(self, stop: threading.Event, interval: float) -> None:
         while not stop.wait(interval):

@@ -103,7 +103,8 @@ def list_events(
     kind: str | None = None,
     subject: str | None = None,
 ) -> list[Event]:
-    """Newest first; with `unacknowledged_first`, open ones (not acknowledged, not resolved) lead."""
+    """Newest first; with `unacknowledged_first`, by state: open ones (neither acknowledged
+    nor resolved) lead, then acknowledged ones, then resolved ones."""
     where: list[str] = []
     args: list[Any] = []
     if kind is not None:
@@ -116,7 +117,7 @@ def list_events(
     if where:
         sql += " WHERE " + " AND ".join(where)
     order = (
-        "(acked_at IS NOT NULL OR resolved_at IS NOT NULL), id DESC"
+        "(resolved_at IS NOT NULL), (acked_at IS NOT NULL), id DESC"
         if unacknowledged_first
         else "id DESC"
     )
@@ -132,10 +133,19 @@ def get_event(store: Store, event_id: int) -> Event | None:
 
 def count_open(store: Store) -> int:
     """Events that still need a person: not acknowledged, and their condition not cleared."""
+    return count_states(store)[0]
+
+
+def count_states(store: Store) -> tuple[int, int]:
+    """(open, acknowledged) among the events whose condition has not cleared."""
     row = store.conn.execute(
-        "SELECT count(*) FROM events WHERE acked_at IS NULL AND resolved_at IS NULL"
+        "SELECT"
+        " (SELECT count(*) FROM events"
+        "  WHERE (resolved_at IS NOT NULL) = 0 AND (acked_at IS NOT NULL) = 0),"
+        " (SELECT count(*) FROM events"
+        "  WHERE (resolved_at IS NOT NULL) = 0 AND (acked_at IS NOT NULL) = 1)"
     ).fetchone()
-    return int(row[0])
+    return int(row[0]), int(row[1])
 
 
 def open_event(conn: sqlite3.Connection, dedup_key: str) -> Event | None:

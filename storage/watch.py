@@ -7,6 +7,7 @@ data_version` (see `Store.data_version`) says whether anything changed at all.
 
 from __future__ import annotations
 
+from lookout.storage import events
 from lookout.storage.db import Store
 
 
@@ -51,15 +52,9 @@ def drift_key(store: Store) -> tuple[object, ...]:
 
 
 def events_key(store: Store) -> tuple[object, ...]:
-    """Newest event, and the open (unacknowledged) ones through the ack index."""
-    return (
-        *_one(store, "SELECT max(id) FROM events"),
-        *_one(
-            store,
-            "SELECT count(*), max(id) FROM events WHERE (acked_at IS NOT NULL) = 0",
-        ),
-        *_one(store, "SELECT count(*) FROM events WHERE resolved_at IS NOT NULL"),
-    )
+    """Newest event, and how many are open and acknowledged (through the state index): an
+    acknowledgement or a resolution moves one of the counts."""
+    return (*_one(store, "SELECT max(id) FROM events"), *events.count_states(store))
 
 
 def audit_key(store: Store) -> tuple[object, ...]:

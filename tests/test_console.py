@@ -71,7 +71,7 @@ async def test_overview_shows_every_pane_and_who_is_acting(ws: Workspace) -> Non
             "table-checks": 8,
             "table-models": 4,  # three models and one pending request
             "table-drift": 3,
-            "table-events": 9,
+            "table-events": 10,  # nine open or acknowledged, one resolved
         }
         failing_first = app.screen.query_one("#table-checks", KeyedTable)
         assert failing_first.selected_key == "transactions.amount_not_null"
@@ -196,6 +196,41 @@ async def test_acknowledge_an_event_with_a_note(ws: Workspace) -> None:
         assert app.screen.query_one("#events", KeyedTable).get_row_index(key) > 0
 
 
+async def test_events_read_open_acked_or_resolved_and_the_counts_follow(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one("#pane-events")
+        table = app.screen.query_one("#table-events", KeyedTable)
+        assert str(pane.border_subtitle) == "8 open · 1 acknowledged"
+        table.focus()
+        await settle(pilot)
+        key = table.selected_key
+        assert key is not None
+        await pilot.press("a")  # the Events pane acknowledges
+        await settle(pilot)
+        await type_text(pilot, "on it")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert str(pane.border_subtitle) == "7 open · 2 acknowledged"
+        row = "".join(s.text for s in table.render_line(table.get_row_index(key) + 1))
+        assert f"✓ acked by {USER}" in row
+
+        # a check that passes again resolves its event: greyed, at the bottom
+        checks.record_results(
+            ws.store, [CheckResult("transactions", "amount_range", "range", "fail", "pass")]
+        )
+        await settle(pilot)
+        app.request_refresh()
+        await settle(pilot)
+        last = table.keys[-1]
+        event = next(e for e in events.list_events(ws.store) if str(e.id) == last)
+        assert event.kind == "check_failed" and event.resolved_at is not None
+        cells = dict(table._rows)[last]  # noqa: SLF001
+        assert cells[1].plain == "○ resolved" and all(c.style == "dim" for c in cells)
+        assert str(pane.border_subtitle).startswith("6 open")
+
+
 async def test_filter_narrows_a_list_and_escape_restores_it(ws: Workspace) -> None:
     app = make(ws)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -253,8 +288,33 @@ async def test_a_narrow_terminal_keeps_quit_and_help_in_the_key_hints(ws: Worksp
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         hints = str(app.screen.query_one(KeyHints).render())
-        assert "Approve" in hints and "q Quit" in hints and "? Help" in hints
+        assert "Run pipeline" in hints and "q Quit" in hints and "? Help" in hints
         assert len(hints) <= 80
+
+
+async def test_the_key_bar_follows_focus(ws: Workspace) -> None:
+    """The focused pane's keys come first; keys of other panes are not offered, and the
+    bottom screen offers no way back."""
+    from lookout.console.widgets import KeyHints
+
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyHints)
+        hints = str(bar.render())
+        assert hints.startswith(" R Run pipeline") and "Approve" not in hints
+        assert "Back" not in hints
+        app.screen.query_one("#table-models").focus()
+        await settle(pilot)
+        assert str(bar.render()).startswith(" a Approve  x Reject")
+        app.screen.query_one("#table-events").focus()
+        await settle(pilot)
+        hints = str(bar.render())
+        assert hints.startswith(" a Acknowledge")
+        assert "Approve" not in hints and "Run pipeline" not in hints
+        await pilot.press("slash")
+        await settle(pilot)
+        assert "esc Back" in str(bar.render())  # esc now closes the filter
 
 
 @pytest.mark.parametrize(
@@ -426,3 +486,143 @@ def test_opening_the_console_without_a_terminal_says_so(ws: Workspace, cli: Any)
 def test_a_bad_refresh_interval_is_refused(ws: Workspace, cli: Any) -> None:
     result = cli("-w", str(ws.root), "--refresh", "0")
     assert result.code == 2 and "--refresh" in result.err
+
+
+async def test_lists_show_ages_and_t_switches_to_utc_times(ws: Workspace) -> None:
+    now = [NOW]
+    app = LookoutApp(
+        ws, clock=lambda: now[0], start_scheduler=False, changes=person(ws), refresh=0.05
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-events", KeyedTable)
+
+        def shown() -> str:
+            return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+        assert shown().lstrip().startswith("Age")
+        assert "10m" in next(line for line in shown().splitlines() if "approval_pending" in line)
+        await pilot.press("t")
+        await settle(pilot)
+        assert shown().lstrip().startswith("At (UTC)") and "03-02 08:50" in shown()
+        await pilot.press("t")
+        now[0] = NOW + 120  # two minutes on: the ages follow without any new data
+        for _ in range(20):
+            await settle(pilot)
+            if "12m" in shown():
+                break
+        assert "12m" in next(line for line in shown().splitlines() if "approval_pending" in line)
+
+
+async def test_mark_and_compare_never_compares_a_version_with_itself(ws: Workspace) -> None:
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.jump("model churn")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelScreen)
+        box = screen.query_one("#compare")
+        assert str(box.border_title) == "compare v3 (production) ↔ v4"  # v4 selected
+        await pilot.press("m")  # mark v4
+        await settle(pilot)
+        assert str(box.border_title) == "compare v4 (marked) with…"
+        assert "Move to another version" in str(screen.query_one("#compare-text").render())
+        await pilot.press("down", "down")  # to v2
+        await settle(pilot)
+        assert str(box.border_title) == "compare v4 (marked) ↔ v2"
+        assert str(box.border_subtitle) == "m on v4 unmarks"
+        await pilot.press("m")  # marking v2 instead
+        await settle(pilot)
+        assert str(box.border_title) == "compare v2 (marked) with…"
+        await pilot.press("m")  # and unmarking it
+        await settle(pilot)
+        assert str(box.border_title) == "compare v3 (production) ↔ v2"
+
+
+async def test_help_and_palette_list_each_command_once_with_its_id(ws: Workspace) -> None:
+    from lookout.console.keys import commands
+    from lookout.console.screens.base import ScreenCommands
+
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        listed = commands(app, app.screen, panes=True)
+        ids = [c.id for c in listed]
+        assert all(ids) and len(ids) == len(set(ids))
+        quit_ = next(c for c in listed if c.id == "app.quit")
+        assert "q" in quit_.keys and len(quit_.keys) == 2  # q, and Textual's ctrl+q, one row
+        assert {"overview.acknowledge", "app.palette", "app.jump", "app.times"} <= set(ids)
+        names = [name for name, _help, _call in ScreenCommands(app.screen)._commands()]  # noqa: SLF001
+        assert len(names) == len(set(names)), names
+        # Textual's own commands are not ours to offer
+        system = [c.title for c in app.get_system_commands(app.screen)]
+        assert system == []
+        await pilot.press("question_mark")
+        await settle(pilot)
+        import io
+
+        from rich.console import Console as RichConsole
+
+        out = RichConsole(file=io.StringIO(), width=90)
+        out.print(app.screen._content())  # noqa: SLF001 - all of it, not just what is in view
+        text = out.file.getvalue()  # type: ignore[attr-defined]
+        for glyph in "✓✗‼▲▶…·⊘●○":
+            assert f"  {glyph}  " in text, glyph
+        assert "⏎" not in text and "🔎" not in text
+
+
+async def test_a_late_heartbeat_reads_late_before_the_lease_says_down(ws: Workspace) -> None:
+    """A busy scheduler that misses a beat or two is `late`, not `down`: the header no
+    longer flickers between up and down under load."""
+    scheduling.acquire_lease(ws.store, "busy", "hostA", 1, 30.0)
+    beat = scheduling.get_lease(ws.store)
+    assert beat is not None
+    now = [beat.heartbeat_at + 1]
+    app = LookoutApp(ws, clock=lambda: now[0], start_scheduler=False, changes=person(ws))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "● up hostA" in app.header_text().plain
+        now[0] = beat.heartbeat_at + 12  # two 5 s heartbeats missed, the 30 s lease holds
+        assert "▲ late hostA" in app.header_text().plain and app.scheduler_alive()
+        now[0] = beat.heartbeat_at + 31
+        assert "○ down" in app.header_text().plain and not app.scheduler_alive()
+
+
+async def test_sixteen_colours_keep_warn_yellow_and_fail_red(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.color import ColorSystem
+    from textual.color import Color
+
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    app = make(ws, terminal_colours=True)
+    assert app.console.color_system == "standard"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#table-checks", KeyedTable)
+        drawn: dict[str, int] = {}
+        for y in range(1, table.size.height):
+            strip = table.render_line(y)
+            for flt in app.get_line_filters():
+                strip = strip.apply_filter(flt, Color(0, 0, 0))
+            for seg in strip:
+                word = seg.text.strip()
+                if word in ("▲ warn", "✗ fail") and seg.style and seg.style.color:
+                    drawn[word] = seg.style.color.downgrade(ColorSystem.STANDARD).number or 0
+        assert drawn["✗ fail"] in (1, 9)  # red
+        assert drawn["▲ warn"] in (3, 11)  # yellow, as the terminal draws it: not red
+
+
+async def test_no_color_marks_the_focused_pane_title(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        focused = app.screen.query_one("#pane-pipelines")
+        other = app.screen.query_one("#pane-checks")
+        assert focused.styles.border_title_style.reverse
+        assert not other.styles.border_title_style.reverse

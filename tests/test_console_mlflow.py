@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from lookout.console.format import Times
 from lookout.console.panes import models
 from lookout.scheduler.connectors.mlflow import SyncStatus
 from lookout.storage.records import Model
 
 
 def _data(sync: SyncStatus) -> models.ModelsData:
-    state = models.ModelState(Model("churn", "mlflow", "classification", "f1", 0.0), None, None, 0)
-    local = models.ModelState(Model("fraud", "local", "classification", "f1", 0.0), None, None, 0)
+    state = models.ModelState(Model("churn", "mlflow", "classification", "f1", 0.0), None, None)
+    local = models.ModelState(Model("fraud", "local", "classification", "f1", 0.0), None, None)
     return models.ModelsData([state, local], [], sync)
 
 
 def test_mlflow_models_are_marked() -> None:
-    rows = dict(models.rows(_data(SyncStatus(100.0, 100.0, None))))
+    rows = dict(models.rows(_data(SyncStatus(100.0, 100.0, None)), Times.at(100.0)))
     assert rows["model:churn"][0].plain == "churn ⇄ mlflow"
     assert rows["model:fraud"][0].plain == "fraud"
 

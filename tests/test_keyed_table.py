@@ -94,3 +94,70 @@ async def test_a_click_highlights_and_a_second_click_selects() -> None:
         await pilot.click(KeyedTable, offset=(3, 3))
         await pilot.pause()
         assert app.seen[-1] == ("selected", "k2")
+
+
+class NarrowTable(App[None]):
+    """A table of short columns and one of free text, 40 cells wide."""
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(
+            [("name", "Name"), ("state", "State"), ("message", "Message")],
+            flex=("message",),
+            id="t",
+        )
+
+
+LONG = "the check failed on 15 of 178 rows in the newest file"
+
+
+async def test_columns_fit_the_width_and_free_text_gives_way_first() -> None:
+    app = NarrowTable()
+    async with app.run_test(size=(40, 4)) as pilot:  # a header and three rows: no spare line
+        table = app.query_one(KeyedTable)
+        rows = [(f"k{i}", (f"wine_train_{i}", "✗ failed", LONG)) for i in range(3)]
+        table.sync(rows)
+        await pilot.pause()
+        first = lines(table)[1]
+        assert first.startswith(" wine_train_0  ✗ failed  the check")  # names whole
+        assert first.endswith("…") and len(first) <= 38  # the message cut, not wrapped
+        await pilot.press("w")  # wide rows: every cell whole, scrolling sideways
+        await pilot.pause()
+        assert table.wide and table.virtual_size.width > 60
+        assert "…" not in lines(table)[1]  # whole, running past the edge
+
+
+async def test_free_text_wraps_while_there_are_lines_to_spare() -> None:
+    app = NarrowTable()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([("a", ("a", "ok", LONG)), ("b", ("b", "ok", "short"))])
+        await pilot.pause()
+        shown = lines(table)
+        assert "the check" in shown[1] and "rows" in "".join(shown[2:4])  # a's three lines
+        assert shown[4].startswith(" b ")  # b after them
+        table.move_cursor(row=1)
+        assert table.selected_key == "b"
+
+
+async def test_a_cut_row_joins_its_rest_with_single_spaces() -> None:
+    app = NarrowTable()
+    async with app.run_test(size=(40, 3)) as pilot:  # a header and two lines for one row
+        table = app.query_one(KeyedTable)
+        table.sync([("a", ("a", "ok", LONG))])
+        await pilot.pause()
+        first, second = lines(table)[1:3]
+        assert "the check" in first
+        assert second.endswith("…") and "  " not in second.strip()
+
+
+async def test_a_filter_is_shown_with_its_count() -> None:
+    app = OneTable()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        table.set_filter("row 1")
+        await pilot.pause()
+        assert lines(table)[0].endswith("/row 1 11 of 50")  # row 1, row 10..19
+        table.set_filter("")
+        await pilot.pause()
+        assert "of 50" not in lines(table)[0]

@@ -237,10 +237,31 @@ def test_two_approvals_required(make_workspace: Callable[..., Workspace]) -> Non
     assert registry.aliases(ws.store, "m").get("production") is None
     with pytest.raises(PromotionError, match=f"{ME} already approved request #{req.id}"):
         promotion.approve(ws, req.id, ME, "again")
+    pending = [e for e in events.list_events(ws.store) if e.kind == "approval_pending"]
+    assert [e.message for e in pending if e.resolved_at is None] == [
+        f"request #{req.id}: {ME} approved; 1 more approval(s) needed"
+    ]  # one open event per request, saying what is left
     second = promotion.approve(ws, req.id, "carol", "two")
     assert second.to_version == 1 and serving_version(ws) == 1
     with pytest.raises(PromotionError, match="already approved by carol"):
         promotion.approve(ws, req.id, ME, "late")
+    assert all(
+        e.resolved_at is not None
+        for e in events.list_events(ws.store)
+        if e.kind == "approval_pending"
+    )  # deciding the request resolved its approval_pending events
+
+
+def test_rejecting_or_superseding_resolves_approval_pending(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml())
+    first = promotion.on_version_registered(ws, "m", add_version(ws).version, "pipeline:train")
+    second = promotion.on_version_registered(ws, "m", add_version(ws).version, "pipeline:train")
+    assert first is not None and second is not None
+    promotion.reject(ws, second.id, ME, "not this one")
+    waiting = [e for e in events.list_events(ws.store) if e.kind == "approval_pending"]
+    assert len(waiting) == 2 and all(e.resolved_at is not None for e in waiting)
 
 
 # -- gates -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from lookout.storage import checks, intents, pipelines, registry, search
+from lookout.storage import checks, events, intents, pipelines, registry, search
 from lookout.storage.db import Store, migrate
 from lookout.storage.records import CheckResult, Gate
 from lookout.storage.schema import SCHEMA_VERSION
@@ -302,7 +302,7 @@ def test_v9_store_with_runs_takes_the_unchanged_status_in_place(tmp_path: Path) 
     """V10 widens runs.status without rebuilding `runs` (stage runs, snapshots and check
     results refer to it); a connection that read the V9 schema before the upgrade sees the
     new one too."""
-    path = tmp_path / "v9.db"
+    path = tmp_path / "v10.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     migrate(conn, path, target=9)
@@ -374,3 +374,44 @@ def conn_docs(path: Path) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute("SELECT * FROM search_docs ORDER BY id")]
     finally:
         conn.close()
+
+
+def test_v10_store_with_events_upgrades_to_state_order(tmp_path: Path) -> None:
+    """V11 reads events open first, then acknowledged, then resolved, through one index."""
+    path = tmp_path / "v10.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=10)
+    conn.execute("BEGIN")
+    rows = [  # id, acked_at, resolved_at
+        (1, None, None),
+        (2, 5.0, None),
+        (3, None, 6.0),
+        (4, None, None),
+        (5, 7.0, 8.0),
+        (6, 9.0, None),
+    ]
+    for id_, acked, resolved in rows:
+        conn.execute(
+            "INSERT INTO events (id, at, kind, subject, message, acked_by, acked_at, resolved_at)"
+            " VALUES (?, 1.7e9, 'note', 's', 'm', ?, ?, ?)",
+            (id_, "bob" if acked else None, acked, resolved),
+        )
+    conn.execute("COMMIT")
+    conn.close()
+
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert [e.id for e in events.list_events(store)] == [4, 1, 6, 2, 3, 5]
+    assert events.count_states(store) == (2, 2)
+    plan = " ".join(
+        str(tuple(r))
+        for r in store.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM events"
+            " ORDER BY (resolved_at IS NOT NULL), (acked_at IS NOT NULL), id DESC LIMIT 30"
+        )
+    )
+    assert "events_by_state" in plan and "TEMP B-TREE" not in plan
+    fresh = Store(tmp_path / "fresh.db")
+    assert _schema(store) == _schema(fresh)
+    fresh.close()
+    store.close()

@@ -11,13 +11,19 @@ from pathlib import Path
 from lookout.console.output import UsageError
 
 DEFAULT_DIR = "lookout-demo"
-TRAFFIC_SECONDS = 5.0  # one inference batch per model this often (divided by --speed)
 
 
 def run(args: argparse.Namespace) -> int:
     if not math.isfinite(args.speed) or args.speed <= 0:
         raise UsageError(f"--speed: expected a number > 0, got {args.speed}")
-    from lookout.scheduler.demo import RAMP_STEPS, DemoError, Traffic, build
+    from lookout.scheduler.demo import (
+        INCOMING_SECONDS,
+        RAMP_STEPS,
+        TRAFFIC_SECONDS,
+        DemoError,
+        Traffic,
+        build,
+    )
 
     root = Path(args.dir or getattr(args, "workspace", None) or DEFAULT_DIR)
     say = (lambda line: print(f"demo: {line}", file=sys.stderr)) if args.no_tui else print
@@ -36,14 +42,19 @@ def run(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     traffic = threading.Thread(
-        target=Traffic(ws, step=RAMP_STEPS, incoming_every=24).run,
+        target=Traffic(
+            ws, step=RAMP_STEPS, incoming_every=round(INCOMING_SECONDS / TRAFFIC_SECONDS)
+        ).run,
         args=(stop, TRAFFIC_SECONDS / args.speed),
         name="lookout-demo-traffic",
         daemon=True,
     )
     traffic.start()
     try:
-        code = LookoutApp(ws, readonly=False, refresh=None, start_scheduler=True).run()
+        app = LookoutApp(
+            ws, readonly=False, refresh=None, start_scheduler=True, terminal_colours=True
+        )
+        code = app.run()
     finally:
         stop.set()
         traffic.join(TRAFFIC_SECONDS)

@@ -1,4 +1,5 @@
-"""`lookout events [--json] [--ack EVENT --note TEXT]`: the timeline, unacknowledged first.
+"""`lookout events [--json] [--ack EVENT --note TEXT]`: the timeline: open events first, then
+acknowledged ones, then resolved ones.
 
 Acknowledging goes through the one door and needs the operator role."""
 

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         refresh=refresh,
         start_scheduler=not getattr(args, "no_scheduler", False),
         prefetch=early,
+        terminal_colours=True,
     )
     try:
         code = app.run()

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lookout.console import showcase
+from lookout.console.showcase import NOW
+from lookout.storage.records import Lease
 
 SIZES = {"": (120, 40), "-80x24": (80, 24)}
 USER = "alice"
@@ -54,17 +56,44 @@ def _keys(*keys: str, first: str | None = None) -> Callable[[Any], Awaitable[Non
     return go
 
 
+def _typed(text: str) -> list[str]:
+    return ["space" if c == " " else c for c in text]
+
+
+# Promoting a version that is not the candidate is refused: the dialog stays open with
+# what was typed and says why.
+REFUSED = ("P", "tab", "2", "tab", *_typed("better on weekends"), "enter")
+
+
+async def _late(pilot: Any) -> None:
+    """The scheduler missed two heartbeats but holds its lease: `▲ late`, not `○ down`."""
+    await settle(pilot)
+    app = pilot.app
+    app.lease = Lease("scheduler", "ops-1:812:ab12", "ops-1", 812, NOW - 3600, NOW - 14, NOW + 16)
+    app.jump("overview")
+    await settle(pilot)
+    app.screen.update_header()
+
+
 # name -> what to do after the app starts
 SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "overview": _jump("overview"),
     "pipeline": _jump("pipeline fraud-train"),
     "check": _jump("check transactions.amount_not_null"),
     "model": _jump("model churn"),
+    "compare": _keys("m", "down", "down", first="model churn"),
     "promote": _keys("P", first="model churn"),
+    "approve-override": _keys("a", first="approvals"),
+    "refused": _keys("down", "down", *REFUSED, first="model churn"),
     "drift": _jump("drift churn"),
     "timeline": _jump("timeline"),
+    "timeline-utc": _keys("t", first="timeline"),
     "acknowledge": _keys("a", first="timeline"),
     "search": _keys("slash", *"churn", "enter", first="timeline"),
+    "events-keys": _keys("shift+tab"),
+    "filter": _keys("tab", "slash", *_typed("trans"), "enter"),
+    "zoom": _keys("shift+tab", "z"),
+    "late": _late,
     "jump": _keys("colon", "m"),
     "audit": _keys("v", first="audit"),
     "approvals": _jump("approvals"),

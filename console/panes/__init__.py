@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lookout.storage.db import Store
 
 if TYPE_CHECKING:
-    from lookout.console.format import Cells
+    from lookout.console.format import Cells, Times
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,11 @@ class PaneSpec:
     empty: str
     key: Callable[[Store], tuple[object, ...]]
     fetch: Callable[[Store], Any]
-    rows: Callable[[Any], list[tuple[str, Cells]]]
+    rows: Callable[[Any, Times], list[tuple[str, Cells]]]  # (data, how to show times)
     summary: Callable[[Any], str] = lambda data: ""
+    flex: tuple[str, ...] = ()  # columns of free text that give way first when room is short
+    # time column -> its header as ages (or times to come) and as UTC times (after `t`)
+    times: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def overview_specs() -> list[PaneSpec]:

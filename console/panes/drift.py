@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lookout.console.format import Cells, bar, safe, sparkline, status_text
+from lookout.console.format import Cells, Times, bar, safe, sparkline, status_text
 from lookout.console.panes import PaneSpec
 from lookout.storage import drift, watch
 from lookout.storage.db import Store
 from lookout.storage.records import DriftResult
 from rich.text import Text
 
-HISTORY = 12
+HISTORY = 6  # windows in the trend
 
 
 @dataclass(frozen=True)
@@ -40,22 +40,21 @@ def top_features(result: DriftResult, n: int = 2) -> Text:
     for i, f in enumerate(feats):
         if i:
             out.append("  ")
-        out.append_text(safe(f.name, 10))
+        out.append_text(safe(f.name, 60))
         out.append(" ")
         out.append_text(bar(f.strength, 4))
     return out
 
 
-def rows(data: list[ModelDrift]) -> list[tuple[str, Cells]]:
+def rows(data: list[ModelDrift], times: Times) -> list[tuple[str, Cells]]:
     order = {"drift": 0, "error": 1, "warn": 2, "ok": 3}
     items = sorted(data, key=lambda d: (order.get(d.latest.level, 9), d.model))
     return [
         (
             d.model,
             (
-                safe(d.model, 20),
-                status_text(d.latest.level),
-                Text(f"{d.latest.share:.0%}"),
+                safe(d.model, 120),
+                status_text(d.latest.level) + Text(f" {d.latest.share:.0%}"),
                 Text(sparkline(d.shares, top=1.0)),
                 top_features(d.latest),
             ),
@@ -74,8 +73,7 @@ SPEC = PaneSpec(
     title="Drift",
     columns=[
         ("model", "Model"),
-        ("level", "Level"),
-        ("share", "Share"),
+        ("level", "Level, share"),
         ("trend", "Trend"),
         ("features", "Most drifted"),
     ],
@@ -84,4 +82,5 @@ SPEC = PaneSpec(
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("trend", "features"),
 )

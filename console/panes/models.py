@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lookout.console.format import Cells, delta, duration, number, safe, status_text
+from lookout.console.format import Cells, Times, delta, duration, number, safe
 from lookout.console.panes import PaneSpec
 from lookout.storage import registry, watch
 from lookout.storage.db import Store
@@ -22,7 +22,6 @@ class ModelState:
     model: Model
     production: Version | None
     candidate: Version | None
-    pending: int
 
 
 @dataclass(frozen=True)
@@ -34,13 +33,11 @@ class ModelsData:
 
 def fetch(store: Store) -> ModelsData:
     by_alias = {(v.model, a): v for v in registry.aliased_versions(store) for a in v.aliases}
-    pending = registry.pending_counts(store)
     states = [
         ModelState(
             m,
             by_alias.get((m.name, "production")),
             by_alias.get((m.name, "candidate")),
-            pending.get(m.name, 0),
         )
         for m in registry.list_models(store)
     ]
@@ -56,7 +53,11 @@ def _metric(v: Version | None, metric: str) -> object:
     return None if v is None else v.metrics.get(metric)
 
 
-def rows(data: ModelsData) -> list[tuple[str, Cells]]:
+def rows(data: ModelsData, times: Times) -> list[tuple[str, Cells]]:
+    """A row per model, each followed by its requests waiting for approval."""
+    waiting: dict[str, list[PromotionRequest]] = {}
+    for r in data.requests:
+        waiting.setdefault(r.model, []).append(r)
     out: list[tuple[str, Cells]] = []
     for s in data.models:
         metric = s.model.primary_metric
@@ -69,40 +70,40 @@ def rows(data: ModelsData) -> list[tuple[str, Cells]]:
                     _name(s.model),
                     Text(f"v{s.production.version}" if s.production else "-"),
                     Text(f"v{s.candidate.version}" if s.candidate else "-"),
-                    Text(f"{safe(metric, 10).plain} {number(shown)}" if shown is not None else "-"),
+                    Text(f"{safe(metric, 40).plain} {number(shown)}" if shown is not None else "-"),
                     delta(cand, prod) if cand is not None else Text("-", style="dim"),
-                    Text(
-                        f"{s.pending} pending" if s.pending else "-",
-                        style="yellow" if s.pending else "dim",
-                    ),
                 ),
             )
         )
-    for r in data.requests:
-        out.append(
-            (
-                f"request:{r.id}",
-                (
-                    Text(f" → request {r.id}", style="yellow"),
-                    Text(f"v{r.from_version}" if r.from_version else "-"),
-                    Text(f"v{r.version}"),
-                    safe(f"{r.model} → {r.alias}", 24),
-                    Text(
-                        "gates ✓" if r.gates_passed else "gates ✗",
-                        style="" if r.gates_passed else "red",
-                    ),
-                    status_text("pending"),
-                ),
-            )
-        )
+        for r in waiting.pop(s.model.name, []):
+            out.append((f"request:{r.id}", _request_cells(r)))
+    for left in waiting.values():  # a request for a model not listed (yet)
+        out.extend((f"request:{r.id}", _request_cells(r)) for r in left)
     return out
+
+
+def _request_cells(r: PromotionRequest) -> Cells:
+    """Under its model: `→ request 4  v1  v3  gates ✗ drift` (its alias when not production)."""
+    name = Text(f" → request {r.id}", style="yellow")
+    if r.alias != "production":
+        name.append_text(safe(f" to {r.alias}", 40, style="yellow"))
+    failed = [g.name for g in r.gates if not g.passed]
+    return (
+        name,
+        Text(f"v{r.from_version}" if r.from_version else "-"),
+        Text(f"v{r.version}"),
+        safe("gates ✗ " + ", ".join(failed), 120, style="bold red")
+        if failed
+        else Text("gates ✓", style="green"),
+        Text(""),
+    )
 
 
 def _name(model: Model) -> Text:
     """MLflow-backed models carry a mark: their versions live in the tracking server."""
     if model.source != "mlflow":
-        return safe(model.name, 24)
-    return safe(model.name, 16) + Text(" ⇄ mlflow", style="cyan")
+        return safe(model.name, 120)
+    return safe(model.name, 120) + Text(" ⇄ mlflow", style="cyan")
 
 
 def mlflow_freshness(sync: SyncStatus, at: float | None = None) -> str:
@@ -130,11 +131,11 @@ SPEC = PaneSpec(
         ("cand", "Cand"),
         ("metric", "Metric"),
         ("change", "Δ"),
-        ("pending", "Approvals"),
     ],
     empty="No models registered yet.",
     key=watch.models_key,
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("metric",),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lookout.console.format import STATUS, Cells, clock_time, duration, glyph, safe, status_text
+from lookout.console.format import STATUS, Cells, Times, duration, glyph, safe, status_text
 from lookout.console.panes import PaneSpec
 from lookout.storage import pipelines, watch
 from lookout.storage.db import Store
@@ -48,11 +48,11 @@ def stage_strip(run: Run, names: bool = False) -> Text:
         focus = next((s for s in run.stages if s.status not in ("succeeded", "skipped")), None)
         if focus is not None and focus.status != "pending":
             out.append(" ")
-            out.append_text(safe(focus.name, 20))
+            out.append_text(safe(focus.name, 60))
     return out
 
 
-def rows(data: list[PipelineState]) -> list[tuple[str, Cells]]:
+def rows(data: list[PipelineState], times: Times) -> list[tuple[str, Cells]]:
     """By name: a fixed order, so a run changing state repaints one row, not the pane."""
     items = sorted(data, key=lambda p: p.pipeline.name)
     out: list[tuple[str, Cells]] = []
@@ -62,10 +62,10 @@ def rows(data: list[PipelineState]) -> list[tuple[str, Cells]]:
             (
                 p.pipeline.name,
                 (
-                    safe(p.pipeline.name, 22),
+                    safe(p.pipeline.name, 120),
                     status_text(run.status) if run else Text("never run", style="dim"),
                     Text(duration(run_seconds(run)) if run else "-"),
-                    Text(clock_time(p.pipeline.next_run_at)),
+                    Text(times.until(p.pipeline.next_run_at)),
                     stage_strip(run) if run else Text(""),
                 ),
             )
@@ -85,7 +85,7 @@ SPEC = PaneSpec(
         ("name", "Pipeline"),
         ("status", "Last run"),
         ("took", "Took"),
-        ("next", "Next (UTC)"),
+        ("next", "Next"),
         ("stages", "Stages"),
     ],
     empty="No pipeline runs recorded yet. Start the scheduler or `lookout run PIPELINE`.",
@@ -93,4 +93,6 @@ SPEC = PaneSpec(
     fetch=fetch,
     rows=rows,
     summary=summary,
+    flex=("stages",),
+    times={"next": ("Next", "Next (UTC)")},
 )

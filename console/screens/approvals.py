@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import delta, glyph, safe, status_text, when
+from lookout.console.format import delta, glyph, safe, status_text
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import registry, watch
@@ -62,20 +62,9 @@ def fetch(store: Store) -> ApprovalsData:
     return ApprovalsData(waiting, decided)
 
 
-def age(seconds: float) -> str:
-    """Coarse on purpose: the column changes at most once a minute."""
-    if seconds < 60:
-        return "<1m ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h ago"
-    return f"{int(seconds // 86400)}d ago"
-
-
 def change(r: PromotionRequest) -> Text:
     move = f"{r.alias} v{r.from_version or '-'} → v{r.version}"
-    return safe(move + (" (rollback)" if r.kind == "rollback" else ""), 40)
+    return safe(move + (" (rollback)" if r.kind == "rollback" else ""), 120)
 
 
 def gates(r: PromotionRequest) -> Text:
@@ -85,7 +74,7 @@ def gates(r: PromotionRequest) -> Text:
     failed = [g.name for g in r.gates if not g.passed]
     if not failed:
         return Text(f"{glyph('pass')} passed", style="green")
-    names = safe(": " + ", ".join(failed), 30)
+    names = safe(": " + ", ".join(failed), 120)
     if any(a.override for a in r.approvals):
         return Text(f"{glyph('warn')} overridden", style="yellow") + names
     return Text(f"{glyph('fail')} failed", style="bold red") + names
@@ -98,7 +87,7 @@ def decision_reason(r: PromotionRequest) -> Text:
     decision = next((a for a in reversed(r.approvals) if a.actor == r.decided_by), None)
     if decision is None:
         return Text("-", style="dim")
-    reason = safe(decision.reason, 60)
+    reason = safe(decision.reason, 300)
     if decision.override:
         return Text(f"{glyph('warn')} gates overridden · ", style="yellow") + reason
     return reason
@@ -109,7 +98,9 @@ class ApprovalsScreen(LookoutScreen):
     BINDINGS = [
         Binding("a", "approve", "Approve", id="approvals.approve"),
         Binding("x", "reject", "Reject", id="approvals.reject"),
-        Binding("enter", "open", "Open model", id="approvals.open", priority=True),
+        Binding(
+            "enter", "open", "Open model", key_display="enter", id="approvals.open", priority=True
+        ),
     ]
     DEFAULT_CSS = "ApprovalsScreen #approvals-note { height: auto; padding: 0 1; }"
 
@@ -131,6 +122,7 @@ class ApprovalsScreen(LookoutScreen):
                 ("by", "Requested by"),
                 ("age", "Age"),
             ],
+            flex=("gates", "change"),
             id="pending",
         )
         yield Static(id="decided-title", classes="title")
@@ -141,9 +133,10 @@ class ApprovalsScreen(LookoutScreen):
                 ("change", "Change"),
                 ("status", "Status"),
                 ("by", "Decided by"),
-                ("at", "Decided (UTC)"),
+                ("at", "Age"),
                 ("reason", "Reason"),
             ],
+            flex=("reason",),
             id="decided",
         )
 
@@ -152,12 +145,8 @@ class ApprovalsScreen(LookoutScreen):
         self.query_one("#approvals-note").display = False
         self.query_one("#pending").focus()
 
-    def _key(self, store: Store) -> tuple[object, ...]:
-        """Requests and decisions, plus the minute, so the ages stay true."""
-        return (*watch.models_key(store), int(self.lookout.clock() // 60))
-
     def sources(self) -> dict[str, Any]:
-        return {"approvals": (self._key, fetch)}
+        return {"approvals": (watch.models_key, fetch)}
 
     def _four_eyes(self, r: PromotionRequest) -> bool:
         """The current user asked for this request, so policy wants someone else to approve it."""
@@ -195,7 +184,10 @@ class ApprovalsScreen(LookoutScreen):
             ),
         )
         self._show_note(data)
-        now = self.lookout.clock()
+        times = self.lookout.times
+        pending = self.query_one("#pending", KeyedTable)
+        pending.relabel({"age": times.label("Asked (UTC)")})
+        self.query_one("#decided", KeyedTable).relabel({"at": times.label("Decided (UTC)")})
         rows = []
         for w in data.pending:
             r = w.request
@@ -206,7 +198,7 @@ class ApprovalsScreen(LookoutScreen):
             elif self._approved_by_me(r):
                 approvals.append(" ✓ by you", style="green")
             metric = (
-                safe(w.metric, 12) + Text(" ") + delta(w.after, w.before)
+                safe(w.metric, 40) + Text(" ") + delta(w.after, w.before)
                 if w.metric and w.after is not None and w.before is not None
                 else Text("-", style="dim")
             )
@@ -215,13 +207,13 @@ class ApprovalsScreen(LookoutScreen):
                     str(r.id),
                     (
                         Text(str(r.id)),
-                        safe(r.model, 24),
+                        safe(r.model, 120),
                         change(r),
                         gates(r),
                         metric,
                         approvals,
-                        safe(r.requested_by, 16),
-                        Text(age(max(0.0, now - r.requested_at))),
+                        safe(r.requested_by, 60),
+                        Text(times.ago(r.requested_at)),
                     ),
                 )
             )
@@ -232,11 +224,11 @@ class ApprovalsScreen(LookoutScreen):
                     str(r.id),
                     (
                         Text(str(r.id)),
-                        safe(r.model, 24),
+                        safe(r.model, 120),
                         change(r),
                         status_text(r.status),
-                        safe(r.decided_by, 16),
-                        Text(when(r.decided_at)),
+                        safe(r.decided_by, 60),
+                        Text(times.ago(r.decided_at)),
                         decision_reason(r),
                     ),
                 )

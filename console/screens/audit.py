@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lookout.console.format import safe, when
+from lookout.console.format import safe
 from lookout.console.messages import Failed
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
@@ -35,13 +35,14 @@ class AuditScreen(LookoutScreen):
         yield KeyedTable(
             [
                 ("seq", "Seq"),
-                ("at", "At (UTC)"),
+                ("at", "Age"),
                 ("actor", "Actor"),
                 ("action", "Action"),
                 ("subject", "Subject"),
                 ("reason", "Reason"),
                 ("hash", "Hash"),
             ],
+            flex=("reason", "subject"),
             id="entries",
         )
 
@@ -53,17 +54,19 @@ class AuditScreen(LookoutScreen):
         return {"audit": (watch.audit_key, fetch)}
 
     def show_data(self, name: str, data: list[AuditEntry]) -> None:
+        times = self.lookout.times
+        self.query_one("#entries", KeyedTable).relabel({"at": times.label("At (UTC)")})
         self.query_one("#entries", KeyedTable).sync(
             [
                 (
                     str(e.seq),
                     (
                         Text(str(e.seq)),
-                        Text(when(e.at)),
-                        safe(e.actor, 16),
-                        safe(e.action, 12),
-                        safe(e.subject, 24),
-                        safe(e.reason, 40),
+                        Text(times.ago(e.at)),
+                        safe(e.actor, 60),
+                        safe(e.action, 40),
+                        safe(e.subject, 120),
+                        safe(e.reason, 300),
                         Text(e.hash[:10], style="dim"),
                     ),
                 )

@@ -9,6 +9,8 @@ from typing import Any, cast
 
 from lookout.console.actions import write_report
 from lookout.console.constants import MIN_SIZE, Source
+from lookout.console.format import Times
+from lookout.console.keys import commands
 from lookout.console.protocol import Console
 from lookout.console.widgets import KeyedTable, KeyHints, QuietInput
 from rich.text import Text
@@ -27,17 +29,12 @@ class ScreenCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         screen = self.screen
         console = cast(Console, self.app)
-        actions: set[str] = set()
         names: set[str] = set()
-        for node in (screen, self.app):
-            for _key, b in node._bindings:  # noqa: SLF001 - the bindings this screen declares
-                if not b.description or b.action in actions:
-                    continue
-                if node.check_action(b.action, ()) is False:
-                    continue
-                actions.add(b.action)
-                names.add(b.description)
-                yield (b.description, f"key {b.key}", partial(node.run_action, b.action))
+        for command in commands(self.app, screen):
+            if command.action == "command_palette":
+                continue
+            names.add(command.description)
+            yield (command.description, "key " + ", ".join(command.keys), command.run)
         if isinstance(screen, LookoutScreen):
             for name, target in screen.palette_targets():
                 yield (name, "open", partial(console.jump, target))
@@ -66,11 +63,14 @@ class LookoutScreen(Screen[None]):
     """Base screen: header, body, filter bar, footer; live data via `sources()`."""
 
     COMMANDS = {ScreenCommands}
+    _times: Times | None = None  # how the times on screen were drawn
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, KeyHints, #filter"  # a zoomed pane keeps these
     loaded = False  # set once its first data is on screen
     _header_shown: str | None = None  # the header's text as last drawn
     BINDINGS = [
         Binding("escape", "back", "Back", id="screen.back"),
         Binding("slash", "filter", "Filter", id="screen.filter"),
+        Binding("z", "zoom", "Zoom", id="screen.zoom"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="screen.next"),
         Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, id="screen.prev"),
     ]
@@ -79,6 +79,10 @@ class LookoutScreen(Screen[None]):
     def lookout(self) -> Console:
         """The app, as screens may use it (they cannot import app.py: it imports them)."""
         return cast(Console, self.app)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._data: dict[str, Any] = {}  # each source's last data, to redraw times
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
@@ -95,7 +99,21 @@ class LookoutScreen(Screen[None]):
         return {}
 
     def show_data(self, name: str, data: Any) -> None:
-        """Render one source's fresh data (UI thread)."""
+        """Render one source's fresh data (UI thread); times as `self.lookout.times` says."""
+
+    def show(self, name: str, data: Any) -> None:
+        """Show a source's data and keep it, so the times in it can be redrawn."""
+        self._data[name] = data
+        self._times = self.lookout.times
+        self.show_data(name, data)
+
+    def retime(self) -> None:
+        """The minute moved on or `t` switched ages and UTC times: redraw with the data we
+        have (the tables repaint only the rows whose text changed)."""
+        if self._times != self.lookout.times:
+            self._times = self.lookout.times
+            for name, data in self._data.items():
+                self.show_data(name, data)
 
     def palette_targets(self) -> list[tuple[str, str]]:
         return []
@@ -107,6 +125,7 @@ class LookoutScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.update_header()
+        self.retime()
         self.lookout.request_refresh(screen=self)
 
     def on_unmount(self) -> None:
@@ -145,6 +164,13 @@ class LookoutScreen(Screen[None]):
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
 
+    def action_zoom(self) -> None:
+        """The focused pane (or table) fills the screen, k9s-style; again, or esc, to return."""
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
+
     def _table(self) -> KeyedTable | None:
         focused = self.focused
         if isinstance(focused, KeyedTable):
@@ -161,6 +187,7 @@ class LookoutScreen(Screen[None]):
         box.value = table.filter_text
         box.display = True
         box.focus()
+        self.refresh_bindings()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter" and getattr(self, "_filtering", None) is not None:
@@ -178,6 +205,15 @@ class LookoutScreen(Screen[None]):
         box.display = False
         if table is not None:
             table.focus()
+        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # the bottom screen has nothing to go back to
+            return self.is_filtering or len(self.app.screen_stack) > 1
         return self.lookout.may(action)
+
+    @property
+    def is_filtering(self) -> bool:
+        """The filter box is open (esc closes it)."""
+        boxes = self.query("#filter")
+        return bool(boxes) and bool(boxes.first().display)

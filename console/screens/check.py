@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from lookout.console.format import safe, status_text, when
+from lookout.console.format import safe, status_text
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import checks, watch
@@ -34,7 +34,7 @@ class CheckScreen(LookoutScreen):
         )
         yield KeyedTable(
             [
-                ("at", "At (UTC)"),
+                ("at", "Age"),
                 ("result", "Result"),
                 ("sev", "Severity"),
                 ("observed", "Observed"),
@@ -42,6 +42,7 @@ class CheckScreen(LookoutScreen):
                 ("failing", "Failing rows"),
                 ("message", "Message"),
             ],
+            flex=("message", "observed", "threshold"),
             id="history",
         )
         with VerticalScroll(id="examples"):
@@ -60,18 +61,20 @@ class CheckScreen(LookoutScreen):
 
     def show_data(self, name: str, data: list[CheckResult]) -> None:
         self.results = data
+        times = self.lookout.times
+        self.query_one("#history", KeyedTable).relabel({"at": times.label("At (UTC)")})
         self.query_one("#history", KeyedTable).sync(
             [
                 (
                     str(r.id),
                     (
-                        Text(when(r.at)),
+                        Text(times.ago(r.at)),
                         status_text(r.result),
                         safe(r.severity, 5),
-                        safe(r.observed, 20),
-                        safe(r.threshold, 20),
+                        safe(r.observed, 120),
+                        safe(r.threshold, 120),
                         Text(f"{r.failing_rows} of {r.rows_examined}"),
-                        safe(r.message, 50),
+                        safe(r.message, 300),
                     ),
                 )
                 for r in data

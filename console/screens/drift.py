@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from lookout.console.format import bar, number, safe, sparkline, status_text, when
+from lookout.console.format import bar, number, safe, span, sparkline, status_text, when
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import drift, registry, watch
@@ -137,6 +137,7 @@ class DriftScreen(LookoutScreen):
         head.append_text(status_text(latest.level))
         head.append(
             f"  {latest.share:.0%} of features drifted · {latest.rows} rows · {when(latest.at)} UTC"
+            f" ({span(max(0.0, self.lookout.times.now - latest.at))} ago)"
         )
         title.update(head)
         past: dict[str, list[float | None]] = {}
@@ -150,8 +151,8 @@ class DriftScreen(LookoutScreen):
                 (
                     f.name,
                     (
-                        safe(f.name, 24),
-                        safe(f.method, 12),
+                        safe(f.name, 120),
+                        safe(f.method, 40),
                         Text(number(f.score) if f.score is not None else "-"),
                         Text(number(f.threshold)),
                         status_text(f.level),

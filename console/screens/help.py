@@ -1,4 +1,5 @@
-"""`?`: the keys of the screen you came from, what the glyphs mean, how to remap keys."""
+"""`?`: the keys of the screen you came from (each command once, with the id that
+remaps it), what every glyph means, how to remap keys."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from lookout.console.constants import keymap_path
-from lookout.console.format import STATUS
+from lookout.console.keys import commands
 from lookout.console.protocol import Target
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +18,21 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-LEGEND = ["succeeded", "failed", "running", "pending", "skipped", "interrupted", "warn", "error"]
+# Every glyph the console draws, and what it means where.
+LEGEND = [
+    ("✓", "succeeded, pass, ok, approved; acknowledged event"),
+    ("✗", "failed, fail, drift, rejected"),
+    ("‼", "error: could not be evaluated"),
+    ("▲", "warn; scheduler late (heartbeat overdue)"),
+    ("▶", "running"),
+    ("…", "queued"),
+    ("·", "pending, info"),
+    ("-", "skipped"),
+    ("!", "interrupted"),
+    ("⊘", "cancelled, superseded; a request four-eyes keeps you from approving"),
+    ("●", "open event (needs a person); scheduler up"),
+    ("○", "resolved event (its condition cleared); scheduler down"),
+]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -34,34 +51,34 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="dialog"):
             yield Static(self._content())
 
-    def _content(self) -> Text:
-        rows: dict[str, list[str]] = {}  # description -> [keys, id]
-        for node in (self.origin, self.app):
-            for _key, binding in node._bindings:
-                if not binding.description or node.check_action(binding.action, ()) is False:
-                    continue
-                key = self.app.get_key_display(binding)
-                entry = rows.setdefault(binding.description, ["", binding.id or ""])
-                if key not in entry[0].split(", "):
-                    entry[0] = f"{entry[0]}, {key}" if entry[0] else key
-        for key, what in (
-            ("enter", "open the selected row"),
-            ("ctrl+p", "command palette: every action and screen"),
-            (":", "jump: " + " · ".join(t.usage for t in self.targets if t.open is not None)),
-        ):
-            rows.setdefault(what, [key, ""])
-        out = Text()
-        out.append("Keys", style="bold underline")
-        out.append("\n")
-        out.append(f"{'key':<14}{'does':<44}id (for keymap.toml)\n", style="bold")
-        for what, (keys, binding_id) in rows.items():
-            out.append(f"{keys:<14}", style="bold")
-            out.append(f"{what:<44}")
-            out.append(f"{binding_id}\n", style="dim")
-        out.append("\nStatus glyphs\n", style="bold underline")
-        for word in LEGEND:
-            out.append(f"  {STATUS[word][0]}  {word}\n")
-        out.append(f"\nRemap keys by id in {keymap_path()}, e.g.\n")
-        out.append('  "app.quit" = "ctrl+q"\n', style="bold")
-        out.append("\nesc closes", style="dim")
-        return out
+    def _content(self) -> Group:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(no_wrap=True, style="bold")
+        keys.add_column(ratio=1)
+        keys.add_column(no_wrap=True, style="dim")
+        keys.add_row(Text("key"), Text("does", style="bold"), Text("id (keymap.toml)"))
+        shown = commands(self.app, self.origin, panes=True)
+        if not any("enter" in c.keys for c in shown):
+            keys.add_row(Text("enter"), Text("open the selected row"), Text(""))
+        for command in shown:
+            what = command.description
+            if command.action == "jump":
+                what = "jump to a screen: " + ", ".join(
+                    t.usage for t in self.targets if t.open is not None
+                )
+            if command.where:
+                what += f" ({command.where} pane)"
+            keys.add_row(Text(", ".join(command.keys)), Text(what), Text(command.id))
+        glyphs = Text()
+        for glyph, meaning in LEGEND:
+            glyphs.append(f"  {glyph}  {meaning}\n")
+        remap = Text(f"Remap keys by id in {keymap_path()}, e.g.\n")
+        remap.append('  "app.quit" = "ctrl+q"\n', style="bold")
+        return Group(
+            Text("Keys", style="bold underline"),
+            keys,
+            Text("\nStatus glyphs", style="bold underline"),
+            glyphs,
+            remap,
+            Text("\nesc closes", style="dim"),
+        )

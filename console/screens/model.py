@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import delta, number, safe, status_text, when
+from lookout.console.format import delta, number, safe, status_text
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
 from lookout.storage import drift, registry, watch
@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 
@@ -57,10 +57,11 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def compare(a: Version, b: Version, drift_results: list[DriftResult]) -> Table:
     """Metrics, params, lineage and drift of two versions, side by side."""
     t = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
-    t.add_column("")
-    t.add_column(f"v{a.version}", justify="right")
-    t.add_column(f"v{b.version}", justify="right")
-    t.add_column("Δ", justify="right")
+    # long names and values wrap onto more lines rather than being cut
+    t.add_column("", overflow="fold", ratio=3)
+    t.add_column(f"v{a.version}", justify="right", overflow="fold", ratio=2)
+    t.add_column(f"v{b.version}", justify="right", overflow="fold", ratio=2)
+    t.add_column("Δ", justify="right", no_wrap=True)
 
     def section(title: str, left: dict[str, Any], right: dict[str, Any], deltas: bool) -> None:
         t.add_row(Text(title, style="bold underline"), "", "", "")
@@ -68,9 +69,9 @@ def compare(a: Version, b: Version, drift_results: list[DriftResult]) -> Table:
             old, new = left.get(name), right.get(name)
             same = old == new
             t.add_row(
-                safe(name, 26),
-                safe(number(old) if old is not None else "-", 22),
-                safe(number(new) if new is not None else "-", 22, style="" if same else "bold"),
+                safe(name, 120),
+                _value(old),
+                _value(new, "" if same else "bold"),
                 delta(new, old) if deltas else Text("" if same else "≠", style="yellow"),
             )
 
@@ -92,13 +93,34 @@ def compare(a: Version, b: Version, drift_results: list[DriftResult]) -> Table:
     return t
 
 
+def _value(value: object, style: str = "") -> Text:
+    """A metric, param or lineage value in full (numbers to four significant digits)."""
+    if value is None:
+        return Text("-", style=style)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Text(number(value), style=style)
+    return safe(value, 300, style=style)
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"v{version}"
+
+
+def _aliases(v: Version, marked: bool) -> Text:
+    """The version's aliases, and whether it is marked to compare (`m`)."""
+    text = safe(", ".join(v.aliases) or "-", 120, style="bold" if v.aliases else "dim")
+    if marked:
+        text.append(" · marked", style="bold yellow")
+    return text
+
+
 class ModelScreen(LookoutScreen):
     BINDINGS = [
         Binding("P", "promote", "Promote", id="model.promote"),
         Binding("a", "approve", "Approve", id="model.approve"),
         Binding("x", "reject", "Reject", id="model.reject"),
         Binding("b", "rollback", "Rollback", id="model.rollback"),
-        Binding("m", "mark", "Compare with", id="model.mark"),
+        Binding("m", "mark", "Mark to compare", id="model.mark"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -116,41 +138,43 @@ class ModelScreen(LookoutScreen):
                 [
                     ("version", "Ver"),
                     ("aliases", "Aliases"),
-                    ("created", "Created (UTC)"),
+                    ("created", "Age"),
                     ("metric", "Metric"),
                     ("change", "Δ prod"),
                     ("tags", "Tags"),
                 ],
+                flex=("tags",),
                 id="versions",
             )
-            yield Static(id="compare")
-        with Horizontal(id="model-bottom"):
-            with Vertical():
-                yield Static(Text("Promotion requests", style="bold"))
-                yield KeyedTable(
-                    [
-                        ("id", "Req"),
-                        ("status", "Status"),
-                        ("change", "Change"),
-                        ("by", "By"),
-                        ("gates", "Gates"),
-                        ("approvals", "Approvals"),
-                    ],
-                    id="requests",
-                )
-            with Vertical():
-                yield Static(Text("Promotion history", style="bold"))
-                yield KeyedTable(
-                    [
-                        ("at", "At (UTC)"),
-                        ("alias", "Alias"),
-                        ("move", "Move"),
-                        ("kind", "Kind"),
-                        ("actor", "By"),
-                        ("reason", "Reason"),
-                    ],
-                    id="history",
-                )
+            with VerticalScroll(id="compare"):  # focusable: tab to it, scroll it, z zooms it
+                yield Static(id="compare-text")
+        with Vertical(id="model-bottom"):
+            yield Static(Text("Promotion requests", style="bold"))
+            yield KeyedTable(
+                [
+                    ("id", "Req"),
+                    ("status", "Status"),
+                    ("change", "Change"),
+                    ("by", "By"),
+                    ("gates", "Gates"),
+                    ("approvals", "Approvals"),
+                ],
+                flex=("gates",),
+                id="requests",
+            )
+            yield Static(Text("Promotion history", style="bold"))
+            yield KeyedTable(
+                [
+                    ("at", "Age"),
+                    ("alias", "Alias"),
+                    ("move", "Move"),
+                    ("kind", "Kind"),
+                    ("actor", "By"),
+                    ("reason", "Reason"),
+                ],
+                flex=("reason",),
+                id="history",
+            )
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -165,6 +189,9 @@ class ModelScreen(LookoutScreen):
             self.query_one("#model-title", Static).update(
                 safe(f"Model {self.model_name}: not registered (nothing recorded)", 90)
             )
+        times = self.lookout.times
+        self.query_one("#versions", KeyedTable).relabel({"created": times.label("Created (UTC)")})
+        self.query_one("#history", KeyedTable).relabel({"at": times.label("At (UTC)")})
         metric = data.model.primary_metric if data.model else ""
         prod = next((v for v in data.versions if "production" in v.aliases), None)
         base = prod.metrics.get(metric) if prod else None
@@ -174,11 +201,11 @@ class ModelScreen(LookoutScreen):
                     str(v.version),
                     (
                         Text(f"v{v.version}"),
-                        safe(", ".join(v.aliases) or "-", 24, style="bold" if v.aliases else "dim"),
-                        Text(when(v.created_at)),
+                        _aliases(v, v.version == self.marked),
+                        Text(times.ago(v.created_at)),
                         Text(f"{number(v.metrics.get(metric))}" if metric in v.metrics else "-"),
                         delta(v.metrics.get(metric), base),
-                        safe(", ".join(f"{k}={t}" for k, t in v.tags.items()), 30),
+                        safe(", ".join(f"{k}={t}" for k, t in v.tags.items()), 200),
                     ),
                 )
                 for v in data.versions
@@ -191,12 +218,14 @@ class ModelScreen(LookoutScreen):
                     (
                         Text(str(r.id)),
                         status_text(r.status),
-                        safe(f"{r.alias} v{r.from_version or '-'} → v{r.version}", 30),
-                        safe(r.requested_by, 14),
-                        Text(
-                            "✓ pass"
-                            if r.gates_passed
-                            else "✗ " + ",".join(g.name for g in r.gates if not g.passed)
+                        safe(f"{r.alias} {_v(r.from_version)} → {_v(r.version)}", 120),
+                        safe(r.requested_by, 60),
+                        Text("✓ pass", style="green")
+                        if r.gates_passed
+                        else safe(
+                            "✗ " + ", ".join(g.name for g in r.gates if not g.passed),
+                            120,
+                            style="bold red",
                         ),
                         Text(
                             f"{sum(a.decision == 'approve' for a in r.approvals)}/{r.approvals_required}"
@@ -211,12 +240,12 @@ class ModelScreen(LookoutScreen):
                 (
                     str(t.id),
                     (
-                        Text(when(t.at)),
-                        safe(t.alias, 12),
-                        Text(f"v{t.from_version or '-'} → v{t.to_version or '-'}"),
-                        safe(t.kind, 10),
-                        safe(t.actor, 14),
-                        safe(t.reason, 40),
+                        Text(times.ago(t.at)),
+                        safe(t.alias, 60),
+                        Text(f"{_v(t.from_version)} → {_v(t.to_version)}"),
+                        safe(t.kind, 20),
+                        safe(t.actor, 60),
+                        safe(t.reason, 300),
                     ),
                 )
                 for t in data.transitions
@@ -231,35 +260,66 @@ class ModelScreen(LookoutScreen):
         return next((v for v in self.detail.versions if str(v.version) == key), None)
 
     def _show_compare(self) -> None:
+        """The selected version against the marked one (`m`), else against production,
+        else against another version; never a version against itself."""
+        box = self.query_one("#compare", VerticalScroll)
+        text = self.query_one("#compare-text", Static)
+        box.border_subtitle = ""
         if self.detail is None or not self.detail.versions:
-            self.query_one("#compare", Static).update(
-                Text("No versions registered yet.", style="dim")
+            box.border_title = "compare"
+            text.update(Text("No versions registered yet.", style="dim"))
+            return
+        versions = {v.version: v for v in self.detail.versions}
+        if self.marked not in versions:
+            self.marked = None
+        b = self._selected_version() or self.detail.versions[0]
+        if self.marked == b.version:
+            box.border_title = f"compare v{b.version} (marked) with…"
+            box.border_subtitle = f"m on v{b.version} unmarks"
+            text.update(
+                Text(
+                    f"v{b.version} is marked. Move to another version to compare the two;"
+                    f" m on v{b.version} again unmarks it.",
+                    style="dim",
+                )
             )
             return
-        b = self._selected_version() or self.detail.versions[0]
         other = self.marked
         if other is None:
             prod = next((v for v in self.detail.versions if "production" in v.aliases), None)
             other = prod.version if prod and prod.version != b.version else None
         if other is None:
             other = next((v.version for v in self.detail.versions if v.version != b.version), None)
-        a = next((v for v in self.detail.versions if v.version == other), None)
-        box = self.query_one("#compare", Static)
+        a = versions.get(other) if other is not None else None
         if a is None:
-            box.update(Text("Only one version: nothing to compare.", style="dim"))
+            box.border_title = "compare"
+            text.update(Text("Only one version: nothing to compare it with.", style="dim"))
             return
-        box.border_title = f"compare v{a.version} ↔ v{b.version} (m marks)"
-        box.update(compare(a, b, self.detail.drift))
+        how = (
+            "marked"
+            if self.marked is not None
+            else "production"
+            if "production" in a.aliases
+            else ""
+        )
+        box.border_title = f"compare v{a.version}{f' ({how})' if how else ''} ↔ v{b.version}"
+        box.border_subtitle = (
+            f"m on v{a.version} unmarks" if self.marked is not None else f"m marks v{b.version}"
+        )
+        text.update(compare(a, b, self.detail.drift))
 
     def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
         if event.table.id == "versions":
             self._show_compare()
 
     def action_mark(self) -> None:
+        """Mark the selected version to compare others with; on the marked one, unmark."""
         v = self._selected_version()
-        if v is not None:
-            self.marked = v.version
-            self._show_compare()
+        if v is None:
+            return
+        self.marked = None if self.marked == v.version else v.version
+        if self.detail is not None:
+            self.show_data("model", self.detail)  # the versions list shows the mark
 
     def action_promote(self) -> None:
         v = self._selected_version()

@@ -14,16 +14,22 @@ from textual.containers import Grid
 
 SPECS: list[PaneSpec] = overview_specs()
 OPENABLE = ("models", "pipelines", "checks", "drift")  # panes whose rows open a screen
+# Each pane's own keys: offered while it has focus, first in the key bar.
+PANE_KEYS: dict[str, list[Binding]] = {
+    "pipelines": [Binding("R", "screen.trigger", "Run pipeline", id="overview.trigger")],
+    "models": [
+        Binding("a", "screen.approve", "Approve", id="overview.approve"),
+        Binding("x", "screen.reject", "Reject", id="overview.reject"),
+    ],
+    "events": [Binding("a", "screen.acknowledge", "Acknowledge", id="overview.acknowledge")],
+}
 
 
 class OverviewScreen(LookoutScreen):
     """What is broken, what changed, what waits for a person — at a glance."""
 
     BINDINGS = [
-        Binding("enter", "open", "Open", id="overview.open"),
-        Binding("a", "approve", "Approve", id="overview.approve"),
-        Binding("x", "reject", "Reject", id="overview.reject"),
-        Binding("t", "trigger", "Run pipeline", id="overview.trigger"),
+        Binding("enter", "open", "Open", key_display="enter", id="overview.open"),
         Binding("e", "timeline", "Timeline", id="overview.timeline"),
         Binding("A", "approvals", "Approvals", id="overview.approvals"),
     ]
@@ -31,8 +37,8 @@ class OverviewScreen(LookoutScreen):
     def compose_body(self) -> ComposeResult:
         with Grid(id="panes"):
             for spec in SPECS[:4]:
-                yield Pane(spec)
-        yield Pane(SPECS[4], classes="strip")
+                yield Pane(spec, PANE_KEYS.get(spec.name, ()))
+        yield Pane(SPECS[4], PANE_KEYS.get(SPECS[4].name, ()), classes="strip")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -41,7 +47,7 @@ class OverviewScreen(LookoutScreen):
         self.lookout.prefetch = None
         if early is not None and early.ready:  # read while Textual was loading
             for name, (key, data, _seconds) in early.results.items():
-                self.show_data(name, data)
+                self.show(name, data)
                 self.lookout.seed(self, name, key)
             self.loaded = True
             self.lookout.first_data()
@@ -50,7 +56,7 @@ class OverviewScreen(LookoutScreen):
         return {s.name: (s.key, s.fetch) for s in SPECS}
 
     def show_data(self, name: str, data: Any) -> None:
-        self.query_one(f"#pane-{name}", Pane).show(data)
+        self.query_one(f"#pane-{name}", Pane).show(data, self.lookout.times)
         if name == "models":
             self._requests = {r.id: r for r in data.requests}
 
@@ -102,13 +108,15 @@ class OverviewScreen(LookoutScreen):
             self.lookout.jump(target)
 
     def _request_id(self) -> int | None:
+        """The selected request, or the oldest one waiting for the selected model."""
         pane, key = self._selected()
-        if pane == "models" and key and key.startswith("request:"):
-            return int(key.removeprefix("request:"))
-        requests = getattr(self, "_requests", {})
-        if len(requests) == 1:
-            return next(iter(requests))
-        return None
+        if pane != "models" or not key:
+            return None
+        kind, _, rest = key.partition(":")
+        if kind == "request":
+            return int(rest)
+        waiting = [r.id for r in getattr(self, "_requests", {}).values() if r.model == rest]
+        return min(waiting) if waiting else None
 
     def action_approve(self) -> None:
         self._decide("approve")
@@ -119,9 +127,15 @@ class OverviewScreen(LookoutScreen):
     def _decide(self, verb: str) -> None:
         request_id = self._request_id()
         if request_id is None:
-            self.lookout.report(f"select a pending request in the Models pane to {verb} it")
+            self.lookout.report(f"no request waits for approval here; select one to {verb} it")
             return
         actions.decide(self.lookout, verb, request_id)
+
+    def action_acknowledge(self) -> None:
+        pane, key = self._selected()
+        if pane != "events" or key is None:
+            return
+        actions.acknowledge(self.lookout, int(key))
 
     def action_trigger(self) -> None:
         pane, key = self._selected()

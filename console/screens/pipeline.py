@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import Cells, duration, safe, safe_block, status_text, when
+from lookout.console.format import Cells, duration, safe, safe_block, status_text
 from lookout.console.panes.pipelines import run_seconds, stage_strip
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
@@ -50,7 +50,7 @@ def timeline(stage: StageRun, run: Run) -> Text:
 
 class PipelineScreen(LookoutScreen):
     BINDINGS = [
-        Binding("t", "trigger", "Run now", id="pipeline.trigger"),
+        Binding("R", "trigger", "Run now", id="pipeline.trigger"),
         Binding("y", "retry", "Retry run", id="pipeline.retry"),
         Binding("c", "cancel_run", "Cancel run", id="pipeline.cancel"),
     ]
@@ -69,16 +69,17 @@ class PipelineScreen(LookoutScreen):
                 ("stages", "Stages"),
                 ("trigger", "Trigger"),
                 ("by", "By"),
-                ("started", "Started (UTC)"),
+                ("started", "Age"),
                 ("took", "Took"),
             ],
+            flex=("stages",),
             id="runs",
         )
         yield KeyedTable(
             [
                 ("stage", "Stage"),
                 ("status", "Status"),
-                ("started", "Started"),
+                ("started", "Age"),
                 ("took", "Took"),
                 ("timeline", "Timeline"),
             ],
@@ -96,6 +97,9 @@ class PipelineScreen(LookoutScreen):
 
     def show_data(self, name: str, data: PipelineDetail) -> None:
         self.detail = data
+        times = self.lookout.times
+        self.query_one("#runs", KeyedTable).relabel({"started": times.label("Started (UTC)")})
+        self.query_one("#stages", KeyedTable).relabel({"started": times.label("Started (UTC)")})
         rows: list[tuple[str, Cells]] = [
             (
                 str(r.id),
@@ -103,9 +107,9 @@ class PipelineScreen(LookoutScreen):
                     Text(f"#{r.id}"),
                     status_text(r.status),
                     stage_strip(r, names=True),
-                    safe(r.trigger, 12),
-                    safe(r.triggered_by, 16),
-                    Text(when(r.started_at)),
+                    safe(r.trigger, 40),
+                    safe(r.triggered_by, 60),
+                    Text(times.ago(r.started_at)),
                     Text(duration(run_seconds(r))),
                 ),
             )
@@ -115,7 +119,7 @@ class PipelineScreen(LookoutScreen):
         runs.sync(rows)
         if not data.runs:
             self.query_one("#log-text", Static).update(
-                Text("No runs recorded yet. Press t to run it now.")
+                Text("No runs recorded yet. Press R to run it now.")
             )
         self._show_run()
 
@@ -138,9 +142,9 @@ class PipelineScreen(LookoutScreen):
                 (
                     s.name,
                     (
-                        safe(s.name, 20),
+                        safe(s.name, 60),
                         status_text(s.status),
-                        Text(when(s.started_at)),
+                        Text(self.lookout.times.ago(s.started_at)),
                         Text(duration(s.seconds)),
                         timeline(s, run),
                     ),

@@ -1,4 +1,5 @@
-"""Every event, unacknowledged first; acknowledge the selected one with a note.
+"""Every event, open first, then acknowledged, then resolved; acknowledge the selected
+one with a note.
 
 `/` searches instead of filtering: events, stage logs, failing checks and audit
 reasons that mention every word typed (`lookout.storage.search`), newest first,
@@ -44,8 +45,10 @@ class TimelineScreen(LookoutScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="timeline-title", classes="title")
-        yield KeyedTable([*events_pane.COLUMNS, ("note", "Ack note")], id="events")
-        yield KeyedTable(RESULT_COLUMNS, id="results")
+        yield KeyedTable(
+            [*events_pane.COLUMNS, ("note", "Ack note")], flex=("message", "note"), id="events"
+        )
+        yield KeyedTable(RESULT_COLUMNS, flex=("text", "subject"), id="results")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -56,7 +59,9 @@ class TimelineScreen(LookoutScreen):
         return {"events": (watch.events_key, partial(events_pane.fetch, limit=1000))}
 
     def show_data(self, name: str, data: events_pane.EventsData) -> None:
-        self._title = f"Timeline · {data.open} unacknowledged · {len(data.events)} shown"
+        times = self.lookout.times
+        self.query_one("#events", KeyedTable).relabel({"at": times.label("At (UTC)")})
+        self._title = f"Timeline · {events_pane.summary(data)} · {len(data.events)} shown"
         if not self.searching:
             self.query_one("#timeline-title", Static).update(safe(self._title, 80, style="bold"))
         self.query_one("#events", KeyedTable).sync(
@@ -64,7 +69,7 @@ class TimelineScreen(LookoutScreen):
                 (
                     str(e.id),
                     (
-                        *events_pane.event_cells(e),
+                        *events_pane.event_cells(e, times),
                         safe(f"{e.acked_by}: {e.ack_note}" if e.acked_by else "", 40),
                     ),
                 )
