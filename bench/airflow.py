@@ -1,0 +1,194 @@
+"""Airflow benchmark: mirroring 1,000 DAG runs × 10 tasks from a real, warm Airflow 3.
+
+Starts `airflow standalone` from .venv-airflow (`make .venv-airflow/.installed`) with
+bench/airflow_dags/ (ten empty tasks per run, which Airflow's scheduler completes
+without workers), triggers 1,000 runs through the REST API and waits for them. Then:
+
+- the first sync of a fresh workspace (every run and task instance is new), and an
+  incremental pass (nothing changed since the last one), medians of 5;
+- an incremental pass that picks up 10 new runs;
+- the console's first useful frame (through a real pseudo-terminal, as bench/console.py
+  measures it) on the workspace holding those runs and on one without them, medians of
+  5: the goal is within 10 %.
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from lookout.scheduler.connectors import airflow as connector
+from lookout.scheduler.workspace import Workspace, open_workspace
+from lookout.storage import pipelines
+
+from bench.console import LOOKOUT, ttybench
+from tests.airflow_server import VENV, Airflow, airflow_standalone
+
+DAGS = Path(__file__).resolve().parent / "airflow_dags"
+DAG_ID = "lookout_bench"
+RUNS = 1000
+TASKS = 10
+PIPELINE = "bench_dag"
+SETTINGS = {  # let the scheduler move many runs at once
+    "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "1000",
+    "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": "200",
+    "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "1000",
+}
+
+
+def config(url: str) -> str:
+    return f"""
+[workspace]
+name = "bench"
+
+[models.bench_model]
+task = "classification"
+target = "y"
+
+[airflow]
+base_url = "{url}"
+username = "admin"
+password_file = "airflow-password"
+timeout = "60s"
+history = {RUNS}
+
+[pipelines.{PIPELINE}]
+kind = "airflow"
+dag_id = "{DAG_ID}"
+model = "bench_model"
+"""
+
+
+def workspace(root: Path, af: Airflow) -> Workspace:
+    root.mkdir(parents=True)
+    secret = root / "airflow-password"
+    secret.write_text(af.password)
+    secret.chmod(0o600)
+    (root / "lookout.toml").write_text(config(af.url))
+    ws = open_workspace(root)
+    cfg = ws.config.pipelines[PIPELINE]
+    pipelines.upsert_pipeline(ws.store, PIPELINE, "airflow", cfg["model"], None, cfg)
+    return ws
+
+
+def trigger(af: Airflow, count: int) -> None:
+    """Start `count` DAG runs through the API, one at a time (its SQLite metadata DB locks
+    under parallel writes), and wait until all have ended."""
+    headers = {"Authorization": f"Bearer {af.token()}"}
+    before = finished(af, headers)
+    with httpx.Client(timeout=60, headers=headers) as http:
+        for _ in range(count):
+            for attempt in range(5):
+                answer = http.post(
+                    f"{af.url}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}
+                )
+                if answer.status_code < 500:
+                    break
+                time.sleep(0.5 * 2**attempt)  # "database is locked": the scheduler was writing
+            answer.raise_for_status()
+    deadline = time.monotonic() + 3600
+    while finished(af, headers) < before + count:
+        if time.monotonic() > deadline:
+            raise SystemExit("Airflow did not finish the runs within an hour")
+        time.sleep(2)
+
+
+def finished(af: Airflow, headers: dict[str, str]) -> int:
+    answer = httpx.get(
+        f"{af.url}/api/v2/dags/{DAG_ID}/dagRuns",
+        params={"state": "success", "limit": 1},
+        headers=headers,
+        timeout=60,
+    )
+    answer.raise_for_status()
+    return int(answer.json().get("total_entries") or 0)
+
+
+def timed_sync(ws: Workspace) -> float:
+    t = time.perf_counter()
+    report = connector.sync(ws)
+    took = time.perf_counter() - t
+    if not report.ok:
+        raise SystemExit(f"sync failed: {report.error}")
+    return took
+
+
+def counts(ws: Workspace) -> tuple[int, int]:
+    conn = ws.store.conn
+    runs = conn.execute("SELECT count(*) FROM runs WHERE pipeline = ?", (PIPELINE,)).fetchone()[0]
+    stages = conn.execute("SELECT count(*) FROM stage_runs").fetchone()[0]
+    return int(runs), int(stages)
+
+
+def first_frame(root: Path, state: Path, runs: int) -> float:
+    """Median seconds to the first useful frame over `runs` starts (after one warm-up)."""
+    env = dict(os.environ, XDG_STATE_HOME=str(state), XDG_CONFIG_HOME=str(state / "config"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    cmd = [LOOKOUT, "-w", str(root), "--no-scheduler"]
+    ready = PIPELINE  # its row is in the Pipelines pane once the panes hold data
+    ttybench(cmd, ready, 1, env)
+    return statistics.median(ttybench(cmd, ready, 1, env)["ready_s"] for _ in range(runs))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    if not (VENV / ".installed").exists():
+        print(f"airflow bench skipped: {VENV} is missing (make .venv-airflow/.installed)")
+        return
+    base = Path(tempfile.mkdtemp(prefix="lookout-bench-airflow-"))
+    print(f"airflow bench in {base}", file=sys.stderr)
+    with airflow_standalone(
+        base, base / "unused", dags=DAGS, dag_id=DAG_ID, settings=SETTINGS
+    ) as af:
+        t = time.perf_counter()
+        trigger(af, RUNS)
+        print(
+            f"Airflow: {RUNS} runs × {TASKS} tasks triggered and finished in"
+            f" {time.perf_counter() - t:.0f} s"
+        )
+        firsts, steady = [], []
+        ws = None
+        for i in range(a.runs):
+            if ws is not None:
+                ws.close()
+            ws = workspace(base / f"ws-{i}", af)
+            firsts.append(timed_sync(ws))
+        assert ws is not None
+        runs, stages = counts(ws)
+        for _ in range(a.runs):
+            steady.append(timed_sync(ws))
+        print(
+            f"first sync: median {statistics.median(firsts):.2f} s of {a.runs}"
+            f" ({runs:,} runs, {stages:,} stages mirrored;"
+            f" {runs * TASKS / statistics.median(firsts):,.0f} task instances/s)"
+        )
+        print(f"incremental pass, nothing changed: median {statistics.median(steady):.2f} s")
+        trigger(af, 10)
+        picked = timed_sync(ws)
+        print(f"incremental pass with 10 new runs: {picked:.2f} s ({counts(ws)[0]:,} runs now)")
+
+        empty = workspace(base / "ws-empty", af)
+        state = base / "state"
+        with_runs = first_frame(ws.root, state, a.runs)
+        without = first_frame(empty.root, state, a.runs)
+        change = (with_runs / without - 1) * 100
+        print(
+            f"console first frame: {with_runs:.2f} s with {counts(ws)[0]:,} mirrored runs,"
+            f" {without:.2f} s without (median of {a.runs}; {change:+.0f} %, goal ≤ +10 %)"
+        )
+        ws.close()
+        empty.close()
+
+
+if __name__ == "__main__":
+    main()
