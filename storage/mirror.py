@@ -5,9 +5,9 @@ so every pane, screen and command shows it like a local run; `external_runs`
 ties it to the outside system's own id for it (`key`). The connector reads
 the outside state and hands it here as `MirroredRun`s; `apply` writes what
 changed in the caller's transaction. A run's trigger and who started it are
-written once, when it first appears (Lookout records its own triggers before
-the outside system's copy arrives); its status, times and stages follow the
-outside system from then on, and a run Lookout cancelled keeps saying by whom.
+written when it first appears, and again when Lookout's own trigger answers (a
+sync may see the run first); its status, times and stages follow the outside
+system, and a run Lookout cancelled keeps saying by whom.
 """
 
 from __future__ import annotations
@@ -116,6 +116,15 @@ def apply(
             added += 1
         else:
             rid = int(row["id"])
+            if run.ours:
+                conn.execute(
+                    "UPDATE runs SET trigger = ?, triggered_by = ? WHERE id = ?",
+                    (
+                        sanitize(run.trigger, 40, single_line=True),
+                        sanitize(run.triggered_by, 80, single_line=True),
+                        rid,
+                    ),
+                )
             if (row["status"], row["started_at"], row["ended_at"], row["error"]) != (
                 run.status,
                 run.started_at,

@@ -124,6 +124,8 @@ class MirroredRun:
     ended_at: float | None
     error: str | None
     stages: tuple[MirroredStage, ...] = ()
+    # Lookout started it: its trigger and asker stand, even over a sync that saw it first
+    ours: bool = False
 
 
 @dataclass(frozen=True)

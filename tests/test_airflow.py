@@ -347,7 +347,7 @@ async def test_the_pipeline_screen_shows_the_mirror_and_fetches_a_stages_log(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     run_id = started["plain"]
     until(lambda: ended(af_ws, run_id), "the plain run to end")
-    app = LookoutApp(af_ws, user=USER, start_scheduler=False)  # the module's scheduler serves it
+    app = LookoutApp(af_ws, start_scheduler=False)  # the module's scheduler serves it
     async with app.run_test(size=(140, 44)) as pilot:
         await settle(pilot)
         app.jump(f"pipeline {PIPELINE}")
@@ -374,7 +374,7 @@ def test_status_words_map_one_to_one_from_airflows_own_states(airflow: Airflow) 
     and the README's table lists each pair."""
     import httpx
 
-    spec = httpx.get(f"{airflow.url}/openapi.json", timeout=30).json()["components"]["schemas"]
+    spec = httpx.get(f"{airflow.url}/openapi.json", timeout=120).json()["components"]["schemas"]
     assert set(connector.RUN_STATES) == set(spec["DagRunState"]["enum"])
     assert set(connector.TASK_STATES) - {None} == set(spec["TaskInstanceState"]["enum"])
     for mapping in (connector.RUN_STATES, connector.TASK_STATES):

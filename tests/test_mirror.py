@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lookout.storage import events, mirror, pipelines, watch
 from lookout.storage.db import Store, now
 from lookout.storage.records import MirroredRun, MirroredStage
@@ -133,3 +135,13 @@ def test_the_pipelines_watch_key_moves_when_the_mirror_does(store: Store) -> Non
     (run,) = pipelines.list_runs(store, "wine")
     mirror.set_log(store, run.id, "train", "fitted\n")  # a finished run's log, fetched later
     assert watch.pipelines_key(store) != after_sync
+
+
+def test_lookouts_own_trigger_keeps_who_asked_even_when_a_sync_saw_the_run_first(
+    store: Store,
+) -> None:
+    apply(store, dag_run("lookout__1", "queued", T, triggered_by="airflow:admin (rest_api)"))
+    ours = dag_run("lookout__1", "queued", T, trigger="manual", triggered_by="alice")
+    apply(store, replace(ours, ours=True))
+    (run,) = pipelines.list_runs(store, "wine")
+    assert (run.trigger, run.triggered_by) == ("manual", "alice")

@@ -44,7 +44,7 @@ import os
 import stat
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -709,7 +709,7 @@ def _apply_answer(ws: Workspace, name: str, data: Any, trigger: str | None, by: 
     """Mirror the DAG run Airflow sent back from an action, at once."""
     if not isinstance(data, dict) or data.get("state") not in RUN_STATES:
         raise AirflowError("Airflow sent an unexpected answer")
-    run = _run(data, [], trigger, by)
+    run = replace(_run(data, [], trigger, by), ours=by is not None)
     with ws.store.write() as conn:
         mirror.apply(conn, SOURCE, name, [run])
     rid = mirror.run_id(ws.store, SOURCE, name, run.key)
