@@ -7,14 +7,15 @@ the outside state and hands it here as `MirroredRun`s; `apply` writes what
 changed in the caller's transaction. A run's trigger and who started it are
 written when it first appears, and again when Lookout's own trigger answers (a
 sync may see the run first); its status, times and stages follow the outside
-system, and a run Lookout cancelled keeps saying by whom.
+system, except that a run Lookout cancelled (Airflow marks it failed) is
+`cancelled`, says by whom, and shows the tasks it cut short `cancelled`.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lookout.storage import events
 from lookout.storage.db import Store, now
@@ -88,8 +89,12 @@ def apply(
         if row is not None and read_at is not None and (row["acted_at"] or 0) > read_at:
             continue
         error = None if run.error is None else sanitize(run.error, 500, single_line=True)
+        status, stages = run.status, run.stages
         if row is not None and row["cancel_requested"] and run.status == "failed":
-            error = row["error"]  # who cancelled it, as Lookout wrote when it asked
+            # Lookout cancelled it (Airflow cancels by marking failed): a cancelled run that
+            # says who, as Lookout wrote when it asked, and the tasks it cut short cancelled
+            status, error = "cancelled", row["error"]
+            stages = _cut_short(conn, int(row["id"]), stages)
         elif run.status == "failed" and error is None:
             error = _first_failed(conn, run, None if row is None else int(row["id"]))
         if row is None:
@@ -98,7 +103,7 @@ def apply(
                 " started_at, ended_at, error) VALUES (?,?,?,?,?,?,?,?)",
                 (
                     pipeline,
-                    run.status,
+                    status,
                     sanitize(run.trigger, 40, single_line=True),
                     sanitize(run.triggered_by, 80, single_line=True),
                     run.created_at,
@@ -126,7 +131,7 @@ def apply(
                     ),
                 )
             if (row["status"], row["started_at"], row["ended_at"], row["error"]) != (
-                run.status,
+                status,
                 run.started_at,
                 run.ended_at,
                 error,
@@ -134,11 +139,11 @@ def apply(
                 conn.execute(
                     "UPDATE runs SET status = ?, started_at = ?, ended_at = ?, error = ?"
                     " WHERE id = ?",
-                    (run.status, run.started_at, run.ended_at, error, rid),
+                    (status, run.started_at, run.ended_at, error, rid),
                 )
                 changed += 1
                 touched.add(rid)
-        if _stages(conn, rid, run.stages) or row is None:
+        if _stages(conn, rid, stages) or row is None:
             touched.add(rid)
     if touched:
         marks = ",".join("?" * len(touched))
@@ -171,6 +176,28 @@ def _first_failed(conn: sqlite3.Connection, run: MirroredRun, rid: int | None) -
     states.update({n: (s.position, s.status) for n, s in names.items()})
     failed = sorted((pos, name) for name, (pos, status) in states.items() if status == "failed")
     return f"stage {failed[0][1]} failed" if failed else None
+
+
+# Stage states in which a task has ended on its own (anything else was still to run or
+# running when Lookout cancelled its run).
+_ENDED = ("succeeded", "failed", "skipped", "upstream_failed", "removed")
+
+
+def _cut_short(
+    conn: sqlite3.Connection, rid: int, stages: tuple[MirroredStage, ...]
+) -> tuple[MirroredStage, ...]:
+    """A run Lookout cancelled: the tasks Airflow marked failed that had not ended before (it
+    marks the ones running then failed, and skips the rest) were cut short, so `cancelled`, as
+    a local run's stage cut short by a cancel is."""
+    stored = dict(
+        conn.execute("SELECT name, status FROM stage_runs WHERE run_id = ?", (rid,)).fetchall()
+    )
+    return tuple(
+        replace(s, status="cancelled")
+        if s.status == "failed" and stored.get(s.name) not in _ENDED
+        else s
+        for s in stages
+    )
 
 
 def _stages(conn: sqlite3.Connection, rid: int, stages: tuple[MirroredStage, ...]) -> bool:

@@ -229,7 +229,7 @@ def test_a_failing_task_shows_its_log_then_clear_failed_runs_it_again(
     assert again.stages[0].log_tail == ""  # try 1's log is not shown as try 2's
 
 
-def test_cancel_marks_the_dag_run_failed_and_says_who(
+def test_cancel_marks_the_dag_run_failed_and_the_mirror_cancelled_with_who(
     af_ws: Workspace, started: dict[str, int], cli: Any, airflow: Airflow
 ) -> None:
     run_id = started["held"]
@@ -240,18 +240,40 @@ def test_cancel_marks_the_dag_run_failed_and_says_who(
     result = cli("run", PIPELINE, "--cancel", str(run_id), "--wait", "-w", str(af_ws.root))
     assert result.code == 0, result.out + result.err
     cancelled = run(af_ws, run_id)
-    note = f"marked failed from Lookout by {USER}"
-    assert (cancelled.status, cancelled.error, cancelled.cancel_requested) == ("failed", note, True)
+    who = f"cancelled by {USER}"
+    assert (cancelled.status, cancelled.error, cancelled.cancel_requested) == (
+        "cancelled",
+        who,
+        True,
+    )
     theirs = airflow.get(f"/dags/lookout_wine/dagRuns/{dag_run_key(af_ws, run_id)}")
-    assert (theirs["state"], theirs["note"]) == ("failed", note)
+    assert (theirs["state"], theirs["note"]) == ("failed", f"marked failed from Lookout by {USER}")
     stopped = until(
         lambda: (r := run(af_ws, run_id)).stages[-1].status == "skipped" and r,
         "the cancelled run's tasks to be mirrored",
     )
-    assert [s.status for s in stopped.stages] == ["failed", *["skipped"] * 4]
-    assert stopped.error == note  # later syncs keep saying who cancelled it
+    # Airflow failed the running task and skipped the rest: the one cut short is cancelled
+    assert [s.status for s in stopped.stages] == ["cancelled", *["skipped"] * 4]
+    assert (stopped.status, stopped.error) == ("cancelled", who)  # later syncs keep it
     refused = cli("run", PIPELINE, "--cancel", str(run_id), "--wait", "-w", str(af_ws.root))
     assert refused.code == 1 and f"run {run_id} is not queued or running" in refused.out
+
+    # A retry runs what the cancel cut short and what it skipped ("failed only" would leave
+    # the skipped tasks so); the run holds again, so it is cancelled again.
+    retried = ask(af_ws, "run", pipeline=PIPELINE, retry_of=run_id)
+    assert answered(af_ws, retried) == f"run {run_id}: failed tasks cleared"
+    holding = until(
+        lambda: (
+            (r := run(af_ws, run_id)).stages[0].status == "running"
+            and r.stages[0].try_number == 2
+            and r
+        ),
+        "the retried run's first task to run again",
+    )
+    assert holding.status == "running" and holding.error is None
+    assert all(s.status not in ("skipped", "cancelled") for s in holding.stages)
+    assert answered(af_ws, ask(af_ws, "cancel", run=run_id)) == f"run {run_id} cancelled"
+    assert run(af_ws, run_id).status == "cancelled"
 
 
 def test_a_run_started_by_airflows_own_schedule_appears_marked_by_who(

@@ -105,17 +105,43 @@ def test_the_newest_runs_outcome_opens_and_resolves_the_failure_event(store: Sto
     assert closed.resolved_at is not None
 
 
-def test_a_run_lookout_cancelled_keeps_saying_who_cancelled_it(store: Store) -> None:
-    apply(store, dag_run("a", "running", T, "running", "pending", "pending"))
+def test_a_run_lookout_cancelled_is_cancelled_says_who_and_cuts_short_what_ran(
+    store: Store,
+) -> None:
+    """Airflow cancels by marking a run failed (the running task failed, the rest skipped):
+    the mirror shows what Lookout asked for, as a local run cancelled mid-stage shows it."""
+    apply(store, dag_run("a", "running", T, "succeeded", "running", "pending"))
     (run,) = pipelines.list_runs(store, "wine")
-    mirror.set_cancel(store, run.id, "marked failed from Lookout by alice")
-    apply(
-        store,
-        dag_run("a", "failed", T, "failed", "skipped", "skipped", error="stage extract failed"),
+    mirror.set_cancel(store, run.id, "cancelled by alice")
+    ended = dag_run("a", "failed", T, "succeeded", "failed", "skipped", error="stage train failed")
+    apply(store, ended)
+    (run,) = pipelines.list_runs(store, "wine")
+    assert (run.status, run.error, run.cancel_requested) == (
+        "cancelled",
+        "cancelled by alice",
+        True,
     )
+    assert [s.status for s in run.stages] == ["succeeded", "cancelled", "skipped"]
+    apply(store, ended)  # later passes keep it so
     (run,) = pipelines.list_runs(store, "wine")
-    assert (run.status, run.cancel_requested) == ("failed", True)
-    assert run.error == "marked failed from Lookout by alice"
+    assert [s.status for s in run.stages] == ["succeeded", "cancelled", "skipped"]
+    # Cleared from Lookout: the cut-short task runs again and the run follows Airflow again.
+    mirror.set_cancel(store, run.id, None)
+    apply(store, dag_run("a", "running", T, "succeeded", "running", "pending"))
+    apply(store, dag_run("a", "failed", T, "succeeded", "failed", "upstream_failed"))
+    (run,) = pipelines.list_runs(store, "wine")
+    assert (run.status, run.error) == ("failed", "stage train failed")
+    assert [s.status for s in run.stages] == ["succeeded", "failed", "upstream_failed"]
+
+
+def test_a_task_that_had_failed_before_the_cancel_stays_failed(store: Store) -> None:
+    apply(store, dag_run("a", "running", T, "failed", "running", "pending"))
+    (run,) = pipelines.list_runs(store, "wine")
+    mirror.set_cancel(store, run.id, "cancelled by alice")
+    apply(store, dag_run("a", "failed", T, "failed", "failed", "skipped"))
+    (run,) = pipelines.list_runs(store, "wine")
+    assert run.status == "cancelled"
+    assert [s.status for s in run.stages] == ["failed", "cancelled", "skipped"]
 
 
 def test_a_pass_read_before_lookouts_own_action_does_not_undo_it(store: Store) -> None:

@@ -761,33 +761,48 @@ def trigger(
 
 
 def clear_failed(ws: Workspace, run: Run, requested_by: str) -> Run:
-    """Clear a DAG run's failed and upstream-failed tasks so Airflow runs them again."""
+    """Clear a DAG run's failed and upstream-failed tasks so Airflow runs them again; of a run
+    Lookout cancelled, every task that did not succeed (the cancel failed the running ones
+    and skipped the rest, which "failed only" would leave skipped)."""
     p, key = _dag_run(ws, run)
+    dag_run = f"/dags/{_seg(p['dag_id'])}/dagRuns/{_seg(key)}"
+    note = f"cleared from Lookout by {requested_by}"
     with _Client(ws) as client:
-        data = client.call(
-            "POST",
-            f"/dags/{_seg(p['dag_id'])}/dagRuns/{_seg(key)}/clear",
-            body={
-                "dry_run": False,
-                "only_failed": True,
-                "note": f"cleared from Lookout by {requested_by}",
-            },
-        )
+        if run.status == "cancelled":
+            client.call(
+                "POST",
+                f"/dags/{_seg(p['dag_id'])}/clearTaskInstances",
+                body={
+                    "dry_run": False,
+                    "dag_run_id": key,
+                    "task_ids": [s.name for s in run.stages if s.status != "succeeded"],
+                    "only_failed": False,
+                    "reset_dag_runs": True,
+                    "note": note,
+                },
+            )
+            data = client.call("GET", dag_run)
+        else:
+            data = client.call(
+                "POST",
+                f"{dag_run}/clear",
+                body={"dry_run": False, "only_failed": True, "note": note},
+            )
     mirror.set_cancel(ws.store, run.id, None)
     return _apply_answer(ws, run.pipeline, data, None, None)
 
 
 def mark_failed(ws: Workspace, run: Run, requested_by: str) -> Run:
-    """Cancel a DAG run the way Airflow does: mark it failed (running tasks stop, the rest skip)."""
+    """Cancel a DAG run the way Airflow does: mark it failed (running tasks stop, the rest skip).
+    Airflow's note on the run says Lookout did it for whom; the mirror shows it `cancelled`."""
     p, key = _dag_run(ws, run)
-    note = f"marked failed from Lookout by {requested_by}"
     with _Client(ws) as client:
         data = client.call(
             "PATCH",
             f"/dags/{_seg(p['dag_id'])}/dagRuns/{_seg(key)}",
-            body={"state": "failed", "note": note},
+            body={"state": "failed", "note": f"marked failed from Lookout by {requested_by}"},
         )
-    mirror.set_cancel(ws.store, run.id, note)
+    mirror.set_cancel(ws.store, run.id, f"cancelled by {requested_by}")
     return _apply_answer(ws, run.pipeline, data, None, None)
 
 
