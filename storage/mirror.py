@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from lookout.storage import events
 from lookout.storage.db import Store, now
-from lookout.storage.pipelines import LOG_TAIL_CHARS
+from lookout.storage.pipelines import LOG_TAIL_CHARS, cancel_reason
 from lookout.storage.records import MirroredRun, MirroredStage
 from lookout.storage.text import sanitize
 
@@ -266,16 +266,18 @@ def set_log(store: Store, run: int, stage: str, text: str) -> bool:
         return cur.rowcount == 1
 
 
-def set_cancel(store: Store, run: int, note: str | None) -> None:
-    """Lookout asked the outside system to cancel this run (`note` says who), or to run it
-    again (None): the flag and the note stay with the run until its status moves."""
+def set_cancel(store: Store, run: int, by: str | None) -> None:
+    """Lookout asked the outside system to cancel this run for `by`, or to run it again
+    (None): the flag, who and the reason stay with the run until its status moves."""
     with store.write() as conn:
-        if note is None:
-            conn.execute("UPDATE runs SET cancel_requested = 0 WHERE id = ?", (run,))
+        if by is None:
+            conn.execute(
+                "UPDATE runs SET cancel_requested = 0, cancelled_by = NULL WHERE id = ?", (run,)
+            )
         else:
             conn.execute(
-                "UPDATE runs SET cancel_requested = 1, error = ? WHERE id = ?",
-                (sanitize(note, 500, single_line=True), run),
+                "UPDATE runs SET cancel_requested = 1, cancelled_by = ?, error = ? WHERE id = ?",
+                (sanitize(by, 80, single_line=True), cancel_reason(by), run),
             )
 
 

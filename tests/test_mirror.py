@@ -112,7 +112,7 @@ def test_a_run_lookout_cancelled_is_cancelled_says_who_and_cuts_short_what_ran(
     the mirror shows what Lookout asked for, as a local run cancelled mid-stage shows it."""
     apply(store, dag_run("a", "running", T, "succeeded", "running", "pending"))
     (run,) = pipelines.list_runs(store, "wine")
-    mirror.set_cancel(store, run.id, "cancelled by alice")
+    mirror.set_cancel(store, run.id, "alice")
     ended = dag_run("a", "failed", T, "succeeded", "failed", "skipped", error="stage train failed")
     apply(store, ended)
     (run,) = pipelines.list_runs(store, "wine")
@@ -130,14 +130,14 @@ def test_a_run_lookout_cancelled_is_cancelled_says_who_and_cuts_short_what_ran(
     apply(store, dag_run("a", "running", T, "succeeded", "running", "pending"))
     apply(store, dag_run("a", "failed", T, "succeeded", "failed", "upstream_failed"))
     (run,) = pipelines.list_runs(store, "wine")
-    assert (run.status, run.error) == ("failed", "stage train failed")
+    assert (run.status, run.error, run.cancelled_by) == ("failed", "stage train failed", None)
     assert [s.status for s in run.stages] == ["succeeded", "failed", "upstream_failed"]
 
 
 def test_a_task_that_had_failed_before_the_cancel_stays_failed(store: Store) -> None:
     apply(store, dag_run("a", "running", T, "failed", "running", "pending"))
     (run,) = pipelines.list_runs(store, "wine")
-    mirror.set_cancel(store, run.id, "cancelled by alice")
+    mirror.set_cancel(store, run.id, "alice")
     apply(store, dag_run("a", "failed", T, "failed", "failed", "skipped"))
     (run,) = pipelines.list_runs(store, "wine")
     assert run.status == "cancelled"

@@ -802,7 +802,7 @@ def mark_failed(ws: Workspace, run: Run, requested_by: str) -> Run:
             f"/dags/{_seg(p['dag_id'])}/dagRuns/{_seg(key)}",
             body={"state": "failed", "note": f"marked failed from Lookout by {requested_by}"},
         )
-    mirror.set_cancel(ws.store, run.id, f"cancelled by {requested_by}")
+    mirror.set_cancel(ws.store, run.id, requested_by)
     return _apply_answer(ws, run.pipeline, data, None, None)
 
 
