@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from lookout.scheduler.config import ConfigError, parse
+from lookout.scheduler.connectors import airflow
 from lookout.scheduler.connectors.airflow import log_text, task_order
 
 PATH = Path("/ws/lookout.toml")
@@ -147,7 +148,7 @@ def test_the_command_line_refuses_what_does_not_fit_in_one_line(
         + AIRFLOW
         + PIPELINE
         + '[datasets.d]\nsource = "d.csv"\n'
-        + '[pipelines.local]\ndataset = "d"\nmodel = "wine"\nestimator = "x.Y"\n'
+        + '[pipelines.local]\ndataset = "d"\nmodel = "wine"\nestimator = "sklearn.linear_model.LogisticRegression"\n'
     )
     root = str(ws.root)
     refused = {
@@ -157,8 +158,36 @@ def test_the_command_line_refuses_what_does_not_fit_in_one_line(
         ("train", "--conf", "[1]"): "--conf: expected a JSON object",
         ("train", "--retry", "7"): "train has no run 7",
         ("train", "--cancel", "7"): "--cancel: train has no run 7",
+        ("train", "--force"): "force is for pipelines Lookout runs; train is airflow",
     }
     for args, message in refused.items():
         result = cli("run", *args, "-w", root)
         assert result.code == 2, args
         assert result.err.count("\n") == 1 and message in result.err, result.err
+
+
+def test_a_token_that_cannot_go_in_a_header_is_refused_without_being_shown(
+    make_workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx would quote such a header whole in its error; it is refused before any call."""
+    monkeypatch.setenv("AIRFLOW_TOKEN", "secret-part\nrest")
+    text = AIRFLOW.replace('username = "lookout"\npassword_env = "AIRFLOW_PASSWORD"', "")
+    ws = make_workspace(MODEL + text + 'token_env = "AIRFLOW_TOKEN"\n' + PIPELINE)
+    report = airflow.sync(ws)
+    assert report.error == "the [airflow] token holds a line break; it cannot be sent in a header"
+    assert airflow.last_sync(ws.store).stale
+
+
+def test_airflow_down_is_one_line_after_the_retries(
+    make_workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.mlflow_server import free_port
+
+    monkeypatch.setenv("AIRFLOW_PASSWORD", "pw")
+    port = free_port()  # nothing listens there
+    ws = make_workspace(MODEL + AIRFLOW.replace("8080", str(port)) + PIPELINE)
+    report = airflow.sync(ws)
+    assert report.error == (
+        f"Airflow at http://127.0.0.1:{port} is unreachable (cannot connect: Connection refused)"
+        " (tried 3 times)"
+    )

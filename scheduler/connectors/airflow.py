@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from lookout.scheduler import calls
 from lookout.scheduler.connectors.base import (
     ConnectorError,
     SyncStatus,
@@ -309,6 +310,9 @@ class _Client:
                 " with password_env or password_file"
             )
         self._secrets += [s for s in (self._token, self._password) if s]
+        why = None if self._token is None else calls.bad_credential(self._token)
+        if why is not None:
+            raise AirflowError(f"the [airflow] token {why}; it cannot be sent in a header")
         import httpx
 
         self.http = httpx.Client(timeout=self.timeout, follow_redirects=False)
@@ -374,13 +378,12 @@ class _Client:
         auth: bool = True,
         fresh: bool = False,
     ) -> Any:
-        """Retried on timeouts, refused connections, 429 and 5xx; JSON back."""
+        """Asked again on timeouts, refused connections, 429 and 5xx (with backoff, jitter and
+        Retry-After, `lookout.scheduler.calls`); JSON back. A transport error is told by its
+        kind, never its text, which can quote the Authorization header."""
         import httpx
 
-        problem = ""
-        for attempt in range(RETRIES + 1):
-            if attempt:
-                threading.Event().wait(BACKOFF * 2 ** (attempt - 1))
+        def once() -> calls.Attempt[Any]:
             headers = {"Accept": "application/json"}
             if auth:
                 headers["Authorization"] = f"Bearer {self._bearer(fresh)}"
@@ -388,10 +391,14 @@ class _Client:
                 response = self.http.request(method, url, params=params, json=body, headers=headers)
             except httpx.TimeoutException:
                 problem = f"Airflow at {self.shown} did not answer within {self.timeout:g}s"
-                continue
+                return calls.Attempt(AirflowError(problem), again=True)
+            except httpx.LocalProtocolError as exc:  # ours to fix: asking again will not help
+                return calls.Attempt(AirflowError(f"Airflow at {self.shown}: {calls.failure(exc)}"))
             except httpx.TransportError as exc:
-                problem = self._clean(f"Airflow at {self.shown} is unreachable ({exc})")
-                continue
+                problem = f"Airflow at {self.shown} is unreachable ({calls.failure(exc)})"
+                return calls.Attempt(AirflowError(self._clean(problem)), again=True)
+            except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
+                return calls.Attempt(AirflowError(f"Airflow at {self.shown}: {calls.failure(exc)}"))
             if self.server_time is None and "date" in response.headers:
                 try:
                     date = email.utils.parsedate_to_datetime(response.headers["date"])
@@ -399,17 +406,22 @@ class _Client:
                 except (TypeError, ValueError):
                     pass
             if response.status_code == 429 or response.status_code >= 500:
-                problem = str(self._refused(response))
-                continue
+                after = calls.retry_after(response.headers.get("Retry-After"))
+                return calls.Attempt(self._refused(response), again=True, after=after)
             if response.status_code >= 400:
-                raise self._refused(response)
+                return calls.Attempt(self._refused(response))
             try:
-                return response.json()
+                return calls.Attempt(response.json())
             except ValueError:
-                raise AirflowError(
-                    f"Airflow at {self.shown} sent an answer that is not JSON"
-                ) from None
-        raise AirflowError(f"{problem} (tried {RETRIES + 1} times)")
+                problem = f"Airflow at {self.shown} sent an answer that is not JSON"
+                return calls.Attempt(AirflowError(problem))
+
+        got, attempts = calls.call(once, RETRIES, BACKOFF)
+        if isinstance(got, AirflowError):
+            if attempts > 1:
+                raise AirflowError(f"{got} (tried {attempts} times)", got.status)
+            raise got
+        return got
 
     def _refused(self, response: httpx.Response) -> AirflowError:
         """HTTP status plus Airflow's own `detail`, sanitized."""
