@@ -2,14 +2,16 @@
 
 Promote, approve or reject, and roll back: plan in a thread, show the plan in the
 confirm modal, act in a thread. Acknowledge asks for a note first. A run or a
-cancellation is a request the scheduler picks up, with no modal. Every change goes
-through the one door, `Console.changes` (in-process for a personal workspace, the
-daemon's socket for a shared one); every outcome, or error, ends as a flash message
+cancellation is a request the scheduler picks up, with no modal; for a pipeline an
+outside system runs (Airflow) the action's thread waits for the scheduler's answer. Every
+change goes through the one door, `Console.changes` (in-process for a personal workspace,
+the daemon's socket for a shared one); every outcome, or error, ends as a flash message
 through `Console.perform`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,11 @@ from lookout.console.modals.confirm import Confirmed, ConfirmModal
 from lookout.console.modals.note import NoteModal
 from lookout.console.plans import Plan, plan_promote, plan_request, plan_rollback
 from lookout.console.protocol import Console
+from lookout.scheduler.connectors import pipeline_source
+from lookout.storage import mirror, scheduling
 from lookout.storage.db import Store, now
+
+OUTSIDE_WAIT = 45.0  # seconds to wait for an outside system's answer (timeout × 3 tries)
 
 
 @dataclass(frozen=True)
@@ -115,14 +121,34 @@ def acknowledge(app: Console, event_id: int) -> None:
     )
 
 
+def _answer(app: Console, what: str, request_id: int) -> Done:
+    """Wait (in the action's thread) for the scheduler's answer to a request an outside
+    system acts on, so a refusal or an unreachable Airflow comes back as one line."""
+    deadline = time.monotonic() + OUTSIDE_WAIT
+    tick = threading.Event()
+    while time.monotonic() < deadline:
+        got = scheduling.get_request(app.ws.store, request_id)
+        if got is not None and got.status in ("done", "failed"):
+            return Done(got.status == "done", f"{what}: {got.result}")
+        if not app.scheduler_alive():
+            return Done(False, f"{what}: request {request_id} queued; no scheduler is running")
+        tick.wait(0.2)
+    return Done(True, f"{what}: request {request_id} sent; no answer yet")
+
+
 def trigger_run(app: Console, pipeline: str, retry_of: int | None = None) -> None:
-    """Ask the scheduler for a run (it picks the request up)."""
+    """Ask the scheduler for a run (it picks the request up). For a pipeline an outside
+    system runs, a retry clears the run's failed tasks, and the answer is waited for."""
     what = f"retry run {retry_of}" if retry_of else f"run {pipeline}"
+    p = app.ws.config.pipelines.get(pipeline)
+    outside = p is not None and pipeline_source(p["kind"]) is not None
 
     def submit() -> Any:
         asked = app.changes.perform("run", pipeline=pipeline, retry_of=retry_of)
         if not asked.ok:
             return asked
+        if outside:
+            return _answer(app, what, int(asked.data["request"]))
         note = "" if app.scheduler_alive() else " (no scheduler is running to pick it up)"
         return Done(True, f"{what}: request {asked.data['request']} queued{note}")
 
@@ -130,7 +156,17 @@ def trigger_run(app: Console, pipeline: str, retry_of: int | None = None) -> Non
 
 
 def cancel_run(app: Console, run_id: int) -> None:
-    app.perform(f"cancel run {run_id}", lambda: app.changes.perform("cancel", run=run_id))
+    """Flag a local run for cancellation; a mirrored one is cancelled by the scheduler,
+    whose answer is waited for."""
+    what = f"cancel run {run_id}"
+
+    def cancel() -> Any:
+        asked = app.changes.perform("cancel", run=run_id)
+        if asked.ok and mirror.key_of(app.ws.store, run_id) is not None:
+            return _answer(app, what, int(asked.data["request"]))
+        return asked
+
+    app.perform(what, cancel)
 
 
 def write_report(app: Console, hours: float = 12.0) -> None:

@@ -114,13 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "one-shot health of pipelines, checks, models, drift", as_json)
 
-    r = add("run", "ask for a pipeline run", as_json)
+    r = add("run", "ask for a pipeline run (or a retry, or a cancellation)", as_json)
     r.add_argument("pipeline", metavar="PIPELINE")
     r.add_argument("--wait", action="store_true", help="wait for the run to finish")
     r.add_argument(
         "--force",
         action="store_true",
         help="train and register even if the data, pipeline config and code are unchanged",
+    )
+    r.add_argument("--conf", default=None, metavar="JSON", help="conf for an Airflow DAG run")
+    r.add_argument(
+        "--retry", type=int, default=None, metavar="RUN", help="retry a run (Airflow: clear failed)"
+    )
+    r.add_argument(
+        "--cancel",
+        type=int,
+        default=None,
+        metavar="RUN",
+        help="cancel a run (Airflow: mark failed)",
     )
 
     m = add("models", "versions, aliases, metrics", as_json)

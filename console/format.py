@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lookout.storage.text import sanitize
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from lookout.scheduler.connectors.base import SyncStatus
 
 # status word -> (glyph, style)
 STATUS: dict[str, tuple[str, str]] = {
@@ -35,6 +39,15 @@ STATUS: dict[str, tuple[str, str]] = {
     "cancelled": ("⊘", "dim"),
     "superseded": ("⊘", "dim"),
     "interrupted": ("!", "magenta"),
+    # the task states of a mirrored Airflow stage that Lookout's own stages never have
+    "scheduled": ("…", "dim"),
+    "upstream_failed": ("↑", "yellow"),
+    "up_for_retry": ("↻", "yellow"),
+    "up_for_reschedule": ("↻", "cyan"),
+    "restarting": ("↻", "magenta"),
+    "deferred": ("‖", "cyan"),
+    "removed": ("×", "dim"),
+    "awaiting_input": ("✎", "yellow"),
     "info": ("·", ""),
     "alive": ("●", "green"),
     "down": ("○", "red"),
@@ -136,6 +149,16 @@ def duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def freshness(title: str, sync: SyncStatus, at: float | None = None) -> str:
+    """How fresh a connector's mirror is: 'Airflow synced 30s ago', or 'Airflow stale: last
+    synced 12m ago' when its last try failed (or none worked yet)."""
+    age = sync.age(at)
+    ago = "never" if age is None else f"{duration(age)} ago"
+    if sync.stale or age is None:
+        return f"{title} stale: last synced {ago}"
+    return f"{title} synced {ago}"
 
 
 def number(value: object) -> str:

@@ -23,7 +23,12 @@ from typing import Any
 
 from lookout.scheduler import usercode
 from lookout.scheduler.checks import CHECK_TYPES
-from lookout.scheduler.connectors import CONNECTORS, MODEL_SOURCES
+from lookout.scheduler.connectors import (
+    CONNECTORS,
+    MODEL_SOURCES,
+    PIPELINE_SOURCES,
+    pipeline_source,
+)
 from lookout.scheduler.drift_methods import CHOICES as DRIFT_CHOICES
 from lookout.scheduler.formats import FORMATS
 from lookout.scheduler.validate import (
@@ -159,6 +164,18 @@ DRIFT_FEATURE = table(
     }
 )
 
+# Keys that pipelines run by a connector (`kind = "airflow"`) add, with the kind that owns each.
+_PIPELINE_SOURCE_KEYS = {
+    key: spec
+    for kind in PIPELINE_SOURCES
+    for key, spec in CONNECTORS[kind].pipeline_keys.items()  # type: ignore[attr-defined]
+}
+_KEY_OWNER = {
+    key: kind
+    for kind in PIPELINE_SOURCES
+    for key in CONNECTORS[kind].pipeline_keys  # type: ignore[attr-defined]
+}
+
 SPEC = table(
     {
         "workspace": Key(
@@ -272,7 +289,9 @@ SPEC = table(
             named_tables(
                 table(
                     {
-                        "kind": Key(choice("tabular", "custom"), default="tabular"),
+                        "kind": Key(
+                            choice("tabular", "custom", *PIPELINE_SOURCES), default="tabular"
+                        ),
                         "dataset": Key(name),
                         "model": Key(name),
                         "schedule": Key(schedule),
@@ -306,6 +325,7 @@ SPEC = table(
                             ),
                             default=list,
                         ),
+                        **_PIPELINE_SOURCE_KEYS,
                     }
                 )
             ),
@@ -412,7 +432,13 @@ def _cross_check(data: dict[str, Any]) -> None:
                 raise Invalid(f"workspace.{key}", 'missing required key (mode = "shared")')
     for pname, p in data["pipelines"].items():
         path = f"pipelines.{pname}"
-        if p["kind"] == "tabular":
+        for key, kind in _KEY_OWNER.items():
+            if p["kind"] != kind and p[key] not in (None, {}):
+                raise Invalid(join(path, key), f"only for {kind} pipelines")
+        source = pipeline_source(p["kind"])
+        if source is not None:
+            source.check_pipeline(path, p, data[p["kind"]])
+        elif p["kind"] == "tabular":
             for key in ("dataset", "model", "estimator"):
                 if p[key] is None:
                     raise Invalid(join(path, key), "missing required key (tabular pipeline)")

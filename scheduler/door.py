@@ -279,8 +279,10 @@ def _acknowledge(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
 
 
 def _run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
-    """Queue a run request for the scheduler (a retry of run N is a new manual run)."""
-    from lookout.storage import scheduling
+    """Queue a run request for the scheduler (a retry of run N is a new manual run; of an
+    Airflow run, its failed tasks cleared). `conf` is for a DAG run an outside system runs."""
+    from lookout.scheduler.connectors import pipeline_source
+    from lookout.storage import pipelines, scheduling
 
     pipeline = a["pipeline"]
     cfg = ws.config.pipelines.get(pipeline)
@@ -289,11 +291,22 @@ def _run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
         raise Refusal(f"no pipeline named {pipeline!r} in {ws.config.path} (known: {known})")
     if not cfg["triggers"]["manual"]:
         raise Refusal(f"manual runs of {pipeline} are turned off (triggers.manual = false)")
+    outside = pipeline_source(cfg["kind"]) is not None
+    if a["conf"] is not None and not outside:
+        raise Refusal(f"conf is for pipelines an outside system runs; {pipeline} is {cfg['kind']}")
+    if a["force"] and outside:
+        raise Refusal(f"force is for pipelines Lookout runs; {pipeline} is {cfg['kind']}")
+    if a["retry_of"] is not None:
+        retried = pipelines.get_run(ws.store, a["retry_of"])
+        if retried is None or retried.pipeline != pipeline:
+            raise Refusal(f"{pipeline} has no run {a['retry_of']}")
     extra: dict[str, Any] = (
         {"retry_of": a["retry_of"]} if a["retry_of"] is not None else {"trigger": "manual"}
     )
     if a["force"]:
         extra["force"] = True  # train and register even if nothing changed
+    if a["conf"] is not None:
+        extra["conf"] = a["conf"]
     req = scheduling.submit_request(ws.store, "run_pipeline", pipeline, actor.name, extra)
     what = f"retry of run {a['retry_of']}" if a["retry_of"] is not None else "run"
     return Outcome(
@@ -301,12 +314,41 @@ def _run(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
     )
 
 
-def _cancel(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
-    from lookout.storage import pipelines
+def _mirrored(ws: Workspace, run_id: int) -> bool:
+    """Whether an outside system (Airflow) runs this run; the scheduler then asks it."""
+    from lookout.storage import mirror
 
+    return mirror.key_of(ws.store, run_id) is not None
+
+
+def _cancel(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
+    """Flag a local run for cancellation; ask the scheduler to cancel a mirrored one."""
+    from lookout.storage import pipelines, scheduling
+
+    if _mirrored(ws, a["run"]):
+        req = scheduling.submit_request(ws.store, "cancel_run", str(a["run"]), actor.name)
+        return Outcome(
+            True, f"run {a['run']}: cancellation requested (request {req.id})", {"request": req.id}
+        )
     if pipelines.request_cancel(ws.store, a["run"], actor.name):
         return Outcome(True, f"run {a['run']}: cancellation requested", {"run": a["run"]})
     raise Refusal(f"run {a['run']} is not queued or running")
+
+
+def _fetch_log(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome:
+    """Ask the scheduler to fetch a mirrored stage's log from the system that ran it."""
+    from lookout.storage import scheduling
+
+    if not _mirrored(ws, a["run"]):
+        raise Refusal(f"run {a['run']} is not mirrored from an outside system")
+    req = scheduling.submit_request(
+        ws.store, "fetch_log", str(a["run"]), actor.name, {"stage": a["stage"]}
+    )
+    return Outcome(
+        True,
+        f"run {a['run']}: log of {a['stage']} requested (request {req.id})",
+        {"request": req.id},
+    )
 
 
 def _evaluate_now(ws: Workspace, actor: Actor, kind: str, target: str) -> Outcome:
@@ -515,6 +557,7 @@ def _register_version(ws: Workspace, actor: Actor, a: dict[str, Any]) -> Outcome
         artifact_path=a["artifact_path"],
         artifact_sha256=a["artifact_sha256"],
         run_id=a["run"],
+        profile=a["profile"],
     )
     return Outcome(True, f"registered {model} v{v.version}", {"version": v.version})
 
@@ -607,10 +650,12 @@ ACTIONS: dict[str, Action] = {
             "pipeline": Key(name, required=True),
             "retry_of": Key(integer(1)),
             "force": Key(boolean, default=False),
+            "conf": Key(free_table),
         },
         _run,
     ),
     "cancel": Action({"run": REQUIRED_ID}, _cancel),
+    "fetch_log": Action({"run": REQUIRED_ID, "stage": Key(_text(300), required=True)}, _fetch_log),
     "run_checks": Action({"dataset": Key(name, required=True)}, _run_checks),
     "run_drift": Action({"model": Key(name, required=True)}, _run_drift),
     "log": Action(
@@ -669,6 +714,7 @@ ACTIONS: dict[str, Action] = {
             "artifact_path": Key(nonempty),
             "artifact_sha256": Key(_sha256),
             "run": Key(integer(1)),
+            "profile": Key(free_table),  # the drift reference, profiled by the asker
         },
         _register_version,
     ),

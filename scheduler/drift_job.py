@@ -16,7 +16,8 @@ windows reaching past the raw rows' retention, merge the batches' profiles
 rows, each batch counts whole, and KS and Wasserstein carry the sketch's
 bound (`FeatureDrift.bound`). The result's window says which (`"mode"`). The first result at `drift` raises one timeline event (dedup key
 ``drift:MODEL``) and asks for a run of every pipeline of this model with
-``triggers.drift = true``; later windows of the same episode do neither. The
+``triggers.drift = true``, the drift summary in the request (an Airflow DAG gets
+it in its conf); later windows of the same episode do neither. The
 event is resolved when the model is back to `ok`.
 """
 
@@ -364,10 +365,23 @@ def _record(
             events.raise_event(
                 conn, "drift", model, sanitize(message, 300, single_line=True), "warn", key
             )
+            summary = {
+                "model": model,
+                "version": version,
+                "level": level,
+                "share": share,
+                "drifted": drifted,
+                "rows": rows,
+                "at": result.at,
+            }
             for name, p in sorted(ws.config.pipelines.items()):
                 if p.get("model") == model and (p.get("triggers") or {}).get("drift"):
                     scheduling.submit_request(
-                        store, "run_pipeline", name, REQUESTED_BY, {"trigger": "drift"}
+                        store,
+                        "run_pipeline",
+                        name,
+                        REQUESTED_BY,
+                        {"trigger": "drift", "drift": summary},
                     )
         elif level == "ok":
             events.resolve(conn, key)

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 from lookout.scheduler.stages import BUILTINS, Stage, StageContext, StageFailed, custom_stage
 from lookout.scheduler.workspace import Workspace
-from lookout.storage import events, pipelines, scheduling
+from lookout.storage import events, mirror, pipelines, scheduling
 from lookout.storage.records import Run, iso
 
 MAX_RECOVERY_ATTEMPTS = 3
@@ -203,6 +203,8 @@ class Runner:
         store = self.ws.store
         if self.stop.is_set():
             return None  # stays queued for the next scheduler
+        if mirror.key_of(store, run_id) is not None:
+            return None  # an outside system (Airflow) runs it; Lookout mirrors it
         with store.write():
             run = pipelines.get_run(store, run_id)
             if run is None or run.status != "queued":

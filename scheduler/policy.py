@@ -25,6 +25,8 @@ ROLES = ("viewer", "reporter", "operator", "approver", "admin")
 # table: the door (`lookout.scheduler.door`) enforces it for every caller, the console
 # hides what a role may not do, and the README's "who may do what" mirrors it.
 NEEDS = {
+    # anyone who may look: the scheduler fetches a mirrored stage's log for them
+    "fetch_log": "viewer",
     # the serving side's and an external scheduler's service accounts
     "log": "reporter",
     "start_run": "reporter",

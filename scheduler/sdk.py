@@ -1,7 +1,8 @@
 """Report to a workspace from any process: pipeline work done outside Lookout's scheduler
 (an Airflow task, a notebook, a CI job) and what a model sees in production.
 
-Standard library only at import time. Everything it records goes through the one
+Standard library only at import time (NumPy when `register_version` profiles a
+`reference`). Everything it records goes through the one
 door (`lookout.scheduler.door`) like any other change: in a personal workspace in
 this process, in a shared one over the daemon's socket. Who reports is the OS
 account running this process; it needs the reporter role. Runs, checks and versions
@@ -174,13 +175,27 @@ def register_version(
     tags: Mapping[str, str] | None = None,
     artifact_path: str | os.PathLike[str] | None = None,
     run_id: int | None = None,
+    reference: Mapping[str, Any] | None = None,
+    target: str | None = None,
 ) -> int:
     """Add the model's next version; returns its number. An artifact's sha256 is computed
-    here, by the process that can read the file."""
+    here, by the process that can read the file.
+
+    `reference` (column -> values: the training features, and `target` when named) is
+    profiled here and stored with the version, so drift and the drift gate compare live
+    inputs with it as they do for Lookout's own pipelines.
+    """
     path = sha = None
     if artifact_path is not None:
         path = str(Path(artifact_path).expanduser().resolve())
         sha = file_sha256(path)
+    profile = None
+    if reference is not None:
+        from lookout.scheduler.drift import build_profile  # NumPy: only when profiling
+        from lookout.scheduler.frame import frame_from_columns
+
+        features = [column for column in reference if column != target]
+        profile = build_profile(frame_from_columns(reference), features, target=target)
     data = lk.ask(
         "register_version",
         model=model,
@@ -193,6 +208,7 @@ def register_version(
         artifact_path=path,
         artifact_sha256=sha,
         run=run_id,
+        profile=profile,
     )
     return int(data["version"])
 

@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 from lookout.scheduler import calls, drift_job, metrics, pipeline, reconcile, schedules
 from lookout.scheduler.artifacts import remove_orphaned_artifacts
 from lookout.scheduler.checks import engine as checks
-from lookout.scheduler.connectors import CONNECTORS, Connector, model_source, webhooks
+from lookout.scheduler.connectors import (
+    CONNECTORS,
+    Connector,
+    PipelineSource,
+    model_source,
+    pipeline_source,
+    webhooks,
+)
+from lookout.scheduler.connectors.base import ConnectorError
 from lookout.scheduler.retention import run_retention
 from lookout.scheduler.workspace import Workspace, record_config
-from lookout.storage import events, pipelines, scheduling
+from lookout.storage import events, mirror, pipelines, scheduling
 from lookout.storage.db import now
 from lookout.storage.identity import current_user
 from lookout.storage.records import Lease, Request
@@ -645,12 +654,20 @@ class Scheduler:
 
     def _take_requests(self) -> None:
         for req in scheduling.take_requests(self.store):
-            try:
-                outcome = self._handle(req)
-            except Exception as exc:
-                outcome = (False, pipeline.one_line(exc))
-            if outcome is not None:
-                scheduling.finish_request(self.store, req.id, *outcome)
+            self.handle(req)
+
+    def handle(self, req: Request) -> None:
+        """Act on a request this process has taken (its outcome is written when the work ends).
+
+        In the service, long work goes to the run pool; without one (`run_once`, a
+        command running its own request) it is done here before this returns.
+        """
+        try:
+            outcome = self._handle(req)
+        except Exception as exc:
+            outcome = (False, pipeline.one_line(exc))
+        if outcome is not None:
+            scheduling.finish_request(self.store, req.id, *outcome)
 
     def _handle(self, req: Request) -> tuple[bool, str] | None:
         """Act on a request; None when its work continues elsewhere and finishes it there.
@@ -669,15 +686,28 @@ class Scheduler:
             switch = "manual" if trigger == "retry" else trigger
             if switch in ("manual", "drift") and not p["triggers"][switch]:
                 return False, f"{trigger} runs of {req.target} are turned off"
+            source = pipeline_source(p["kind"])
+            if source is not None:
+                drive = partial(self._drive, source, req, trigger)
+                self._spawn(lambda: self._finish(req, drive))
+                return None
             forced = bool(req.args.get("force"))
             run = pipeline.queue_run(self.ws, req.target, trigger, req.requested_by, forced)
             self._dispatch(run.id)
             return True, f"run {run.id}"
-        if req.kind == "cancel_run":
+        if req.kind in ("cancel_run", "fetch_log"):
             try:
                 run_id = int(req.target)
             except ValueError:
                 return False, f"not a run id: {req.target}"
+            where = mirror.key_of(self.store, run_id)
+            source = pipeline_source(where.source) if where is not None else None
+            if source is not None:
+                drive_run = partial(self._drive_run, source, req, run_id)
+                self._spawn(lambda: self._finish(req, drive_run))
+                return None
+            if req.kind == "fetch_log":
+                return False, f"run {run_id} is not mirrored from an outside system"
             if self.runner.cancel(run_id, req.requested_by):
                 return True, f"run {run_id} cancelling"
             return False, f"run {run_id} is not queued or running"
@@ -696,6 +726,49 @@ class Scheduler:
             self._spawn(lambda: self._request_work(req, job, fn))
             return None
         return False, f"unknown request kind {req.kind}"
+
+    def _finish(self, req: Request, act: Callable[[], str]) -> None:
+        """Do a request's work here (a pool thread) and record its one-line outcome."""
+        try:
+            outcome = (True, act())
+        except Exception as exc:
+            plain = isinstance(exc, ConnectorError | LookupError)  # already one line for people
+            outcome = (False, str(exc) if plain else pipeline.one_line(exc))
+        scheduling.finish_request(self.store, req.id, *outcome)
+
+    def _drive(self, source: PipelineSource, req: Request, trigger: str) -> str:
+        """Start a run of a pipeline an outside system runs, or run a failed one's failed steps."""
+        retry_of = req.args.get("retry_of")
+        if retry_of is not None:
+            run = pipelines.get_run(self.store, int(retry_of))
+            if run is None or run.pipeline != req.target:
+                raise LookupError(f"{req.target} has no run {retry_of}")
+            source.clear_failed(self.ws, run, req.requested_by)
+            return f"run {run.id}: failed tasks cleared"
+        conf = req.args.get("conf")
+        drift = req.args.get("drift")
+        run = source.trigger(
+            self.ws,
+            req.target,
+            req.requested_by,
+            trigger,
+            conf if isinstance(conf, dict) else None,
+            drift if isinstance(drift, dict) else None,
+        )
+        return f"run {run.id}"
+
+    def _drive_run(self, source: PipelineSource, req: Request, run_id: int) -> str:
+        """Cancel a mirrored run, or fetch one of its stages' log."""
+        run = pipelines.get_run(self.store, run_id)
+        if run is None:
+            raise LookupError(f"no run {run_id}")
+        if req.kind == "fetch_log":
+            source.fetch_log(self.ws, run, str(req.args.get("stage", "")))
+            return f"run {run_id}: log fetched"
+        if run.status not in ("queued", "running"):
+            raise LookupError(f"run {run_id} is not queued or running")
+        source.mark_failed(self.ws, run, req.requested_by)
+        return f"run {run_id} cancelled"
 
     def _request_work(self, req: Request, job: str, fn: Callable[..., Any]) -> None:
         outcome: list[tuple[bool, str]] = []

@@ -39,6 +39,8 @@ def _stage(row: sqlite3.Row) -> StageRun:
         log_tail=row["log_tail"],
         metrics=json.loads(row["metrics_json"]),
         error=row["error"],
+        try_number=row["try_number"],
+        operator=row["operator"],
     )
 
 

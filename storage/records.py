@@ -68,6 +68,8 @@ class StageRun:
     log_tail: str
     metrics: dict[str, Any]
     error: str | None
+    try_number: int | None = None  # mirrored stages: the outside system's attempt
+    operator: str | None = None  # mirrored stages: what ran it, e.g. "@task", "BashOperator"
 
     @property
     def seconds(self) -> float | None:
@@ -94,6 +96,36 @@ class Run:
     retry_of: int | None = None  # the interrupted run this one re-runs
     cancelled_by: str | None = None  # who cancelled it (a person, or "scheduler"); why is `error`
     forced: bool = False  # train and register even when nothing changed
+
+
+@dataclass(frozen=True)
+class MirroredStage:
+    """A stage as an outside system (Airflow) reports it, for `lookout.storage.mirror`."""
+
+    name: str
+    position: int
+    status: str
+    started_at: float | None
+    ended_at: float | None
+    try_number: int | None
+    operator: str | None
+
+
+@dataclass(frozen=True)
+class MirroredRun:
+    """A run as an outside system reports it; `key` is its own id for the run."""
+
+    key: str
+    status: str
+    trigger: str
+    triggered_by: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    stages: tuple[MirroredStage, ...] = ()
+    # Lookout started it: its trigger and asker stand, even over a sync that saw it first
+    ours: bool = False
 
 
 @dataclass(frozen=True)

@@ -637,5 +637,68 @@ V11: list[Step] = [
     " ((resolved_at IS NOT NULL), (acked_at IS NOT NULL), id DESC)",
 ]
 
-MIGRATIONS: list[Sequence[Step]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
+# Pipelines that run elsewhere (issue 20: Airflow). A mirrored run is a row of `runs` like
+# any other, tied to the outside system's own id for it in `external_runs`; its stages
+# keep their try number and operator. Every task state the outside system has gets its
+# own stage status (the README maps Airflow's one to one). Nothing refers to stage_runs, so
+# it is rebuilt with its ids and the two new columns, as V8 did (its search triggers and
+# durations index dropped first and made again); the CHECK is spelled with "=" (see V3).
+_STAGE_STATUSES_V12 = (
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "skipped",
+    "interrupted",
+    "cancelled",
+    "scheduled",
+    "queued",
+    "upstream_failed",
+    "up_for_retry",
+    "up_for_reschedule",
+    "restarting",
+    "deferred",
+    "removed",
+    "awaiting_input",
+)
+V12 = [
+    f"""CREATE TABLE stage_runs_v12 (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK ({" OR ".join(f"status = '{s}'" for s in _STAGE_STATUSES_V12)}),
+        started_at REAL,
+        ended_at REAL,
+        log_tail TEXT NOT NULL DEFAULT '',
+        metrics_json TEXT NOT NULL DEFAULT '{{}}',
+        error TEXT,
+        try_number INTEGER,
+        operator TEXT,
+        UNIQUE (run_id, name)
+    )""",
+    """INSERT INTO stage_runs_v12 (id, run_id, position, name, status, started_at, ended_at,
+        log_tail, metrics_json, error)
+    SELECT id, run_id, position, name, status, started_at, ended_at, log_tail, metrics_json,
+        error
+    FROM stage_runs ORDER BY id""",
+    "DROP TRIGGER search_stages_ai",
+    "DROP TRIGGER search_stages_au",
+    "DROP TRIGGER search_stages_ad",
+    "DROP TABLE stage_runs",
+    "ALTER TABLE stage_runs_v12 RENAME TO stage_runs",
+    *_ON_STAGE_RUNS,
+    """CREATE TABLE external_runs (
+        source TEXT NOT NULL,
+        pipeline TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id INTEGER NOT NULL UNIQUE REFERENCES runs(id) ON DELETE CASCADE,
+        updated_at REAL NOT NULL,
+        acted_at REAL,
+        PRIMARY KEY (source, pipeline, key)
+    )""",
+    "CREATE INDEX external_runs_by_update ON external_runs (updated_at)",
+]
+
+MIGRATIONS: list[Sequence[Step]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12]
 SCHEMA_VERSION = len(MIGRATIONS)

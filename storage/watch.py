@@ -17,7 +17,8 @@ def _one(store: Store, sql: str) -> tuple[object, ...]:
 
 
 def pipelines_key(store: Store) -> tuple[object, ...]:
-    """Newest run, the active runs with their stage states and log lengths, the pipelines."""
+    """Newest run, the active runs with their stage states and log lengths, the pipelines,
+    and what mirrors of outside runs (Airflow) last changed or tried to sync."""
     return (
         *_one(store, "SELECT max(id) FROM runs"),
         *_one(
@@ -28,6 +29,8 @@ def pipelines_key(store: Store) -> tuple[object, ...]:
             " FROM runs r WHERE r.status IN ('queued', 'running')",
         ),
         *_one(store, "SELECT count(*), total(next_run_at), max(updated_at) FROM pipelines"),
+        *_one(store, "SELECT max(updated_at) FROM external_runs"),
+        *_one(store, "SELECT max(fetched_at) FROM external_state WHERE key = 'sync'"),
     )
 
 

@@ -192,3 +192,40 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
         assert rec.server is not None
         rec.server.shutdown()
         rec.server.server_close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Cases against the real Airflow run last, so that its start (launched with the first
+    test, below) overlaps the rest of the suite instead of adding to it."""
+    items.sort(key=lambda item: "airflow" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_launch(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """Launch `airflow standalone` (tests/airflow_server.py) with the first test of a run that
+    has Airflow cases; stop its process group at the end."""
+    from tests.airflow_server import VENV, launch
+
+    wanted = any("airflow" in getattr(i, "fixturenames", ()) for i in request.session.items)
+    if not wanted or not (VENV / ".installed").exists():
+        yield None
+        return
+    base = tmp_path_factory.mktemp("airflow")
+    root = base / "ws"
+    root.mkdir()
+    (root / "lookout.toml").write_text(MINIMAL)
+    started = launch(base, root)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow(_airflow_launch: Any) -> Any:
+    """A real Airflow 3, started once per run with the example DAGs (examples/airflow/); its
+    tasks register versions in the workspace `airflow.workspace`."""
+    from tests.airflow_server import need_airflow
+
+    need_airflow()
+    return _airflow_launch.ready()

@@ -27,7 +27,7 @@ BAD = [
     ),
     (
         "colour = 1",
-        "colour: unknown key (known keys: audit, code, datasets, metrics, mlflow, models, notifications, pipelines, policy, retention, scheduler, workspace)",
+        "colour: unknown key (known keys: airflow, audit, code, datasets, metrics, mlflow, models, notifications, pipelines, policy, retention, scheduler, workspace)",
     ),
     (
         "[workspace]\nnmae = 'x'",

@@ -117,9 +117,13 @@ def test_a_drift_episode_raises_one_event_and_one_retraining_request(ws) -> None
     opened = events.list_events(ws.store, kind="drift")
     assert len(opened) == 1 and opened[0].subject == "churn" and opened[0].resolved_at is None
     reqs = drift_requests(ws)
-    assert [(r.target, r.requested_by, r.args) for r in reqs] == [
-        ("retrain", "drift-monitor", {"trigger": "drift"})
+    assert [(r.target, r.requested_by, r.args["trigger"]) for r in reqs] == [
+        ("retrain", "drift-monitor", "drift")
     ]
+    summary = reqs[0].args["drift"]  # what an Airflow DAG gets in its conf
+    assert summary["model"] == "churn" and summary["level"] == "drift"
+    assert summary["share"] == pytest.approx(2 / 3)
+    assert sorted(summary["drifted"]) == ["charges", "tenure"] and summary["rows"] == 2000
     log(ws)  # back to normal: the episode closes
     assert run_drift(ws, "churn").level == "ok"
     assert events.list_events(ws.store, kind="drift")[0].resolved_at is not None

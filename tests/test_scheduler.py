@@ -363,6 +363,25 @@ def test_run_wait_runs_in_process_without_a_scheduler(
     assert cli("run", "nope", "--workspace", str(bad.root)).code == 2
 
 
+def test_run_retry_and_cancel_from_the_command_line(
+    make_workspace: Callable[..., Workspace], cli: Callable[..., Any]
+) -> None:
+    """`--retry RUN --wait` runs the pipeline again here (a new run, marked a retry);
+    `--cancel RUN` of a run that ended is refused in one line."""
+    ws = make(make_workspace, config(source="data/missing.csv"))
+    root = str(ws.root)
+    assert cli("run", "p", "--workspace", root, "--wait").code == 1
+    data = ws.root / "data"
+    (data / "missing.csv").write_text((data / "train.csv").read_text())
+    res = cli("run", "p", "--retry", "1", "--workspace", root, "--wait", "--json")
+    assert res.code == 0, res.err
+    body = res.json()
+    assert body["run"]["id"] == 2 and body["run"]["status"] == "succeeded"
+    assert body["run"]["trigger"] == "retry"
+    refused = cli("run", "p", "--cancel", "2", "--workspace", root)
+    assert refused.code == 2 and refused.err.strip() == "lookout: run 2 is not queued or running"
+
+
 def test_run_wait_takes_over_from_a_scheduler_that_died(
     make_workspace: Callable[..., Workspace], cli: Callable[..., Any]
 ) -> None:

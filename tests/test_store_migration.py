@@ -1,5 +1,5 @@
 """Upgrading a store in place: a V2 store with check history, a V3 store with versions
-and their profiles, a V6 store with logged batches and V7 and V9 stores with runs open with the
+and their profiles, a V6 store with logged batches and V7, V9 and V10 stores with runs open with the
 current schema and read the same."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from lookout.storage import checks, events, intents, pipelines, registry, search
+from lookout.storage import checks, events, intents, mirror, pipelines, registry, search
 from lookout.storage.db import Store, migrate
-from lookout.storage.records import CheckResult, Gate
+from lookout.storage.records import CheckResult, Gate, MirroredRun, MirroredStage
 from lookout.storage.schema import SCHEMA_VERSION
 
 CHECKS = [("orders", "amount_range"), ("orders", "id_unique"), ("users", "email_not_null")]
@@ -288,7 +288,13 @@ def test_v7_store_with_runs_upgrades_to_v8_and_keeps_its_stages(tmp_path: Path) 
 
     store = Store(path)
     assert store.schema_version() == SCHEMA_VERSION >= 8
-    assert [tuple(r) for r in store.conn.execute("SELECT * FROM stage_runs ORDER BY id")] == stages
+    assert [
+        tuple(r)
+        for r in store.conn.execute(
+            "SELECT id, run_id, position, name, status, started_at, ended_at, log_tail,"
+            " metrics_json, error FROM stage_runs ORDER BY id"
+        )
+    ] == stages
     assert conn_docs(path) == before
     assert search.search(store, "stopped")[0].id == 3
     run = pipelines.get_run(store, 3)
@@ -414,4 +420,85 @@ def test_v10_store_with_events_upgrades_to_state_order(tmp_path: Path) -> None:
     fresh = Store(tmp_path / "fresh.db")
     assert _schema(store) == _schema(fresh)
     fresh.close()
+
+
+def _v11_store(path: Path) -> None:
+    """A store as Lookout with schema V11 left it: a finished run and a running one, with
+    their stages (one with a log and metrics)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=11)
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO runs (id, pipeline, status, trigger, triggered_by, created_at, started_at,"
+        " ended_at) VALUES (3, 'p', 'failed', 'manual', 'alice', 1.7e9, 1.7e9, 1.7e9 + 9),"
+        " (4, 'p', 'running', 'schedule', 'scheduler', 1.7e9 + 60, 1.7e9 + 60, NULL)"
+    )
+    conn.execute(
+        "INSERT INTO stage_runs (id, run_id, position, name, status, started_at, ended_at,"
+        " log_tail, metrics_json, error) VALUES"
+        " (21, 3, 0, 'ingest', 'succeeded', 1.7e9, 1.7e9 + 2, 'read 10 rows', '{\"rows\": 10}', NULL),"
+        " (22, 3, 1, 'train', 'failed', 1.7e9 + 2, 1.7e9 + 9, '', '{}', 'ValueError: boom'),"
+        " (23, 4, 0, 'ingest', 'running', 1.7e9 + 60, NULL, '', '{}', NULL),"
+        " (24, 4, 1, 'train', 'pending', NULL, NULL, '', '{}', NULL)"
+    )
+    conn.execute("COMMIT")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 11
+    conn.close()
+
+
+def test_v11_store_with_runs_upgrades_in_place(tmp_path: Path) -> None:
+    """V12 rebuilds stage_runs for the task states of mirrored Airflow stages: every stage
+    keeps its id, state, log and metrics, and the new states and columns work."""
+    path = tmp_path / "v11.db"
+    _v11_store(path)
+
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION
+    failed, running = pipelines.get_run(store, 3), pipelines.get_run(store, 4)
+    assert failed is not None and running is not None
+    assert [(s.id, s.name, s.status, s.log_tail, s.metrics, s.error) for s in failed.stages] == [
+        (21, "ingest", "succeeded", "read 10 rows", {"rows": 10}, None),
+        (22, "train", "failed", "", {}, "ValueError: boom"),
+    ]
+    assert [(s.id, s.status, s.try_number, s.operator) for s in running.stages] == [
+        (23, "running", None, None),
+        (24, "pending", None, None),
+    ]
+    conn = store.conn
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    fresh = Store(tmp_path / "fresh.db")
+    assert _schema(store) == _schema(fresh)
+    fresh.close()
+
+    with store.write() as conn:
+        applied = mirror.apply(
+            conn,
+            "airflow",
+            "dag",
+            [
+                MirroredRun(
+                    "manual__1",
+                    "running",
+                    "manual",
+                    "airflow:admin (ui)",
+                    1.7e9 + 120,
+                    1.7e9 + 121,
+                    None,
+                    None,
+                    (MirroredStage("wait", 0, "up_for_retry", 1.7e9 + 121, None, 1, "@task"),),
+                )
+            ],
+        )
+    assert applied.added == 1
+    (run,) = pipelines.list_runs(store, "dag")
+    assert [(s.name, s.status, s.try_number, s.operator) for s in run.stages] == [
+        ("wait", "up_for_retry", 1, "@task")
+    ]
+    with pytest.raises(sqlite3.IntegrityError), store.write() as conn:
+        conn.execute("UPDATE stage_runs SET status = 'sleeping' WHERE id = 21")
+    # Search still follows stage logs: what V11 had indexed, and a log written since.
+    assert mirror.set_log(store, run.id, "wait", "ERROR upstream timed out\n")
+    assert [h.subject for h in search.search(store, "rows")] == ["p run 3 · ingest"]
+    assert [h.subject for h in search.search(store, "timed out")] == [f"dag run {run.id} · wait"]
     store.close()

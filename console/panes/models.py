@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lookout.console.format import Cells, Times, delta, duration, number, safe
+from lookout.console.format import (
+    Cells,
+    Times,
+    delta,
+    freshness,
+    number,
+    safe,
+)
 from lookout.console.panes import PaneSpec
 from lookout.storage import registry, watch
 from lookout.storage.db import Store
@@ -108,11 +115,7 @@ def _name(model: Model) -> Text:
 
 def mlflow_freshness(sync: SyncStatus, at: float | None = None) -> str:
     """'MLflow synced 30s ago', or 'MLflow stale: last synced 12m ago' when the last try failed."""
-    age = sync.age(at)
-    ago = "never" if age is None else f"{duration(age)} ago"
-    if sync.stale:
-        return f"MLflow stale: last synced {ago}"
-    return f"MLflow synced {ago}"
+    return freshness("MLflow", sync, at)
 
 
 def summary(data: ModelsData) -> str:

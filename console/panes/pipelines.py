@@ -1,11 +1,26 @@
-"""Pipelines pane: each pipeline's latest run as a strip of stage glyphs, and its next run."""
+"""Pipelines pane: each pipeline's latest run as a strip of stage glyphs, and its next run.
+
+Pipelines an outside system runs (Airflow) are marked with it, and the pane says how
+fresh their mirror is: stale, with its age, when the last sync failed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lookout.console.format import STATUS, Cells, Times, duration, glyph, safe, status_text
+from lookout.console.format import (
+    STATUS,
+    Cells,
+    Times,
+    duration,
+    freshness,
+    glyph,
+    safe,
+    status_text,
+)
 from lookout.console.panes import PaneSpec
+from lookout.scheduler.connectors import pipeline_source
+from lookout.scheduler.connectors.base import SyncStatus
 from lookout.storage import pipelines, watch
 from lookout.storage.db import Store
 from lookout.storage.records import Pipeline, Run
@@ -13,14 +28,36 @@ from rich.text import Text
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """The outside system that runs a pipeline, and how fresh Lookout's copy of its runs is."""
+
+    source: str  # its kind, e.g. "airflow"
+    title: str  # e.g. "Airflow"
+    sync: SyncStatus
+
+
+@dataclass(frozen=True)
 class PipelineState:
     pipeline: Pipeline
     run: Run | None
+    mirror: Mirror | None = None
+
+
+def mirror_of(store: Store, kind: str) -> Mirror | None:
+    """The mirror a pipeline of this kind is shown from; None for pipelines Lookout runs."""
+    source = pipeline_source(kind)
+    return None if source is None else Mirror(source.name, source.title, source.health(store))
 
 
 def fetch(store: Store) -> list[PipelineState]:
     latest = pipelines.latest_runs(store)
-    return [PipelineState(p, latest.get(p.name)) for p in pipelines.list_pipelines(store)]
+    mirrors: dict[str, Mirror | None] = {}
+    out = []
+    for p in pipelines.list_pipelines(store):
+        if p.kind not in mirrors:
+            mirrors[p.kind] = mirror_of(store, p.kind)
+        out.append(PipelineState(p, latest.get(p.name), mirrors[p.kind]))
+    return out
 
 
 def run_seconds(run: Run) -> float | None:
@@ -62,7 +99,7 @@ def rows(data: list[PipelineState], times: Times) -> list[tuple[str, Cells]]:
             (
                 p.pipeline.name,
                 (
-                    safe(p.pipeline.name, 120),
+                    _name(p),
                     status_text(run.status) if run else Text("never run", style="dim"),
                     Text(duration(run_seconds(run)) if run else "-"),
                     Text(times.until(p.pipeline.next_run_at)),
@@ -73,9 +110,19 @@ def rows(data: list[PipelineState], times: Times) -> list[tuple[str, Cells]]:
     return out
 
 
+def _name(p: PipelineState) -> Text:
+    """A pipeline an outside system runs carries its mark, e.g. `wine ⇄ airflow`."""
+    if p.mirror is None:
+        return safe(p.pipeline.name, 120)
+    return safe(p.pipeline.name, 120) + Text(f" ⇄ {p.mirror.source}", style="cyan")
+
+
 def summary(data: list[PipelineState]) -> str:
     bad = sum(1 for p in data if p.run and p.run.status in ("failed", "interrupted"))
-    return f"{bad} failing" if bad else ""
+    parts = [f"{bad} failing"] if bad else []
+    mirrors = {p.mirror.source: p.mirror for p in data if p.mirror is not None}
+    parts.extend(freshness(m.title, m.sync) for _, m in sorted(mirrors.items()))
+    return " · ".join(parts)
 
 
 SPEC = PaneSpec(

@@ -1,17 +1,33 @@
-"""A pipeline: its runs, the selected run's stages on a timeline, and the stage's log."""
+"""A pipeline: its runs, the selected run's stages on a timeline, and the stage's log.
+
+For a pipeline an outside system runs (Airflow), the title says how fresh the mirror
+is, and opening a stage asks the scheduler to fetch the last lines of its log (once
+per try and state); until they arrive, or if Airflow cannot be reached, the log
+pane says so in one line.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from lookout.console import actions
-from lookout.console.format import Cells, duration, safe, safe_block, status_text
-from lookout.console.panes.pipelines import run_seconds, stage_strip
+from lookout.console.format import (
+    Cells,
+    duration,
+    freshness,
+    safe,
+    safe_block,
+    status_text,
+    when,
+)
+from lookout.console.panes.pipelines import Mirror, mirror_of, run_seconds, stage_strip
 from lookout.console.screens.base import LookoutScreen
 from lookout.console.widgets import KeyedTable
-from lookout.storage import pipelines, watch
+from lookout.storage import pipelines, scheduling, watch
 from lookout.storage.db import Store
 from lookout.storage.records import Pipeline, Run, StageRun
 from rich.text import Text
@@ -21,18 +37,36 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 TIMELINE_WIDTH = 24
+LOG_WAIT = 20.0  # seconds to wait for a fetched log before saying it has not come
 
 
 @dataclass(frozen=True)
 class PipelineDetail:
     pipeline: Pipeline | None
     runs: list[Run]
+    mirror: Mirror | None = None
 
 
 def fetch(store: Store, name: str) -> PipelineDetail:
+    pipeline = pipelines.get_pipeline(store, name)
     return PipelineDetail(
-        pipelines.get_pipeline(store, name), pipelines.list_runs(store, name, 100)
+        pipeline,
+        pipelines.list_runs(store, name, 100),
+        mirror_of(store, pipeline.kind) if pipeline is not None else None,
     )
+
+
+def stage_facts(stage: StageRun) -> str:
+    """A mirrored stage's try number, operator and times, for the head of its log."""
+    parts = []
+    if stage.try_number:
+        parts.append(f"try {stage.try_number}")
+    if stage.operator:
+        parts.append(stage.operator)
+    if stage.started_at is not None:
+        end = when(stage.ended_at)[-5:] if stage.ended_at is not None else "…"
+        parts.append(f"{when(stage.started_at)} → {end}")
+    return " · ".join(parts)
 
 
 def timeline(stage: StageRun, run: Run) -> Text:
@@ -59,6 +93,8 @@ class PipelineScreen(LookoutScreen):
         super().__init__()
         self.pipeline_name = name
         self.detail: PipelineDetail | None = None
+        self._asked: set[tuple[int, str, int | None, str]] = set()  # logs asked for
+        self._log_notes: dict[tuple[int, str], str] = {}  # why a log has not come
 
     def compose_body(self) -> ComposeResult:
         yield Static(safe(f"Pipeline {self.pipeline_name}", 80, style="bold"), classes="title")
@@ -100,6 +136,12 @@ class PipelineScreen(LookoutScreen):
         times = self.lookout.times
         self.query_one("#runs", KeyedTable).relabel({"started": times.label("Started (UTC)")})
         self.query_one("#stages", KeyedTable).relabel({"started": times.label("Started (UTC)")})
+        if data.mirror is not None:
+            dag = (data.pipeline.config.get("dag_id") if data.pipeline else None) or "?"
+            head = f"Pipeline {self.pipeline_name} ⇄ {data.mirror.title} DAG {dag} · "
+            self.query_one(".title", Static).update(
+                safe(head + freshness(data.mirror.title, data.mirror.sync), 100, style="bold")
+            )
         rows: list[tuple[str, Cells]] = [
             (
                 str(r.id),
@@ -170,6 +212,11 @@ class PipelineScreen(LookoutScreen):
         key = self.query_one("#stages", KeyedTable).selected_key
         stage = next((s for s in run.stages if s.name == key), None) if run else None
         text = Text()
+        mirror = self.detail.mirror if self.detail is not None else None
+        if mirror is not None and mirror.sync.error:
+            text.append(f"{mirror.title}: ", style="bold yellow")
+            text.append_text(safe_block(mirror.sync.error))
+            text.append("\n")
         if run is not None and run.error:
             text.append("run error: ", style="bold red")
             text.append_text(safe_block(run.error))
@@ -177,12 +224,60 @@ class PipelineScreen(LookoutScreen):
         if stage is not None:
             text.append(f"── {stage.name} ", style="bold")
             text.append_text(status_text(stage.status))
+            facts = stage_facts(stage) if mirror is not None else ""
+            if facts:
+                text.append_text(safe(f"  {facts}", 80, style="dim"))
             text.append("\n")
             if stage.error:
                 text.append_text(safe_block(stage.error, style="red"))
                 text.append("\n")
-            text.append_text(safe_block(stage.log_tail or "(no log)"))
+            log = stage.log_tail
+            if mirror is not None and run is not None:
+                waiting = self._ask_for_log(run, stage)
+                log = log or waiting
+            text.append_text(safe_block(log or "(no log)"))
         self.query_one("#log-text", Static).update(text)
+
+    def _ask_for_log(self, run: Run, stage: StageRun) -> str:
+        """What to show for a mirrored stage's log until it arrives; asks for it once per
+        try and state (a running task's log is asked for again when it ends)."""
+        note = self._log_notes.get((run.id, stage.name))
+        if not stage.try_number:
+            return "(this task has not run yet)"
+        ask = (run.id, stage.name, stage.try_number, stage.status)
+        if ask not in self._asked:
+            self._asked.add(ask)
+            self._log_notes.pop((run.id, stage.name), None)
+            note = None
+            self.run_worker(partial(self._fetch_log, run.id, stage.name), thread=True, group="log")
+        title = self.detail.mirror.title if self.detail and self.detail.mirror else "outside"
+        return note or f"(fetching the log from {title}…)"
+
+    def _fetch_log(self, run_id: int, stage: str) -> None:
+        """Ask the scheduler for a stage's log and wait for its answer (a thread worker)."""
+        store = self.lookout.ws.store
+        asked = self.lookout.changes.perform("fetch_log", run=run_id, stage=stage)
+        if not asked.ok:
+            note = f"(log not fetched: {asked.message})"
+            self.app.call_from_thread(self._log_note, run_id, stage, note)
+            return
+        deadline = time.monotonic() + LOG_WAIT
+        tick = threading.Event()
+        while time.monotonic() < deadline:
+            got = scheduling.get_request(store, int(asked.data["request"]))
+            if got is not None and got.status == "done":
+                return  # the log is on the stage; the next refresh shows it
+            if got is not None and got.status == "failed":
+                note = f"(log not fetched: {got.result})"
+                self.app.call_from_thread(self._log_note, run_id, stage, note)
+                return
+            tick.wait(0.2)
+        waiting = "" if self.lookout.scheduler_alive() else ": no scheduler is running"
+        self.app.call_from_thread(self._log_note, run_id, stage, f"(the log has not come{waiting})")
+
+    def _log_note(self, run_id: int, stage: str, note: str) -> None:
+        self._log_notes[(run_id, stage)] = note
+        self._show_log()
 
     def on_keyed_table_highlighted(self, event: KeyedTable.Highlighted) -> None:
         if event.table.id == "runs":

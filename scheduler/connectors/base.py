@@ -12,6 +12,10 @@ from lookout.storage.db import Store, now
 SYNC_KEY = "sync"
 
 
+class ConnectorError(Exception):
+    """An outside system could not do what was asked; the message is one line for the user."""
+
+
 @dataclass(frozen=True)
 class SyncStatus:
     """The outcome of the last sync attempt, for panes that show how fresh the mirror is."""
