@@ -16,7 +16,7 @@ from pathlib import Path
 from lookout.scheduler import config as config_mod
 from lookout.scheduler import signing
 from lookout.scheduler.config import Config, ConfigError
-from lookout.storage.db import Store
+from lookout.storage.db import Store, StoreError
 from lookout.storage.identity import current_user
 
 ENV_VAR = "LOOKOUT_WORKSPACE"
@@ -84,6 +84,15 @@ def open_workspace(
                 f" {cfg.workspace['service_user']} (workspace.service_user), not as {current_user()}"
             )
         readonly = readonly or not daemon
+        if readonly and not cfg.database.exists():
+            raise StoreError(
+                f"{cfg.database}: no store yet: the daemon makes it when it starts"
+                f" (`lookout scheduler`, as {cfg.workspace['service_user']})"
+            )
+    elif readonly and not cfg.database.exists():
+        # A personal workspace whose config was written by hand (or copied) has no store
+        # yet: make it, so that reading shows "nothing yet" rather than a dead end.
+        Store(cfg.database, signer=signing.signer(cfg)).close()
     signer = None if readonly else signing.signer(cfg)
     store = Store(
         cfg.database,
