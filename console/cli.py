@@ -124,7 +124,7 @@ class _Parser(argparse.ArgumentParser):
         if isinstance(action, argparse._SubParsersAction):
             hint = f"; did you mean `{close[0]}`?" if close else " (`lookout --help` lists them)"
             raise UsageError(f"lookout: no command {shown(value)}{hint}")
-        hint = f"; did you mean {close[0]}?" if close else f" (choose from {', '.join(choices)})"
+        hint = f"; did you mean `{close[0]}`?" if close else f" (choose from {', '.join(choices)})"
         raise argparse.ArgumentError(action, f"no choice {shown(value)}{hint}")
 
 
@@ -587,7 +587,7 @@ def _unrecognized(parser: argparse.ArgumentParser, command: str | None, extra: l
     if first.startswith("-"):
         known = [o for a in where._actions for o in a.option_strings]
         close = difflib.get_close_matches(first.split("=", 1)[0], known, n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
+        hint = f"; did you mean `{close[0]}`?" if close else ""
         if first == "--readonly":
             hint = f" ({where.prog.split()[-1]} changes nothing, so there is nothing to refuse)"
         return f"{where.prog}: no option {shown(first)}{hint}"

@@ -56,10 +56,10 @@ def test_help_is_printed_and_exits_0(cli) -> None:
         (["stauts"], 'lookout: no command "stauts"; did you mean `status`?'),
         (["rollbak", "m"], 'lookout: no command "rollbak"; did you mean `rollback`?'),
         (["xyzzy"], 'lookout: no command "xyzzy" (`lookout --help` lists them)'),
-        (["status", "--jsno"], 'lookout status: no option "--jsno"; did you mean --json?'),
+        (["status", "--jsno"], 'lookout status: no option "--jsno"; did you mean `--json`?'),
         (
             ["completion", "bsh"],
-            'lookout completion: argument SHELL: no choice "bsh"; did you mean bash?',
+            'lookout completion: argument SHELL: no choice "bsh"; did you mean `bash`?',
         ),
         (
             ["status", "--readonly"],
@@ -260,3 +260,11 @@ def test_drift_problem_wording(cli, tmp_path: Path) -> None:
         "model wine: has drifted",
         "model beer: drift could not be computed",
     ]
+
+
+def test_the_starter_config_says_where_its_data_comes_from(cli, tmp_path: Path) -> None:
+    """Its comment once promised a CSV written "on first run" that never was."""
+    text = (_init(cli, tmp_path) / "lookout.toml").read_text()
+    assert "# The example dataset is scikit-learn's breast-cancer table." in text
+    assert 'source = "lookout.scheduler.examples:breast_cancer"' in text
+    assert ".csv" not in text and "first run" not in text
