@@ -16,7 +16,7 @@ from pathlib import Path
 from lookout.scheduler import config as config_mod
 from lookout.scheduler import signing
 from lookout.scheduler.config import Config, ConfigError
-from lookout.storage.db import Store, StoreError
+from lookout.storage.db import SchemaBehind, Store, StoreError
 from lookout.storage.identity import current_user
 
 ENV_VAR = "LOOKOUT_WORKSPACE"
@@ -94,14 +94,24 @@ def open_workspace(
         # yet: make it, so that reading shows "nothing yet" rather than a dead end.
         Store(cfg.database, signer=signing.signer(cfg)).close()
     signer = None if readonly else signing.signer(cfg)
-    store = Store(
-        cfg.database,
-        readonly=readonly,
-        group=cfg.workspace.get("group"),
-        mode=SHARED_FILE_MODE if cfg.shared else None,
-        signer=signer,
-    )
-    return Workspace(root, cfg, store)
+
+    def store() -> Store:
+        return Store(
+            cfg.database,
+            readonly=readonly,
+            group=cfg.workspace.get("group"),
+            mode=SHARED_FILE_MODE if cfg.shared else None,
+            signer=signer,
+        )
+
+    try:
+        return Workspace(root, cfg, store())
+    except SchemaBehind:
+        if cfg.shared:
+            raise
+    # A personal store an older Lookout wrote: upgrade it, as any writable open would.
+    Store(cfg.database, signer=signing.signer(cfg)).close()
+    return Workspace(root, cfg, store())
 
 
 def record_config(ws: Workspace, actor: str) -> None:

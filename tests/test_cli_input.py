@@ -194,3 +194,23 @@ def test_integer_literals_beyond_a_float_are_refused_by_the_config(cli, tmp_path
         root = config(tmp_path, text, f"ws{i}")
         line = one_line(cli("status", "-w", str(root)))
         assert "expected" in line and "99999…" in line, line
+
+
+def test_reading_a_store_an_older_lookout_wrote(cli, tmp_path: Path) -> None:
+    """`status` right after upgrading Lookout: the reads need the newest tables."""
+    import sqlite3
+
+    from lookout.storage.db import SchemaBehind, migrate
+    from lookout.storage.schema import SCHEMA_VERSION
+
+    root = config(tmp_path, '[workspace]\nname = "t"\n')
+    conn = sqlite3.connect(root / "lookout.db", isolation_level=None)
+    migrate(conn, root / "lookout.db", target=2)
+    conn.close()
+    with pytest.raises(
+        SchemaBehind, match=f"schema version 2, this Lookout needs {SCHEMA_VERSION}"
+    ):
+        Store(root / "lookout.db", readonly=True)
+    for command in (["status"], ["search", "anything"], ["report"]):
+        result = cli(*command, "-w", str(root))
+        assert result.code == 0, (command, result.err)  # a personal store is upgraded
