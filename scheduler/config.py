@@ -151,8 +151,9 @@ def listen_address(path: str, v: Any) -> str:
     takes any free port)."""
     s = string(path, v)
     host, _, port = s.rpartition(":")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise Invalid(path, f'expected HOST:PORT like "127.0.0.1:9464", got "{s}"')
+    # ASCII digits only, at most five: int() refuses "²" and strings of 4300 digits
+    if not host or not (port.isascii() and port.isdigit()) or len(port) > 5 or int(port) > 65535:
+        raise Invalid(path, f'expected HOST:PORT like "127.0.0.1:9464", got {shown(s)}')
     return s
 
 

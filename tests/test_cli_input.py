@@ -182,6 +182,15 @@ def test_a_huge_value_is_echoed_cut(cli, tmp_path: Path) -> None:
     assert line.endswith("yyyy…")  # the whole line is cut, at ERROR_LINE characters
 
 
+@pytest.mark.parametrize("port", ["9" * 5000, "²", "99999"])
+def test_a_listen_port_that_is_no_port(cli, tmp_path: Path, port: str) -> None:
+    """int() refuses strings of more than 4300 digits, and "²" passes str.isdigit()."""
+    root = config(tmp_path, f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    line = one_line(cli("status", "-w", str(root)))
+    assert 'metrics.listen: expected HOST:PORT like "127.0.0.1:9464", got "127.0.0.1:' in line
+    assert line.endswith('9999…"') if len(port) > 80 else line.endswith(f':{port}"')
+
+
 def test_integer_literals_beyond_a_float_are_refused_by_the_config(cli, tmp_path: Path) -> None:
     big = "9" * 400
     for i, text in enumerate(
