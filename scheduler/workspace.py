@@ -16,8 +16,9 @@ from pathlib import Path
 from lookout.scheduler import config as config_mod
 from lookout.scheduler import signing
 from lookout.scheduler.config import Config, ConfigError
-from lookout.storage.db import SchemaBehind, Store, StoreError
+from lookout.storage.db import Store, StoreError
 from lookout.storage.identity import current_user
+from lookout.storage.schema import SCHEMA_VERSION
 
 ENV_VAR = "LOOKOUT_WORKSPACE"
 SOCKET_NAME = "lookout.sock"
@@ -104,14 +105,19 @@ def open_workspace(
             signer=signer,
         )
 
-    try:
-        return Workspace(root, cfg, store())
-    except SchemaBehind:
+    opened = store()
+    version = opened.schema_version()
+    if version < SCHEMA_VERSION:  # read-only, an older Lookout's store: reads would miss tables
+        opened.close()
         if cfg.shared:
-            raise
-    # A personal store an older Lookout wrote: upgrade it, as any writable open would.
-    Store(cfg.database, signer=signing.signer(cfg)).close()
-    return Workspace(root, cfg, store())
+            raise StoreError(
+                f"{cfg.database}: store has schema version {version}, this Lookout needs"
+                f" {SCHEMA_VERSION}; the daemon upgrades it when it restarts"
+            )
+        # A personal store: upgrade it, as any writable open would.
+        Store(cfg.database, signer=signing.signer(cfg)).close()
+        opened = store()
+    return Workspace(root, cfg, opened)
 
 
 def record_config(ws: Workspace, actor: str) -> None:

@@ -40,10 +40,6 @@ class StoreError(Exception):
     """A store that cannot be opened or used; the message is one line for the user."""
 
 
-class SchemaBehind(StoreError):
-    """Opened to read, a store an older Lookout wrote: its writer upgrades it on its next open."""
-
-
 def _create_file(path: Path, group: str | None, mode: int | None) -> None:
     """Create the database file with `mode`, else 0600 (0660 and the group when one is named)."""
     mode = mode if mode is not None else 0o660 if group else 0o600
@@ -211,12 +207,6 @@ class Store:
                     raise StoreError(
                         f"{self.path}: store has schema version {version}, this Lookout "
                         f"knows up to {SCHEMA_VERSION}; upgrade Lookout to open it"
-                    )
-                if version < SCHEMA_VERSION:  # its reads would miss tables and columns
-                    raise SchemaBehind(
-                        f"{self.path}: store has schema version {version}, this Lookout needs"
-                        f" {SCHEMA_VERSION}; it is upgraded when opened to write (restart the"
-                        " daemon of a shared workspace)"
                     )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a Lookout store ({exc})") from exc

@@ -209,17 +209,36 @@ def test_reading_a_store_an_older_lookout_wrote(cli, tmp_path: Path) -> None:
     """`status` right after upgrading Lookout: the reads need the newest tables."""
     import sqlite3
 
-    from lookout.storage.db import SchemaBehind, migrate
-    from lookout.storage.schema import SCHEMA_VERSION
+    from lookout.storage.db import migrate
 
     root = config(tmp_path, '[workspace]\nname = "t"\n')
     conn = sqlite3.connect(root / "lookout.db", isolation_level=None)
     migrate(conn, root / "lookout.db", target=2)
     conn.close()
-    with pytest.raises(
-        SchemaBehind, match=f"schema version 2, this Lookout needs {SCHEMA_VERSION}"
-    ):
-        Store(root / "lookout.db", readonly=True)
     for command in (["status"], ["search", "anything"], ["report"]):
         result = cli(*command, "-w", str(root))
         assert result.code == 0, (command, result.err)  # a personal store is upgraded
+
+
+def test_reading_a_shared_store_an_older_lookout_wrote(cli, tmp_path: Path) -> None:
+    """Only the daemon writes a shared store, so only the daemon upgrades it."""
+    import grp
+    import pwd
+    import sqlite3
+
+    from lookout.storage.db import migrate
+    from lookout.storage.schema import SCHEMA_VERSION
+
+    me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    root = config(
+        tmp_path,
+        f'[workspace]\nmode = "shared"\nservice_user = "{me}"\ngroup = "{group}"\n',
+    )
+    conn = sqlite3.connect(root / "lookout.db", isolation_level=None)
+    migrate(conn, root / "lookout.db", target=2)
+    conn.close()
+    line = one_line(cli("status", "-w", str(root)))
+    assert line.endswith(
+        f"store has schema version 2, this Lookout needs {SCHEMA_VERSION};"
+        " the daemon upgrades it when it restarts"
+    )

@@ -255,6 +255,8 @@ def test_drift_problem_wording(cli, tmp_path: Path) -> None:
         "pipelines": [],
         "checks": {"fail": 0, "error": 0},
         "drift": [{"model": "wine", "level": "drift"}, {"model": "beer", "level": "error"}],
+        "serving": [],
+        "critical": [],
     }
     assert problems(status) == [
         "model wine: has drifted",
