@@ -163,12 +163,14 @@ def duration(path: str, v: Any) -> float:
 
 def size(path: str, v: Any) -> int:
     """'200MB', '1.5GB', '512KB' or a number of bytes; 0 or more (1 KB = 1000 bytes)."""
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT64_MAX:
         return v
     if isinstance(v, str):
         m = SIZE_RE.match(v)
         if m:
-            return int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
+            count = float(m.group(1)) * SIZE_UNITS[m.group(2).upper()]
+            if count <= INT64_MAX:  # 400 digits read as a float are infinite
+                return int(count)
     raise Invalid(path, f'expected a size like "200MB" or "2GB", got {shown(v)}')
 
 

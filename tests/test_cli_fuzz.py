@@ -61,12 +61,12 @@ KEYS = [
     "models", "task", "target", "drift", "schedule", "window_rows", "pipelines", "model",
     "dataset", "estimator", "params", "stages", "call", "triggers", "audit", "witness",
     "notifications", "url", "events", "mlflow", "metrics", "listen", "max_features",
-    "retention", "raw_rows", "x" * 500, "",
+    "retention", "raw_rows", "min_free", "x" * 500, "",
 ]  # fmt: skip
 text = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
     ["", "\x00", "/dev/null", "/proc/nope", "lookout.db", "1m", "99999999999999999999d",
      "*/5 * * * *", "99 * * * *", "x" * 5000, "\x1b]52;c;AAAA\x07", "a:b", "..", "/",
-     "h:" + "9" * 5000, "h:²"]
+     "h:" + "9" * 5000, "h:²", "9" * 400 + "MB"]
 )  # fmt: skip
 scalars = (
     st.integers(min_value=-(2**70), max_value=2**70)

@@ -197,6 +197,8 @@ def test_integer_literals_beyond_a_float_are_refused_by_the_config(cli, tmp_path
         (
             f"[policy]\nmetric_tolerance = {big}\n",
             f"[scheduler]\nheartbeat = {big}\n",
+            f'[scheduler]\nmin_free = "{big}MB"\n',
+            f"[scheduler]\nmin_free = {big}\n",
             f"[models.m]\ntask = 'regression'\ntarget = 'y'\n[models.m.drift]\nwindow_rows = {big}\n",
         )
     ):
