@@ -73,7 +73,8 @@ def test_fish(cli, tmp_path: Path) -> None:
 
 # Runs an interactive zsh on a pseudo-terminal and, for each line given after the fpath
 # folder, presses tab after it and prints what the completion system offered (compadd
-# wrapped to print its matches), then "END".
+# wrapped to print its matches), then "END". What the terminal echoes is spelled so that
+# it never matches what is read: `"HI""T:"`, `DONE-"SETUP"`.
 ZSH_CAPTURE = r"""
 zmodload zsh/zpty
 zpty z zsh -f -i
@@ -82,13 +83,11 @@ zpty -w z 'compadd () {
   if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
   typeset -a __hits
   builtin compadd -A __hits "$@"
-  (( $#__hits )) && print -l -- "HIT:"${^__hits}
+  (( $#__hits )) && print -l -- "HI""T:"${^__hits}
   builtin compadd "$@"
 }'
 zpty -w z "zstyle ':completion:*' list-prompt ''; zstyle ':completion:*' menu no"
-zpty -w z "print DONE-SETUP"
-zpty -r z line '*DONE-SETUP*'
-zpty -w z "print DONE-SETUP"
+zpty -w z 'print DONE-"SETUP"'
 zpty -r z line '*DONE-SETUP*'
 for typed in "${@[2,-1]}"; do
   zpty -n -w z "$typed"$'\t'
