@@ -245,6 +245,15 @@ def test_status_exits_1_when_nothing_would_run_the_schedule(cli, tmp_path: Path)
     (quiet / "lookout.toml").write_text('[workspace]\nname = "q"\n')
     result = cli("status", "--json", "-w", str(quiet))
     assert result.code == 0 and result.json()["problems"] == []
+    # a pipeline started by new files needs the scheduler to notice them
+    (quiet / "lookout.toml").write_text(
+        '[workspace]\nname = "q"\n[pipelines.p]\nkind = "custom"\n'
+        '[pipelines.p.triggers]\nfiles = "incoming/*.csv"\n'
+        '[[pipelines.p.stages]]\nname = "a"\ncall = "st:go"\n'
+    )
+    result = cli("status", "--json", "-w", str(quiet))
+    assert result.code == 1, result.err
+    assert result.json()["scheduler"]["scheduled"] == ["file trigger of p"]
 
 
 def test_drift_problem_wording(cli, tmp_path: Path) -> None:

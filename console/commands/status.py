@@ -112,6 +112,7 @@ def scheduled(ws: Workspace) -> list[str]:
     config alone: a connector's models are watched by their connector."""
     cfg = ws.config
     out = [f"pipeline {n}" for n, p in cfg.pipelines.items() if p["schedule"]]
+    out += [f"file trigger of {n}" for n, p in cfg.pipelines.items() if p["triggers"]["files"]]
     out += [f"checks of {n}" for n, d in cfg.datasets.items() if d["check_schedule"]]
     out += [
         f"drift of {n}"
