@@ -46,8 +46,10 @@ from lookout.scheduler.validate import (
     named_tables,
     nonempty,
     number,
+    path_text,
     schedule,
     shown,
+    shown_path,
     size,
     string,
     table,
@@ -149,8 +151,9 @@ def listen_address(path: str, v: Any) -> str:
     takes any free port)."""
     s = string(path, v)
     host, _, port = s.rpartition(":")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise Invalid(path, f'expected HOST:PORT like "127.0.0.1:9464", got "{s}"')
+    # ASCII digits only, at most five: int() refuses "²" and strings of 4300 digits
+    if not host or not (port.isascii() and port.isdigit()) or len(port) > 5 or int(port) > 65535:
+        raise Invalid(path, f'expected HOST:PORT like "127.0.0.1:9464", got {shown(s)}')
     return s
 
 
@@ -182,8 +185,8 @@ SPEC = table(
             table(
                 {
                     "name": Key(nonempty, default="lookout"),
-                    "database": Key(nonempty, default="lookout.db"),
-                    "artifacts": Key(nonempty, default="artifacts"),
+                    "database": Key(path_text, default="lookout.db"),
+                    "artifacts": Key(path_text, default="artifacts"),
                     "group": Key(nonempty),
                     "mode": Key(choice("personal", "shared"), default="personal"),
                     "service_user": Key(nonempty),
@@ -192,7 +195,7 @@ SPEC = table(
             ),
             default=dict,
         ),
-        "code": Key(table({"path": Key(nonempty, default="code")}), default=dict),
+        "code": Key(table({"path": Key(path_text, default="code")}), default=dict),
         "scheduler": Key(
             table(
                 {
@@ -335,9 +338,9 @@ SPEC = table(
         "audit": Key(
             table(
                 {
-                    "key": Key(nonempty, default="keys/audit.key"),
-                    "public_key": Key(nonempty, default="audit.pub"),
-                    "witness": Key(nonempty),
+                    "key": Key(path_text, default="keys/audit.key"),
+                    "public_key": Key(path_text, default="audit.pub"),
+                    "witness": Key(path_text),
                 }
             ),
             default=dict,
@@ -477,11 +480,13 @@ def parse(text: str, path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError(f"{label}: not valid TOML: arrays or tables nested too deeply") from None
     try:
         data = SPEC("", raw)
         _cross_check(data)
     except Invalid as exc:
-        raise ConfigError(f"{label}: {exc.path}: {exc.message}") from None
+        raise ConfigError(f"{label}: {shown_path(exc.path)}: {exc.message}") from None
     sections = {name: data.pop(name) for name in CONNECTORS}
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     cfg = Config(path=path, root=path.parent, connectors=sections, sha256=digest, **data)

@@ -294,6 +294,11 @@ def _call_hook(
 # -- helpers -------------------------------------------------------------------------
 
 
+def shown_version(version: int | None) -> str:
+    """What an alias pointed at, in messages: `v3`, or `none` when it pointed at nothing."""
+    return f"v{version}" if version is not None else "none"
+
+
 def _reason(reason: str) -> str:
     text = sanitize(reason or "", 500, single_line=True).strip()
     if not text:
@@ -430,7 +435,7 @@ def _move(
             **details,
         },
     )
-    was = f"v{from_version}" if from_version is not None else "nothing"
+    was = shown_version(from_version)
     verb = "rolled back" if kind == "rollback" else "promoted"
     events.raise_event(
         conn,
@@ -581,7 +586,7 @@ def request_promotion(
                 details={},
             )
         hook = _call_hook(ws, model, alias, target, "promotion", actor)
-        msg = f"{model} {alias}: v{from_version if from_version is not None else '-'} → v{version}"
+        msg = f"{model} {alias}: {shown_version(from_version)} → v{version}"
         return Outcome(True, msg + (f"; {hook}" if hook else ""), None, from_version, version, hook)
     with ws.store.write() as conn:
         if registry.read_version(conn, model, version) is None:
@@ -718,7 +723,7 @@ def approve(
         )
         done = registry.get_request(conn, req.id)
     hook = _call_hook(ws, req.model, req.alias, target, kind, actor)
-    was = f"v{from_version}" if from_version is not None else "nothing"
+    was = shown_version(from_version)
     msg = f"request #{req.id} approved: {req.model} {req.alias} {was} → v{req.version}"
     if overriding:
         msg += " (failed gates overridden)"
@@ -769,7 +774,7 @@ def _rollback_target(
     """
     current = registry.alias_version(conn, model, PRODUCTION)
     if expected_current is not None and current != expected_current:
-        now_is = f"v{current}" if current is not None else "nothing"
+        now_is = shown_version(current)
         raise PromotionError(
             f"production is no longer v{expected_current} ({model} production is {now_is} now)"
         )

@@ -38,16 +38,34 @@ class Invalid(Exception):
 Checker = Callable[[str, Any], Any]
 
 
+SHOWN = 80  # characters of a value an error message echoes: a 10 MB string is not a message
+INT64_MAX = 2**63 - 1  # the largest integer SQLite stores
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
 def shown(value: Any) -> str:
+    """A value as an error message echoes it: quoted, cut to SHOWN characters, with what
+    cannot be shown (a NUL, an escape) written as its escape code."""
     if isinstance(value, str):
-        return f'"{value}"'
+        text = _cut(value)
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return f'"{text}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "an array"
-    return str(value)
+    return _cut(str(value))
+
+
+def shown_path(path: str) -> str:
+    """A key path as an error message echoes it (keys are chosen by whoever wrote the file)."""
+    return path if len(path) <= 2 * SHOWN else path[: 2 * SHOWN - 1] + "…"
 
 
 def string(path: str, v: Any) -> str:
@@ -60,6 +78,14 @@ def nonempty(path: str, v: Any) -> str:
     s = string(path, v)
     if not s.strip():
         raise Invalid(path, "expected a non-empty string")
+    return s
+
+
+def path_text(path: str, v: Any) -> str:
+    """A file or folder path: a NUL character cannot name a file."""
+    s = nonempty(path, v)
+    if "\x00" in s:
+        raise Invalid(path, f"expected a path, got {shown(s)} (it holds a NUL character)")
     return s
 
 
@@ -79,7 +105,9 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Checker:
         if isinstance(v, bool) or not isinstance(v, int):
             raise Invalid(path, f"expected an integer{bounds}, got {shown(v)}")
         if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
-            raise Invalid(path, f"expected an integer{bounds}, got {v}")
+            raise Invalid(path, f"expected an integer{bounds}, got {shown(v)}")
+        if abs(v) > INT64_MAX:
+            raise Invalid(path, f"expected an integer{bounds} of at most 64 bits, got {shown(v)}")
         return v
 
     return check
@@ -94,11 +122,15 @@ def number(minimum: float | None = None, maximum: float | None = None) -> Checke
             bounds += f" and ≤ {maximum:g}" if bounds else f" ≤ {maximum:g}"
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise Invalid(path, f"expected a number{bounds}, got {shown(v)}")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise Invalid(path, f"expected a finite number{bounds}, got {v}")
-        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
-            raise Invalid(path, f"expected a number{bounds}, got {v:g}")
-        return float(v)
+        try:
+            f = float(v)
+        except OverflowError:  # an integer literal beyond any float
+            f = math.inf
+        if not math.isfinite(f):
+            raise Invalid(path, f"expected a finite number{bounds}, got {shown(v)}")
+        if (minimum is not None and f < minimum) or (maximum is not None and f > maximum):
+            raise Invalid(path, f"expected a number{bounds}, got {f:g}")
+        return f
 
     return check
 
@@ -118,7 +150,8 @@ def duration(path: str, v: Any) -> float:
     (longer ones overflow a clock or a timeout)."""
     seconds: float | None = None
     if isinstance(v, int | float) and not isinstance(v, bool):
-        seconds = float(v) if math.isfinite(v) else None
+        # an integer beyond a float is not finite either (float() would raise)
+        seconds = None if v != v else float(v) if abs(v) <= INT64_MAX else math.inf
     elif isinstance(v, str):
         seconds = schedules.duration_seconds(v)
     if seconds is None or seconds <= 0:
@@ -130,12 +163,14 @@ def duration(path: str, v: Any) -> float:
 
 def size(path: str, v: Any) -> int:
     """'200MB', '1.5GB', '512KB' or a number of bytes; 0 or more (1 KB = 1000 bytes)."""
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT64_MAX:
         return v
     if isinstance(v, str):
         m = SIZE_RE.match(v)
         if m:
-            return int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
+            count = float(m.group(1)) * SIZE_UNITS[m.group(2).upper()]
+            if count <= INT64_MAX:  # 400 digits read as a float are infinite
+                return int(count)
     raise Invalid(path, f'expected a size like "200MB" or "2GB", got {shown(v)}')
 
 
@@ -166,21 +201,21 @@ def zone(path: str, v: Any) -> str:
 def name(path: str, v: Any) -> str:
     s = string(path, v)
     if not NAME_RE.match(s):
-        raise Invalid(path, f'expected a name of letters, digits, "_", "-" or ".", got "{s}"')
+        raise Invalid(path, f'expected a name of letters, digits, "_", "-" or ".", got {shown(s)}')
     return s
 
 
 def call(path: str, v: Any) -> str:
     s = string(path, v)
     if not CALL_RE.match(s):
-        raise Invalid(path, f'expected "module:function", got "{s}"')
+        raise Invalid(path, f'expected "module:function", got {shown(s)}')
     return s
 
 
 def url(path: str, v: Any) -> str:
     s = string(path, v)
     if not re.match(r"^https?://[^\s/]+", s):
-        raise Invalid(path, f'expected an http:// or https:// URL, got "{s}"')
+        raise Invalid(path, f"expected an http:// or https:// URL, got {shown(s)}")
     return s
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from lookout.scheduler import config as config_mod
 from lookout.scheduler import signing
 from lookout.scheduler.config import Config, ConfigError
-from lookout.storage.db import Store
+from lookout.storage.db import Store, StoreError
 from lookout.storage.identity import current_user
+from lookout.storage.schema import SCHEMA_VERSION
 
 ENV_VAR = "LOOKOUT_WORKSPACE"
 SOCKET_NAME = "lookout.sock"
@@ -84,15 +85,39 @@ def open_workspace(
                 f" {cfg.workspace['service_user']} (workspace.service_user), not as {current_user()}"
             )
         readonly = readonly or not daemon
+        if readonly and not cfg.database.exists():
+            raise StoreError(
+                f"{cfg.database}: no store yet: the daemon makes it when it starts"
+                f" (`lookout scheduler`, as {cfg.workspace['service_user']})"
+            )
+    elif readonly and not cfg.database.exists():
+        # A personal workspace whose config was written by hand (or copied) has no store
+        # yet: make it, so that reading shows "nothing yet" rather than a dead end.
+        Store(cfg.database, signer=signing.signer(cfg)).close()
     signer = None if readonly else signing.signer(cfg)
-    store = Store(
-        cfg.database,
-        readonly=readonly,
-        group=cfg.workspace.get("group"),
-        mode=SHARED_FILE_MODE if cfg.shared else None,
-        signer=signer,
-    )
-    return Workspace(root, cfg, store)
+
+    def store() -> Store:
+        return Store(
+            cfg.database,
+            readonly=readonly,
+            group=cfg.workspace.get("group"),
+            mode=SHARED_FILE_MODE if cfg.shared else None,
+            signer=signer,
+        )
+
+    opened = store()
+    version = opened.schema_version()
+    if version < SCHEMA_VERSION:  # read-only, an older Lookout's store: reads would miss tables
+        opened.close()
+        if cfg.shared:
+            raise StoreError(
+                f"{cfg.database}: store has schema version {version}, this Lookout needs"
+                f" {SCHEMA_VERSION}; the daemon upgrades it when it restarts"
+            )
+        # A personal store: upgrade it, as any writable open would.
+        Store(cfg.database, signer=signing.signer(cfg)).close()
+        opened = store()
+    return Workspace(root, cfg, opened)
 
 
 def record_config(ws: Workspace, actor: str) -> None:

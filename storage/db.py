@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
 import urllib.parse
@@ -54,6 +55,27 @@ def _create_file(path: Path, group: str | None, mode: int | None) -> None:
             path.unlink()
             raise StoreError(f"{path}: group {group!r} does not exist") from exc
         os.chown(path, -1, gid)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What the path is when it exists and is not a regular file: SQLite would block on a
+    FIFO, read nothing from /dev/null and fail obscurely on a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the store: {exc.strerror}") from None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((what for test, what in kinds.items() if test(mode)), "not a regular file")
 
 
 class StoreConnection(sqlite3.Connection):
@@ -148,14 +170,20 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        kind = _not_a_file(self.path)
+        if kind is not None:
+            raise StoreError(f"{self.path}: not a Lookout store (it is {kind})")
         if readonly:
             if not self.path.exists():
                 raise StoreError(f"{self.path}: no store here (run `lookout init` first)")
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if not self.path.exists():
-                with contextlib.suppress(FileExistsError):
-                    _create_file(self.path, group, mode)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    with contextlib.suppress(FileExistsError):
+                        _create_file(self.path, group, mode)
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot create the store: {exc.strerror}") from None
         try:
             if not readonly:
                 conn = self.conn
@@ -173,6 +201,8 @@ class Store:
                         raise
                     self._reconnect(stale=True)  # no writer has it open: read it as it is
                     version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:  # an empty file, or some other program's database
+                    raise StoreError(f"{self.path}: not a Lookout store (it has no Lookout tables)")
                 if version > SCHEMA_VERSION:
                     raise StoreError(
                         f"{self.path}: store has schema version {version}, this Lookout "

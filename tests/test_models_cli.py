@@ -51,7 +51,8 @@ def test_models_unknown_model_is_bad_input(
 ) -> None:
     ws = make_workspace(toml())
     r = cli("models", "nope", "--json", "--workspace", str(ws.root))
-    assert r.code == 2 and "no model named 'nope'" in r.err and r.out == ""
+    assert r.code == 2 and r.err == "lookout: models: no model named 'nope'\n"
+    assert r.json()["ok"] is False and r.json()["error"] == "models: no model named 'nope'"
 
 
 def test_models_untrusted_names_are_sanitized(

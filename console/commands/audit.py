@@ -1,4 +1,4 @@
-"""`lookout audit [--verify [--full]] [--json] [--new-key]`: the audit record.
+"""`lookout audit [--verify [--full]] [--json] [--wide] [--limit N] [--new-key]`: the audit record.
 
 `--verify` checks every link, the signatures and the witness, and exits 1 when
 anything fails; `--new-key` starts signing with a fresh key.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.console.output import UsageError, echo, echo_table, print_json, workspace
 from lookout.scheduler import signing
 from lookout.scheduler.config import Config
 from lookout.storage import audit
@@ -75,12 +75,14 @@ def summary(cfg: Config, result: AuditVerification, full: bool) -> list[str]:
 
 
 def _new_key(args: argparse.Namespace) -> int:
+    if args.readonly:
+        raise UsageError("audit --new-key: refused in read-only mode")
     ws = workspace(args, readonly=True)  # the keys are files: no store write needed
     try:
         fp = signing.new_key(ws.config)
     except signing.SigningError as exc:
         raise UsageError(str(exc)) from None
-    print(f"new audit signing key {fp[:16]}…; the next audited change records it")
+    echo(f"new audit signing key {fp[:16]}…; the next audited change records it")
     return 0
 
 
@@ -108,19 +110,19 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         if entries:
-            print(
-                table(
-                    [
-                        [str(e.seq), iso(e.at) or "", e.actor, e.action, e.subject, e.reason]
-                        for e in entries
-                    ],
-                    ["SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "REASON"],
-                )
+            echo_table(
+                [
+                    [str(e.seq), iso(e.at) or "", e.actor, e.action, e.subject, e.reason]
+                    for e in entries
+                ],
+                ["SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "REASON"],
+                args.wide,
             )
         else:
-            print("no audit entries recorded")
+            echo("no audit entries recorded")
         if args.verify:
-            print("\n".join(summary(ws.config, result, args.full)))
+            for line in summary(ws.config, result, args.full):
+                echo(line)
     if args.verify and not result.verified:
         return 1
     return 0

@@ -1,4 +1,4 @@
-"""`lookout checks [--json] [--run DATASET]`: the latest result of each data check.
+"""`lookout checks [--json] [--wide] [--run DATASET]`: the latest result of each data check.
 
 Failing first; exit 1 when any check fails or could not be evaluated. `--run`
 (operator) evaluates a dataset's checks now, through the one door: in this process
@@ -12,11 +12,12 @@ from typing import Any
 
 from lookout.console.output import (
     UsageError,
+    echo,
+    echo_table,
     fail,
     perform,
     print_json,
     refusal,
-    table,
     wait_request,
     workspace,
 )
@@ -73,14 +74,14 @@ def run(args: argparse.Namespace) -> int:
         ws = workspace(args, changing=True)
         asked = perform(ws, "run_checks", dataset=args.run)
         if not asked.ok:
-            return refusal(asked, "checks --run: ")
+            refusal(asked, "checks --run: ")
         if "request" in asked.data:  # a shared workspace: the daemon runs them
             done = wait_request(ws, int(asked.data["request"]))
             if done.status == "failed":
-                return fail(f"checks --run: {done.result}", 1)
+                fail(f"checks --run: {done.result}", 1)
         rows = [as_json(r) for r in checks.latest_results(ws.store, args.run)]
     else:
-        ws = workspace(args)
+        ws = workspace(args, readonly=True)
         results = checks.latest_results(ws.store)
         rows = [as_json(r) for r in results] + never_run(ws, results)
     rows.sort(key=lambda r: ORDER[r["result"]])  # stable: the store's order within a result
@@ -88,23 +89,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"checks": rows})
     elif not rows:
-        print("no data checks configured" if args.run is None else f"{args.run} has no checks")
+        echo("no data checks configured" if args.run is None else f"{args.run} has no checks")
     else:
-        print(
-            table(
+        echo_table(
+            [
                 [
-                    [
-                        r["dataset"],
-                        r["name"],
-                        r["severity"],
-                        r["result"] or "never run",
-                        r["observed"] or r.get("message") or "",
-                        r["threshold"] or "",
-                        r["at"] or "",
-                    ]
-                    for r in rows
-                ],
-                ["DATASET", "CHECK", "SEVERITY", "RESULT", "OBSERVED", "THRESHOLD", "AT"],
-            )
+                    r["dataset"],
+                    r["name"],
+                    r["severity"],
+                    r["result"] or "never run",
+                    r["observed"] or r.get("message") or "",
+                    r["threshold"] or "",
+                    r["at"] or "",
+                ]
+                for r in rows
+            ],
+            ["DATASET", "CHECK", "SEVERITY", "RESULT", "OBSERVED", "THRESHOLD", "AT"],
+            args.wide,
         )
     return 1 if unhealthy else 0

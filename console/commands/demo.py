@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import threading
 from pathlib import Path
 
-from lookout.console.output import UsageError
+from lookout.console.output import UsageError, echo
 
 DEFAULT_DIR = "lookout-demo"
 
 
 def run(args: argparse.Namespace) -> int:
-    if not math.isfinite(args.speed) or args.speed <= 0:
-        raise UsageError(f"--speed: expected a number > 0, got {args.speed}")
     from lookout.scheduler.demo import (
         INCOMING_SECONDS,
         RAMP_STEPS,
@@ -26,14 +23,14 @@ def run(args: argparse.Namespace) -> int:
     )
 
     root = Path(args.dir or getattr(args, "workspace", None) or DEFAULT_DIR)
-    say = (lambda line: print(f"demo: {line}", file=sys.stderr)) if args.no_tui else print
+    say = (lambda line: echo(f"demo: {line}", file=sys.stderr)) if args.no_tui else echo
     try:
         ws = build(root, speed=args.speed, reset=args.reset, say=say)
     except DemoError as exc:
         raise UsageError(str(exc)) from None
     if args.no_tui:
-        print(f"demo workspace ready: {ws.root}")
-        print(f"open it with: lookout --workspace {ws.root}")
+        echo(f"demo workspace ready: {ws.root}")
+        echo(f"open it with: lookout --workspace {ws.root}")
         ws.close()
         return 0
     if not sys.stdout.isatty() or not sys.stdin.isatty():

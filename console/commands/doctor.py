@@ -17,7 +17,7 @@ import os
 import stat
 from pathlib import Path
 
-from lookout.console.output import UsageError, print_json
+from lookout.console.output import UsageError, echo, print_json
 from lookout.scheduler import signing, strict
 from lookout.scheduler.config import Config, ConfigError, load
 from lookout.scheduler.daemon import SOCKET_MODE
@@ -25,7 +25,6 @@ from lookout.scheduler.door import changes
 from lookout.scheduler.strict import Finding
 from lookout.scheduler.workspace import locate, open_workspace, service_uid
 from lookout.storage.db import StoreError
-from lookout.storage.text import sanitize
 
 KEY_DIR_MODE = 0o700
 KEY_MODE = 0o600
@@ -147,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             line = f"{'ok ' if f.ok else 'FIX'}  {f.path}: {f.detail}"
             if f.fix and not f.ok:
                 line += f"  → {f.fix}"
-            print(sanitize(line, 400, single_line=True))
+            echo(line, 400)
         tally = f"{len(found)} paths checked"
-        print(f"{len(problems)} problem(s); {tally}" if problems else f"nothing to fix; {tally}")
+        echo(f"{len(problems)} problem(s); {tally}" if problems else f"nothing to fix; {tally}")
     return 1 if problems else 0

@@ -1,4 +1,9 @@
-"""`lookout drift [MODEL] [--json]`: each model's latest drift, per feature; exit 1 at `drift`."""
+"""`lookout drift [MODEL] [--run] [--json] [--wide]`: each model's latest drift, per feature.
+
+Exit 1 when a model has drifted. The scheduler computes a model's drift on its
+`drift.schedule`; `--run` (operator) computes it now through the one door: in this
+process for a personal workspace, by the daemon for a shared one.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,19 @@ import argparse
 import math
 from typing import Any
 
-from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.console.output import (
+    UsageError,
+    echo,
+    echo_table,
+    fail,
+    perform,
+    print_json,
+    refusal,
+    wait_request,
+    workspace,
+)
 from lookout.storage import drift, registry
 from lookout.storage.records import DriftResult, FeatureDrift, iso
-from lookout.storage.text import sanitize
 
 
 def _number(v: float | None) -> float | None:
@@ -62,7 +76,28 @@ def _score(f: FeatureDrift) -> str:
     return f"p={f.score:.3g}" if f.p_value is not None else f"{f.score:.3g}"
 
 
+def _compute(args: argparse.Namespace) -> None:
+    """`--run`: compute MODEL's drift now instead of waiting for its schedule."""
+    if args.model is None:
+        raise UsageError("drift --run: name the MODEL whose drift to compute")
+    if args.readonly:
+        raise UsageError("drift --run: refused in read-only mode")
+    ws = workspace(args, changing=True)
+    try:
+        asked = perform(ws, "run_drift", model=args.model)
+        if not asked.ok:
+            refusal(asked, "drift --run: ")
+        if "request" in asked.data:  # a shared workspace: the daemon computes it
+            done = wait_request(ws, int(asked.data["request"]))
+            if done.status == "failed":
+                fail(f"drift --run: {done.result}", 1)
+    finally:
+        ws.close()
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.run:
+        _compute(args)
     ws = workspace(args, readonly=True)
     store = ws.store
     known = (
@@ -79,35 +114,32 @@ def run(args: argparse.Namespace) -> int:
         print_json({"models": [model_json(n, results[n]) for n in names]})
         return 1 if unhealthy else 0
     if not names:
-        print("no models")
+        echo("no models")
     for n in names:
         r = results[n]
         if r is None:
-            print(sanitize(f"{n}: no drift result yet (log inputs with `lookout log {n} FILE`)"))
+            echo(f"{n}: no drift result yet (log inputs with `lookout log {n} FILE`)")
             continue
         version = f"v{r.version}" if r.version is not None else "no production version"
-        print(
-            sanitize(
-                f"{n} ({version}): {r.level}, {r.share:.0%} of features drifted,"
-                f" {r.rows} rows, at {iso(r.at)}",
-                single_line=True,
-            )
+        echo(
+            f"{n} ({version}): {r.level}, {r.share:.0%} of features drifted,"
+            f" {r.rows} rows, at {iso(r.at)}"
         )
         if r.error:
-            print(sanitize(f"  error: {r.error}", 300, single_line=True))
+            echo(f"  error: {r.error}", 300)
         rows = [
             [f.name, f.method, _score(f), "-" if f.score is None else f"{f.threshold:.3g}", f.level]
             for f in r.features
         ]
         if rows:
-            print(table(rows, ["FEATURE", "METHOD", "SCORE", "THRESHOLD", "LEVEL"]))
+            echo_table(rows, ["FEATURE", "METHOD", "SCORE", "THRESHOLD", "LEVEL"], args.wide)
         pred = r.prediction or {}
         if pred.get("level"):
             score = "-" if pred.get("score") is None else f"{pred['score']:.3g}"
-            print(f"  prediction drift: {pred['method']} {score} ({pred['level']})")
+            echo(f"  prediction drift: {pred['method']} {score} ({pred['level']})")
         perf = r.performance or {}
         if perf.get("value") is not None:
-            print(
-                f"  {sanitize(perf['metric'], 40, single_line=True)}: {perf['value']:.4g} on {perf['labelled_rows']} labelled rows"
+            echo(
+                f"  {perf['metric']}: {perf['value']:.4g} on {perf['labelled_rows']} labelled rows"
             )
     return 1 if unhealthy else 0

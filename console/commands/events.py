@@ -1,5 +1,5 @@
-"""`lookout events [--json] [--ack EVENT --note TEXT]`: the timeline: open events first, then
-acknowledged ones, then resolved ones.
+"""`lookout events [--json] [--wide] [--limit N] [--ack EVENT --note TEXT]`: the timeline:
+open events first, then acknowledged ones, then resolved ones.
 
 Acknowledging goes through the one door and needs the operator role."""
 
@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.console.output import UsageError, perform, print_json, refusal, table, workspace
+from lookout.console.output import (
+    UsageError,
+    echo,
+    echo_table,
+    perform,
+    print_json,
+    refusal,
+    workspace,
+)
 from lookout.storage import events
 from lookout.storage.records import Event, iso
 
@@ -34,40 +42,39 @@ def run(args: argparse.Namespace) -> int:
     if args.ack is not None:
         asked = perform(ws, "acknowledge", event=args.ack, note=args.note)
         if not asked.ok:
-            return refusal(asked)
+            refusal(asked)
         e = events.get_event(ws.store, args.ack)
         assert e is not None
         if args.json:
             print_json({"ok": True, "message": f"event {e.id} acknowledged", "event": as_json(e)})
         else:
-            print(f"event {e.id} acknowledged by {e.acked_by}")
+            echo(f"event {e.id} acknowledged by {e.acked_by}")
         return 0
     rows = events.list_events(ws.store, limit=args.limit)
     if args.json:
         print_json({"events": [as_json(e) for e in rows]})
         return 0
     if not rows:
-        print("no events recorded")
+        echo("no events recorded")
         return 0
-    print(
-        table(
+    echo_table(
+        [
             [
-                [
-                    str(e.id),
-                    iso(e.at) or "",
-                    e.severity,
-                    e.kind,
-                    e.subject,
-                    e.message,
-                    "resolved"
-                    if e.resolved_at is not None
-                    else f"acked by {e.acked_by}"
-                    if e.acked_by
-                    else "open",
-                ]
-                for e in rows
-            ],
-            ["ID", "AT", "SEVERITY", "KIND", "SUBJECT", "MESSAGE", "STATE"],
-        )
+                str(e.id),
+                iso(e.at) or "",
+                e.severity,
+                e.kind,
+                e.subject,
+                e.message,
+                "resolved"
+                if e.resolved_at is not None
+                else f"acked by {e.acked_by}"
+                if e.acked_by
+                else "open",
+            ]
+            for e in rows
+        ],
+        ["ID", "AT", "SEVERITY", "KIND", "SUBJECT", "MESSAGE", "STATE"],
+        args.wide,
     )
     return 0

@@ -16,7 +16,7 @@ import pwd
 import sys
 from pathlib import Path
 
-from lookout.console.output import UsageError
+from lookout.console.output import UsageError, echo
 from lookout.scheduler import signing, strict
 from lookout.scheduler.config import CONFIG_NAME, Config, ConfigError, parse
 from lookout.scheduler.workspace import SHARED_FILE_MODE, locate
@@ -151,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
     root = locate(args.dir or getattr(args, "workspace", None))
     path = root / CONFIG_NAME
     if path.exists():
-        raise UsageError(f"{path}: already exists; not overwriting it")
+        raise UsageError(
+            f"{path}: already exists; not overwriting it (`lookout status -w {root}` reads it)"
+        )
     if args.shared:
         return _shared(args, root, path)
     if args.group or args.service_user:
@@ -166,8 +168,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.artifacts.mkdir(parents=True, exist_ok=True)
     except (OSError, StoreError) as exc:
         raise UsageError(f"{root}: cannot create the workspace: {exc}") from None
-    print(f"wrote {path}")
-    print(f"next: lookout run cancer_train --workspace {root} --wait")
+    echo(f"wrote {path}")
+    echo(f"next: lookout run cancer_train --workspace {root} --wait")
     return 0
 
 
@@ -225,18 +227,18 @@ def _shared(args: argparse.Namespace, root: Path, path: Path) -> int:
             os.chown(p, uid, gid)
     except (OSError, StoreError) as exc:
         raise UsageError(f"{root}: cannot create the workspace: {exc}") from None
-    print(f"wrote {path}: a shared workspace of {group.gr_name}, written by {service.pw_name}")
+    echo(f"wrote {path}: a shared workspace of {group.gr_name}, written by {service.pw_name}")
     for problem in strict.refusals(cfg, uid):
-        print(f"fix first: {problem.path}: {problem.detail} ({problem.fix})")
+        echo(f"fix first: {problem.path}: {problem.detail} ({problem.fix})")
     lookout = Path(sys.executable).with_name("lookout")
-    print(
-        UNIT.format(
-            name=root.name,
-            root=root,
-            service=service.pw_name,
-            group=group.gr_name,
-            lookout=lookout if lookout.exists() else "lookout",
-        )
+    unit = UNIT.format(
+        name=root.name,
+        root=root,
+        service=service.pw_name,
+        group=group.gr_name,
+        lookout=lookout if lookout.exists() else "lookout",
     )
-    print(f"next: start that unit, or `lookout scheduler --workspace {root}` as {service.pw_name}")
+    for line in unit.splitlines():
+        echo(line)
+    echo(f"next: start that unit, or `lookout scheduler --workspace {root}` as {service.pw_name}")
     return 0

@@ -16,13 +16,12 @@ import argparse
 from typing import Any
 
 import numpy as np
-from lookout.console.output import UsageError, perform, print_json, refusal, workspace
+from lookout.console.output import UsageError, echo, perform, print_json, refusal, workspace
 from lookout.scheduler.door import INVALID
 from lookout.scheduler.drift import category_key
 from lookout.scheduler.frame import DataError, Frame, read_table
 from lookout.storage import drift, registry
 from lookout.storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
-from lookout.storage.text import sanitize
 
 
 def _ids(frame: Frame, name: str) -> list[str]:
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: {exc}") from None
     logged = perform(ws, "log", model=model, kind=kind, columns=cols)
     if not logged.ok:
-        return refusal(logged, f"{args.file}: " if logged.data.get("error") == INVALID else "")
+        refusal(logged, f"{args.file}: " if logged.data.get("error") == INVALID else "")
     if args.json:
         print_json(
             {
@@ -105,8 +104,18 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(sanitize(logged.message, single_line=True))
+        echo(logged.message)
         if ignored:
-            note = f"note: ignored columns not used by {model}: {', '.join(ignored)}"
-            print(sanitize(note, 300, single_line=True))
+            echo(f"note: ignored columns not used by {model}: {', '.join(ignored)}", 300)
+        if not args.labels:
+            echo(_when_drift(mcfg, model))
     return 0
+
+
+def _when_drift(mcfg: dict[str, Any] | None, model: str) -> str:
+    """When the batch shows up in the model's drift: on its schedule, or now with --run."""
+    now = f"`lookout drift {model} --run` computes it now"
+    if mcfg is None or mcfg["source"] != "local":
+        return f"drift: {now}"
+    every = mcfg["drift"]["schedule"]
+    return f"drift: the scheduler computes it on its schedule ({every}); {now}"

@@ -1,11 +1,11 @@
-"""`lookout models [MODEL] [--json]`: versions, aliases and metrics of each model."""
+"""`lookout models [MODEL] [--json] [--wide]`: versions, aliases and metrics of each model."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.console.output import UsageError, echo, echo_table, print_json, workspace
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import registry
 from lookout.storage.records import Version, iso
@@ -70,35 +70,34 @@ def run(args: argparse.Namespace) -> int:
         print_json({"models": models})
         return 0
     if not models:
-        print("no models defined or registered")
+        echo("no models defined or registered")
         return 0
     for i, m in enumerate(models):
         if i:
-            print()
+            echo()
         aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(m["aliases"].items())) or "no aliases"
-        print(
+        echo(
             f"{m['name']} ({m['source']}, {m['task']}, primary metric {m['primary_metric']}): {aliases}"
         )
         versions = m["versions"]
         if not versions:
-            print("  no versions registered")
+            echo("  no versions registered")
             continue
         shown = versions if args.model else versions[:TEXT_VERSIONS]
-        print(
-            table(
+        echo_table(
+            [
                 [
-                    [
-                        f"v{v['version']}",
-                        ",".join(v["aliases"]),
-                        _metrics(v["metrics"], m["primary_metric"]),
-                        v["created_at"] or "",
-                        (v["artifact_sha256"] or "-")[:12],
-                    ]
-                    for v in shown
-                ],
-                ["VERSION", "ALIASES", "METRICS", "CREATED", "SHA256"],
-            )
+                    f"v{v['version']}",
+                    ",".join(v["aliases"]),
+                    _metrics(v["metrics"], m["primary_metric"]),
+                    v["created_at"] or "",
+                    (v["artifact_sha256"] or "-")[:12],
+                ]
+                for v in shown
+            ],
+            ["VERSION", "ALIASES", "METRICS", "CREATED", "SHA256"],
+            args.wide,
         )
         if len(shown) < len(versions):
-            print(f"  … {len(versions) - len(shown)} older versions (lookout models {m['name']})")
+            echo(f"  … {len(versions) - len(shown)} older versions (lookout models {m['name']})")
     return 0

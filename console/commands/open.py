@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import sys
 
 from lookout.console.output import UsageError, workspace
@@ -12,8 +11,6 @@ from lookout.console.output import UsageError, workspace
 
 def run(args: argparse.Namespace) -> int:
     refresh = getattr(args, "refresh", None)
-    if refresh is not None and (not math.isfinite(refresh) or refresh <= 0):
-        raise UsageError(f"--refresh: expected a number of seconds > 0, got {refresh}")
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise UsageError("the console needs a terminal; use `lookout status` in scripts")
     ws = workspace(args)

@@ -2,18 +2,18 @@
 
 Actions go through the one door (`lookout.scheduler.door`) and print one line
 (or `{"ok", "message", ...}` with --json) and exit 0; a refusal prints its reason
-on stderr and exits 2; a change that committed but whose reload hook failed, or a
-daemon that cannot be reached, exits 1 (something needs a person).
+on stderr (and `{"ok": false, "error", "message"}` with --json) and exits 2; a change
+that committed but whose reload hook failed, or a daemon that cannot be reached,
+exits 1 (something needs a person).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from lookout.console.output import perform, print_json, refusal, table, workspace
+from lookout.console.output import echo, echo_table, perform, print_json, refusal, workspace
 from lookout.scheduler.door import Outcome, request_data
 from lookout.storage import registry
-from lookout.storage.text import sanitize
 
 
 def _requests(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def _requests(args: argparse.Namespace) -> int:
         print_json({"requests": [request_data(r) for r in rows]})
         return 0
     if not rows:
-        print("no promotion requests")
+        echo("no promotion requests")
         return 0
     body = []
     for r in rows:
@@ -41,11 +41,10 @@ def _requests(args: argparse.Namespace) -> int:
                 r.reason,
             ]
         )
-    print(
-        table(
-            body,
-            ["ID", "MODEL", "CHANGE", "STATUS", "REQUESTED BY", "APPROVALS", "GATES", "REASON"],
-        )
+    echo_table(
+        body,
+        ["ID", "MODEL", "CHANGE", "STATUS", "REQUESTED BY", "APPROVALS", "GATES", "REASON"],
+        args.wide,
     )
     return 0
 
@@ -78,17 +77,13 @@ def run(args: argparse.Namespace) -> int:
         return _requests(args)
     outcome = _act(args)
     if not outcome.ok:
-        message = sanitize(outcome.message, single_line=True)
-        if args.json:
-            print_json({"ok": False, "message": message})
-        return refusal(outcome, f"{args.command}: ")
+        refusal(outcome, f"{args.command}: ")
     if args.json:
         print_json({"ok": True, "message": outcome.message, **outcome.data})
     else:
-        print(sanitize(outcome.message))
+        echo(outcome.message)
         request = outcome.data.get("request")
         if request is not None and request["status"] == "pending":
             for g in request["gates"]:
-                mark = "✓" if g["passed"] else "✗"
-                print(f"  {mark} {g['name']}: {sanitize(g['detail'], single_line=True)}")
+                echo(f"  {'✓' if g['passed'] else '✗'} {g['name']}: {g['detail']}")
     return 1 if outcome.data.get("hook_error") else 0

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from lookout.console.output import UsageError, workspace
+from lookout.console.output import UsageError, echo, workspace
 from lookout.scheduler import report, report_html
 from lookout.scheduler.validate import Invalid, duration
 from lookout.storage.db import now
@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"report: cannot write {args.out}: {exc.strerror or exc}") from None
-    print(f"report written to {args.out}")
+    echo(f"report written to {args.out}")
     return 0

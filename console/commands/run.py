@@ -26,6 +26,7 @@ from typing import Any
 
 from lookout.console.output import (
     UsageError,
+    echo,
     perform,
     print_json,
     refusal,
@@ -40,7 +41,6 @@ from lookout.scheduler.workspace import Workspace
 from lookout.storage import pipelines, scheduling
 from lookout.storage.db import now
 from lookout.storage.records import RUN_ENDED, Request, Run, iso
-from lookout.storage.text import sanitize
 
 SYNC_EVERY = 2.0  # seconds between mirror syncs while this process follows an Airflow run
 
@@ -215,7 +215,7 @@ def _run(ws: Workspace, args: argparse.Namespace) -> int:
         ws, "run", pipeline=name, retry_of=args.retry, conf=_conf(args.conf), force=args.force
     )
     if not asked.ok:
-        return refusal(asked)
+        refusal(asked)
     req_id = int(asked.data["request"])
     what = f"retry of run {args.retry} of {name}" if args.retry is not None else f"run of {name}"
     if not args.wait:
@@ -285,9 +285,9 @@ def _report(
             }
         )
     else:
-        print(sanitize(message, single_line=True))
+        echo(message)
         for s in result.stages if result is not None else ():
             secs = f"{s.seconds:.2f}s" if s.seconds is not None else ""
             err = f"  {s.error}" if s.error else ""
-            print(sanitize(f"  {s.name:<12} {s.status:<11} {secs:>8}{err}", single_line=False))
+            echo(f"  {s.name:<12} {s.status:<11} {secs:>8}{err}")
     return 0 if ok else 1

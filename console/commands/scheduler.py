@@ -16,7 +16,7 @@ import sys
 import threading
 from types import FrameType
 
-from lookout.console.output import UsageError, fail
+from lookout.console.output import UsageError, echo, fail
 from lookout.scheduler import strict
 from lookout.scheduler.config import ConfigError
 from lookout.scheduler.daemon import Daemon, DaemonError
@@ -24,6 +24,15 @@ from lookout.scheduler.service import Scheduler
 from lookout.scheduler.workspace import Workspace, open_workspace, service_uid
 from lookout.storage.db import StoreError
 from lookout.storage.records import Lease, iso
+from lookout.storage.text import sanitize
+
+
+class _Sanitized(logging.Formatter):
+    """Log lines carry names, paths and error text from data: through the one sanitizer
+    (a traceback keeps its line breaks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return sanitize(super().format(record))
 
 
 def _holder(lease: Lease) -> str:
@@ -50,11 +59,9 @@ def _open(args: argparse.Namespace) -> Workspace:
 
 def run(args: argparse.Namespace) -> int:
     ws = _open(args)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log = logging.StreamHandler(sys.stderr)
+    log.setFormatter(_Sanitized("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[log])
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per job execution
     try:
         sched = Scheduler(ws)
@@ -85,9 +92,9 @@ def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
     stop = sched.stop_event
     won, lease = sched.acquire()
     if not won and not args.wait:
-        return fail(f"another scheduler holds the lease: {_holder(lease)}", 1)
+        fail(f"another scheduler holds the lease: {_holder(lease)}", 1)
     if not won:
-        print(f"waiting for the lease held by {_holder(lease)}", flush=True)
+        echo(f"waiting for the lease held by {_holder(lease)}", flush=True)
         while not won:
             if stop.wait(min(sched.heartbeat, 1.0)):
                 return 0
@@ -97,7 +104,7 @@ def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
             sched.run_once()
         finally:
             sched.release()
-        print("ran what was due or queued")
+        echo("ran what was due or queued")
         return 0
     try:
         started = sched.start()
@@ -105,20 +112,20 @@ def _serve(sched: Scheduler, args: argparse.Namespace) -> int:
         sched.stop(timeout=0)
         raise
     if not started:
-        return fail(f"another scheduler holds the lease: {_holder(sched.lease or lease)}", 1)
+        fail(f"another scheduler holds the lease: {_holder(sched.lease or lease)}", 1)
     daemon = Daemon(sched.ws) if sched.ws.shared else None
     if daemon is not None:
         try:
             daemon.start()
         except DaemonError as exc:
             sched.stop()
-            return fail(str(exc), 1)
+            fail(str(exc), 1)
     where = f", serving {daemon.path}" if daemon is not None else ""
-    print(f"scheduler running as {sched.holder} with {len(sched.jobs)} jobs{where}", flush=True)
+    echo(f"scheduler running as {sched.holder} with {len(sched.jobs)} jobs{where}", flush=True)
     try:
         sched.serve()
     finally:
         if daemon is not None:
             daemon.stop()
-    print("scheduler stopped", flush=True)
+    echo("scheduler stopped", flush=True)
     return 0

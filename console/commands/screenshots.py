@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lookout.console import showcase
+from lookout.console.output import UsageError, echo
 from lookout.console.showcase import NOW
 from lookout.storage.records import Lease
 
@@ -119,7 +120,10 @@ async def _shoot(ws: Any, name: str, size: tuple[int, int]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot make the folder: {exc.strerror}") from None
     with tempfile.TemporaryDirectory(prefix="lookout-shots-") as tmp:
         ws = showcase.seed(Path(tmp) / "acme-ml", USER)
         try:
@@ -127,8 +131,11 @@ def run(args: argparse.Namespace) -> int:
                 for suffix, size in SIZES.items():
                     svg = asyncio.run(_shoot(ws, name, size))
                     path = out / f"{name}{suffix}.svg"
-                    path.write_text(svg, encoding="utf-8")
-                    print(path)
+                    try:
+                        path.write_text(svg, encoding="utf-8")
+                    except OSError as exc:
+                        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
+                    echo(path)
         finally:
             ws.close()
     return 0

@@ -1,11 +1,11 @@
-"""`lookout search TEXT [--json]`: events, stage logs, failing checks and audit reasons that
+"""`lookout search TEXT [--json] [--wide]`: events, stage logs, failing checks and audit reasons that
 mention every word of TEXT, newest first."""
 
 from __future__ import annotations
 
 import argparse
 
-from lookout.console.output import UsageError, print_json, table, workspace
+from lookout.console.output import UsageError, echo, echo_table, print_json, workspace
 from lookout.storage import search
 from lookout.storage.records import iso
 
@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if not hits:
-        print("nothing found")
+        echo("nothing found")
         return 0
     rows = [[iso(h.at) or "", h.kind, f"{LABELS[h.kind]} {h.id}", h.subject, h.text] for h in hits]
-    print(table(rows, ["AT", "KIND", "ID", "SUBJECT", "TEXT"]))
+    echo_table(rows, ["AT", "KIND", "ID", "SUBJECT", "TEXT"], args.wide)
     return 0

@@ -1,12 +1,18 @@
-"""`lookout status [--json]`: one-shot health; exit 1 when something needs a person."""
+"""`lookout status [--json] [--wide]`: one-shot health; exit 1 when something needs a person.
+
+Something needs a person when a pipeline's last run failed or was interrupted, a
+check fails or errs, a model has drifted (or its drift could not be computed), or no
+scheduler is running while the config schedules work: nothing would happen next.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from lookout.console.output import print_json, table, workspace
+from lookout.console.output import echo, echo_table, print_json, workspace
 from lookout.scheduler import reconcile, schedules
+from lookout.scheduler.connectors import CONNECTORS
 from lookout.scheduler.workspace import Workspace
 from lookout.storage import checks, drift, events, pipelines, registry, retention, scheduling
 from lookout.storage.db import now
@@ -81,6 +87,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
             "since": iso(lease.since) if lease else None,
             "heartbeat_at": iso(lease.heartbeat_at) if lease else None,
             "timezone": zone,
+            "scheduled": scheduled(ws),
         },
         "pipelines": pipes,
         "checks": checks.counts(store),
@@ -100,9 +107,34 @@ def _store(store: Any) -> dict[str, Any]:
     return stats
 
 
+def scheduled(ws: Workspace) -> list[str]:
+    """The work the config schedules, one name each (the scheduler's jobs), read from the
+    config alone: a connector's models are watched by their connector."""
+    cfg = ws.config
+    out = [f"pipeline {n}" for n, p in cfg.pipelines.items() if p["schedule"]]
+    out += [f"file trigger of {n}" for n, p in cfg.pipelines.items() if p["triggers"]["files"]]
+    out += [f"checks of {n}" for n, d in cfg.datasets.items() if d["check_schedule"]]
+    out += [
+        f"drift of {n}"
+        for n, m in cfg.models.items()
+        if m["source"] == "local" and m["drift"]["schedule"]
+    ]
+    out += [f"{c.name} sync" for c in CONNECTORS.values() if c.enabled(ws)]
+    if cfg.notifications:
+        out.append("webhook deliveries")
+    return out
+
+
 def problems(status: dict[str, Any]) -> list[str]:
     """What makes the workspace unhealthy, one phrase each."""
     out = []
+    s = status["scheduler"]
+    if not s["alive"] and s["scheduled"]:
+        jobs = s["scheduled"]
+        out.append(
+            f"scheduler: not running, so nothing scheduled happens ({len(jobs)} jobs:"
+            f" {', '.join(jobs[:3])}{', …' if len(jobs) > 3 else ''}); start `lookout scheduler`"
+        )
     for p in status["pipelines"]:
         last = p["last_run"]
         if last and last["status"] in ("failed", "interrupted"):
@@ -112,7 +144,8 @@ def problems(status: dict[str, Any]) -> list[str]:
         out.append(f"checks: {c['fail']} failing, {c['error']} erroring")
     for d in status["drift"]:
         if d["level"] in ("drift", "error"):
-            out.append(f"model {d['model']}: drift {d['level']}")
+            found = "has drifted" if d["level"] == "drift" else "drift could not be computed"
+            out.append(f"model {d['model']}: {found}")
     shown = set()
     for f in status["serving"]:
         shown.add(f["problem"])
@@ -132,10 +165,10 @@ def run(args: argparse.Namespace) -> int:
         return 1 if issues else 0
     s = status["scheduler"]
     if s["alive"]:
-        print(f"scheduler: ● alive ({s['holder']}, since {s['since']})")
+        echo(f"scheduler: ● alive ({s['holder']}, since {s['since']})")
     else:
         last = f", last heartbeat {s['heartbeat_at']}" if s["heartbeat_at"] else ""
-        print(f"scheduler: ○ not running{last}")
+        echo(f"scheduler: ○ not running{last}")
     if status["pipelines"]:
         rows = []
         for p in status["pipelines"]:
@@ -150,29 +183,25 @@ def run(args: argparse.Namespace) -> int:
                     p["next_run_local"] or "-",
                 ]
             )
-        print(table(rows, ["PIPELINE", "LAST RUN", "STAGES", "NEXT RUN"]))
+        echo_table(rows, ["PIPELINE", "LAST RUN", "STAGES", "NEXT RUN"], args.wide)
     else:
-        print("pipelines: none defined")
+        echo("pipelines: none defined")
     c = status["checks"]
-    print(f"checks: {c['pass']} pass, {c['warn']} warn, {c['fail']} fail, {c['error']} error")
+    echo(f"checks: {c['pass']} pass, {c['warn']} warn, {c['fail']} fail, {c['error']} error")
     if status["models"]:
-        print(
-            table(
-                [
-                    [
-                        m["name"],
-                        str(m["production"] or "-"),
-                        str(m["candidate"] or "-"),
-                        str(m["pending_requests"]),
-                    ]
-                    for m in status["models"]
-                ],
-                ["MODEL", "PRODUCTION", "CANDIDATE", "PENDING"],
-            )
-        )
+        rows = [
+            [
+                m["name"],
+                str(m["production"] or "-"),
+                str(m["candidate"] or "-"),
+                str(m["pending_requests"]),
+            ]
+            for m in status["models"]
+        ]
+        echo_table(rows, ["MODEL", "PRODUCTION", "CANDIDATE", "PENDING"], args.wide)
     for d in status["drift"]:
-        print(f"drift {d['model']}: {d['level']} ({d['share']:.0%} of features drifted)")
-    print(f"events: {status['events']['open']} unacknowledged")
+        echo(f"drift {d['model']}: {d['level']} ({d['share']:.0%} of features drifted)")
+    echo(f"events: {status['events']['open']} unacknowledged")
     for p in issues:
-        print(f"✗ {p}")
+        echo(f"✗ {p}")
     return 1 if issues else 0
