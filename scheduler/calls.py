@@ -16,6 +16,8 @@ receiver can trust them, and what may be said when one fails.
   header, a bearer token with a line break in it, whole. `failure` describes a transport
   error by its kind; only the operating system's words for a refused connection are kept.
   `bad_credential` refuses such a token before it is ever sent.
+- Secrets: `secret_from_env` and `secret_from_file` read a connector's credential, naming
+  the variable or file when they refuse it, never its content.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
+import os
 import random
+import stat
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from lookout.storage.text import sanitize
@@ -145,6 +150,33 @@ def bad_credential(value: str) -> str | None:
     if not value.isprintable() or any(c.isspace() for c in value):
         return "holds spaces or control characters"
     return None
+
+
+class SecretError(ValueError):
+    """A credential that cannot be read; one line naming where it was looked for."""
+
+
+def secret_from_env(name: str, section: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SecretError(f"environment variable {name} (named in [{section}]) is not set")
+    return value
+
+
+def secret_from_file(path: Path, section: str) -> str:
+    """A secret from a file only its owner can read; a file others can read is refused."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise SecretError(f"{path}: readable by others (mode {mode:04o}); run chmod 600 {path}")
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SecretError(f"{path}: cannot read the [{section}] secret ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SecretError(f"{path}: the [{section}] secret is not text") from None
+    if not secret:
+        raise SecretError(f"{path}: the [{section}] secret file is empty")
+    return secret
 
 
 def header_value(text: str, limit: int = 200) -> str:

@@ -287,9 +287,7 @@ def test_token_file_readable_by_others_is_refused(make_workspace, tmp_path: Path
         report = connector.sync(ws)
 
     assert not report.ok
-    assert report.error == (
-        f"{token}: token file is readable by others (mode 0644); run chmod 600 {token}"
-    )
+    assert report.error == (f"{token}: readable by others (mode 0644); run chmod 600 {token}")
     assert seen == []  # nothing was sent
 
 

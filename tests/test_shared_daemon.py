@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -89,7 +90,11 @@ while time.monotonic() < deadline:
         team.base / "reader.log",
     )
     try:
-        time.sleep(1.0)  # the reader opened the store while the daemon was down
+        # the reader has opened the store while the daemon was down
+        opened = time.monotonic() + 60
+        while "stale" not in (team.base / "reader.log").read_text() and reader.poll() is None:
+            assert time.monotonic() < opened, "the reader did not open the store"
+            threading.Event().wait(0.05)
         host.start()
         asked = host.lookout("alice", "run", "train")
         assert asked.returncode == 0, asked.stderr

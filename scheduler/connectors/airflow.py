@@ -40,12 +40,9 @@ import datetime as dt
 import email.utils
 import hashlib
 import json
-import os
-import stat
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -213,31 +210,6 @@ def interval(ws: Workspace) -> float:
     return float(section(ws)["poll"])
 
 
-def _env(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise AirflowError(f"environment variable {name} (named in [airflow]) is not set")
-    return value
-
-
-def _secret_file(path: Path) -> str:
-    """A secret from a file only its owner can read; refuse a file others can read."""
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise AirflowError(
-                f"{path}: readable by others (mode {mode:04o}); run chmod 600 {path}"
-            )
-        secret = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise AirflowError(f"{path}: cannot read the [airflow] secret ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise AirflowError(f"{path}: the [airflow] secret is not text") from None
-    if not secret:
-        raise AirflowError(f"{path}: the [airflow] secret file is empty")
-    return secret
-
-
 def _shown(base: str) -> str:
     """The URL without any user:password part, for messages."""
     parts = urlsplit(base)
@@ -296,19 +268,25 @@ class _Client:
         self._password: str | None = None
         self._token: str | None = None
         self._secrets: list[str] = [urlsplit(self.base).password or ""]
-        if cfg["token_env"]:
-            self._token = _env(cfg["token_env"])
-        elif cfg["token_file"]:
-            self._token = _secret_file(ws.config.resolve(cfg["token_file"]))
-        elif cfg["password_env"]:
-            self._password = _env(cfg["password_env"])
-        elif cfg["password_file"]:
-            self._password = _secret_file(ws.config.resolve(cfg["password_file"]))
-        else:
-            raise AirflowError(
-                "no Airflow credentials: set [airflow] token_env or token_file, or username"
-                " with password_env or password_file"
-            )
+        try:
+            if cfg["token_env"]:
+                self._token = calls.secret_from_env(cfg["token_env"], "airflow")
+            elif cfg["token_file"]:
+                self._token = calls.secret_from_file(
+                    ws.config.resolve(cfg["token_file"]), "airflow"
+                )
+            elif cfg["password_env"]:
+                self._password = calls.secret_from_env(cfg["password_env"], "airflow")
+            elif cfg["password_file"]:
+                path = ws.config.resolve(cfg["password_file"])
+                self._password = calls.secret_from_file(path, "airflow")
+            else:
+                raise AirflowError(
+                    "no Airflow credentials: set [airflow] token_env or token_file, or username"
+                    " with password_env or password_file"
+                )
+        except calls.SecretError as exc:
+            raise AirflowError(str(exc)) from None
         self._secrets += [s for s in (self._token, self._password) if s]
         why = None if self._token is None else calls.bad_credential(self._token)
         if why is not None:

@@ -27,7 +27,6 @@ import math
 import os
 import re
 import sqlite3
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,10 +166,10 @@ def from_mlflow_alias(ws: Workspace, alias: str) -> str | None:
 
 
 def _env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise MlflowError(f"environment variable {name} (named in [mlflow]) is not set")
-    return value
+    try:
+        return calls.secret_from_env(name, "mlflow")
+    except calls.SecretError as exc:
+        raise MlflowError(str(exc)) from None
 
 
 def _token(value: str, where: str) -> str:
@@ -183,20 +182,10 @@ def _token(value: str, where: str) -> str:
 
 
 def _read_token_file(path: Path) -> str:
-    """A token from a file only its owner can read; refuse a file others can read."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise MlflowError(
-                f"{path}: token file is readable by others (mode {mode:04o}); run chmod 600 {path}"
-            )
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise MlflowError(f"{path}: cannot read the token file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise MlflowError(f"{path}: the token file is not text") from None
-    if not token:
-        raise MlflowError(f"{path}: the token file is empty")
+        token = calls.secret_from_file(path, "mlflow")
+    except calls.SecretError as exc:
+        raise MlflowError(str(exc)) from None
     return _token(token, f"{path}: the token file")
 
 
