@@ -24,6 +24,7 @@ event is resolved when the model is back to `ok`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -193,23 +194,11 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
     if not batches:
         return None
     frame = window_frame(batches, names + special, max_rows, since)
-    window = {
-        "rows": frame.rows,
-        "batches": len(batches),
-        "kind": "time" if since is not None else "rows",
-        "size": dcfg["window"] if since is not None else dcfg["window_rows"],
-        "from": batches[0].first_ts or batches[0].at,
-        "to": batches[-1].last_ts or batches[-1].at,
-        "mode": "exact",
-    }
-    error = None
+    window = _window_info(dcfg, since, frame.rows, batches, "exact")
+    error = _no_reference(model, production, profile)
     prediction: dict[str, Any] = {}
     perf: dict[str, Any] = {}
-    if production is None:
-        error = f"{model}: no production version to compare with"
-        features = _error_features(names, error)
-    elif not (profile or {}).get("features"):
-        error = f"{model} v{production}: no reference profile"
+    if error is not None:
         features = _error_features(names, error)
     else:
         assert profile is not None
@@ -226,6 +215,30 @@ def run_drift(ws: Workspace, model: str) -> DriftResult | None:
     return _summarize_and_record(
         ws, model, dcfg, production, frame.rows, window, features, prediction, perf, error
     )
+
+
+def _window_info(
+    dcfg: dict[str, Any], since: float | None, rows: int, batches: Sequence[Any], mode: str
+) -> dict[str, Any]:
+    """What a drift result says of its window; `batches` (raw or profiled) oldest first."""
+    return {
+        "rows": rows,
+        "batches": len(batches),
+        "kind": "time" if since is not None else "rows",
+        "size": dcfg["window"] if since is not None else dcfg["window_rows"],
+        "from": batches[0].first_ts or batches[0].at,
+        "to": batches[-1].last_ts or batches[-1].at,
+        "mode": mode,
+    }
+
+
+def _no_reference(model: str, production: int | None, profile: dict[str, Any] | None) -> str | None:
+    """Why there is nothing to compare the window with, or None."""
+    if production is None:
+        return f"{model}: no production version to compare with"
+    if not (profile or {}).get("features"):
+        return f"{model} v{production}: no reference profile"
+    return None
 
 
 def prediction_reference(profile: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -285,23 +298,11 @@ def _from_profiles(
     if not profiled:
         return None
     window = Window([b.profile for b in profiled])
-    info = {
-        "rows": window.rows,
-        "batches": len(profiled),
-        "kind": "time" if since is not None else "rows",
-        "size": dcfg["window"] if since is not None else dcfg["window_rows"],
-        "from": profiled[0].first_ts or profiled[0].at,
-        "to": profiled[-1].last_ts or profiled[-1].at,
-        "mode": "profiles",
-    }
-    error = None
+    info = _window_info(dcfg, since, window.rows, profiled, "profiles")
+    error = _no_reference(model, production, profile)
     prediction: dict[str, Any] = {}
     perf: dict[str, Any] = {}
-    if production is None:
-        error = f"{model}: no production version to compare with"
-        features = _error_features(names, error)
-    elif not (profile or {}).get("features"):
-        error = f"{model} v{production}: no reference profile"
+    if error is not None:
         features = _error_features(names, error)
     else:
         assert profile is not None
