@@ -152,6 +152,15 @@ def bad_credential(value: str) -> str | None:
     return None
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """A server's answer made safe to show and store: the secrets sent to it blanked out,
+    one sanitized line."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return sanitize(text, 300, single_line=True)
+
+
 class SecretError(ValueError):
     """A credential that cannot be read; one line naming where it was looked for."""
 

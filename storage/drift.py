@@ -333,6 +333,17 @@ class ProfiledBatch:
     profile: dict[str, Any]
 
 
+def _selection(since: float | None, logged_since: float | None) -> str:
+    """The window's conditions beyond model and kind, shared by its raw rows and its
+    profiles (both tables carry at, first_ts and last_ts); their arguments follow in order."""
+    sql = ""
+    if since is not None:
+        sql += " AND coalesce(last_ts, at) >= ?"
+    if logged_since is not None:
+        sql += " AND at >= ?"
+    return sql
+
+
 def load_profiles(
     store: Store,
     model: str,
@@ -345,14 +356,8 @@ def load_profiles(
     sql = (
         "SELECT batch_id, at, rows, first_ts, last_ts, profile FROM batch_profiles"
         " WHERE model = ? AND kind = ?"
-    )
-    args: list[Any] = [model, kind]
-    if since is not None:
-        sql += " AND coalesce(last_ts, at) >= ?"
-        args.append(since)
-    if logged_since is not None:
-        sql += " AND at >= ?"
-        args.append(logged_since)
+    ) + _selection(since, logged_since)
+    args = [model, kind, *(t for t in (since, logged_since) if t is not None)]
     sql += " ORDER BY batch_id DESC"
     out: list[ProfiledBatch] = []
     total = 0
@@ -424,14 +429,8 @@ def load_window(
     sql = (
         "SELECT id, model, kind, at, rows, first_ts, last_ts, columns_json, data_file"
         " FROM inference_batches WHERE model = ? AND kind = ?"
-    )
-    args: list[Any] = [model, kind]
-    if since is not None:
-        sql += " AND coalesce(last_ts, at) >= ?"
-        args.append(since)
-    if logged_since is not None:
-        sql += " AND at >= ?"
-        args.append(logged_since)
+    ) + _selection(since, logged_since)
+    args = [model, kind, *(t for t in (since, logged_since) if t is not None)]
     sql += " ORDER BY id DESC"
     rows = []
     total = 0

@@ -301,12 +301,6 @@ class _Client:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def _clean(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return sanitize(text, 300, single_line=True)
-
     def _bearer(self, fresh: bool = False) -> str:
         """The token to send: the configured one, or one from /auth/token (kept until it expires)."""
         if self._token is not None:
@@ -374,7 +368,7 @@ class _Client:
                 return calls.Attempt(AirflowError(f"Airflow at {self.shown}: {calls.failure(exc)}"))
             except httpx.TransportError as exc:
                 problem = f"Airflow at {self.shown} is unreachable ({calls.failure(exc)})"
-                return calls.Attempt(AirflowError(self._clean(problem)), again=True)
+                return calls.Attempt(AirflowError(calls.scrub(problem, self._secrets)), again=True)
             except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
                 return calls.Attempt(AirflowError(f"Airflow at {self.shown}: {calls.failure(exc)}"))
             if self.server_time is None and "date" in response.headers:
@@ -415,7 +409,9 @@ class _Client:
         text = f"Airflow at {self.shown} answered HTTP {code}"
         if code in (401, 403):
             text += " (check the [airflow] credentials)"
-        return AirflowError(self._clean(f"{text}: {detail}" if detail else text), code)
+        return AirflowError(
+            calls.scrub(f"{text}: {detail}" if detail else text, self._secrets), code
+        )
 
     def pages(
         self, path: str, key: str, params: dict[str, Any], most: int | None = None

@@ -247,12 +247,6 @@ class _Client:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def _clean(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return sanitize(text, 300, single_line=True)
-
     def call(
         self,
         method: str,
@@ -275,7 +269,7 @@ class _Client:
                 return calls.Attempt(MlflowError(f"MLflow at {self.shown}: {calls.failure(exc)}"))
             except httpx.TransportError as exc:
                 problem = f"MLflow at {self.shown} is unreachable ({calls.failure(exc)})"
-                return calls.Attempt(MlflowError(self._clean(problem)), again=True)
+                return calls.Attempt(MlflowError(calls.scrub(problem, self._secrets)), again=True)
             except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
                 return calls.Attempt(MlflowError(f"MLflow at {self.shown}: {calls.failure(exc)}"))
             if response.status_code == 429 or response.status_code >= 500:
@@ -316,7 +310,9 @@ class _Client:
         text = f"MLflow at {self.shown} answered HTTP {response.status_code}"
         if response.status_code in (401, 403):
             text += " (check the [mlflow] credentials)"
-        return MlflowError(self._clean(f"{text}: {detail}" if detail else text), code)
+        return MlflowError(
+            calls.scrub(f"{text}: {detail}" if detail else text, self._secrets), code
+        )
 
     def pages(self, endpoint: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of a paged search endpoint."""
