@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lookout.console.output import Failure, UsageError, error_line, print_json
+from lookout.scheduler.cpu import prefer_fast_sort
 from lookout.scheduler.validate import INT64_MAX, shown
 from lookout.storage.db import StoreError
 
@@ -595,6 +596,7 @@ def _unrecognized(parser: argparse.ArgumentParser, command: str | None, extra: l
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    prefer_fast_sort()
     argv = list(sys.argv[1:] if argv is None else argv)
     args: argparse.Namespace | None = None
     try:

@@ -102,17 +102,20 @@ def numeric_profile(
         return {**prof, "sample": array("d"), "exact": True, "sketch_w1": 0.0}
     mean = float(s.mean())
     exact = n <= m
+    spread = s - mean
     prof.update(
         mean=mean,
-        m2=float(np.dot(s - mean, s - mean)),
+        m2=float(np.dot(spread, spread)),
         min=float(s[0]),
         max=float(s[-1]),
         exact=exact,
         sample=_sketch(s, m),
         sketch_w1=0.0 if exact else (float(s[-1]) - float(s[0])) / (2 * m),
     )
-    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    if len(starts) <= CATEGORY_CAP:  # the runs of the sorted values are the table
+    del spread
+    steps = s[1:] != s[:-1]
+    if np.count_nonzero(steps) < CATEGORY_CAP:  # the runs of the sorted values are the table
+        starts = np.flatnonzero(np.concatenate(([True], steps)))
         counts = np.diff(np.append(starts, n))
         table: dict[str, int] = {}
         for value, count in zip(s[starts].tolist(), counts.tolist(), strict=True):

@@ -47,6 +47,7 @@ import time
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,17 +236,25 @@ def append_batch(
     Its raw rows go to one new file first (see the module's crash points),
     columns written straight from their buffers, never joined into one copy.
     Its `profile` (`lookout.scheduler.profiles`, packed; or a function giving
-    it, called once the batch passed its checks) is stored in the
-    transaction that stores the batch's row.
+    it, called once the batch passed its checks, on this thread while another
+    writes the file) is stored in the transaction that stores the batch's
+    row; a profile that fails removes the file.
     """
     encoded, rows = encode_batch(columns)
     if expected is not None or kind == "labels":
         check_batch(encoded, expected, kind)
-    if callable(profile):
-        profile = profile()
     parts = [(name, k, d) for name, (k, d) in encoded.items()]
     layout, _ = _layout(parts)
-    name = _write_file(store, parts, layout)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the file is written while profiling
+        writing = pool.submit(_write_file, store, parts, layout)
+        try:
+            if callable(profile):
+                profile = profile()
+        except BaseException:
+            if writing.exception() is None:
+                remove_batch_files(store, [writing.result()])
+            raise
+        name = writing.result()
     at = now()
     try:
         with store.write() as conn:

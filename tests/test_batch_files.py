@@ -39,6 +39,18 @@ def test_a_batch_is_one_file_its_row_names(store: Store) -> None:
     assert batch.columns["s"][-1] == "999"
 
 
+def test_a_profile_that_fails_leaves_neither_row_nor_file(store: Store) -> None:
+    """The file is written while the profile is computed: a failing profile removes it."""
+
+    def broken() -> bytes:
+        raise RuntimeError("profile failed")
+
+    with pytest.raises(RuntimeError, match="profile failed"):
+        drift_store.append_batch(store, "m", {"x": np.arange(200_000.0)}, profile=broken)
+    assert files(store) == []
+    assert store.conn.execute("SELECT COUNT(*) FROM inference_batches").fetchone()[0] == 0
+
+
 def test_files_take_the_stores_mode_so_its_readers_can_read_them(tmp_path: Path) -> None:
     path = tmp_path / "lookout.db"
     store = Store(path, mode=0o640)
