@@ -555,8 +555,12 @@ def read_table(path: Path | str, fmt: str = "auto") -> Frame:
     return read_csv(path)
 
 
-def _scan_parquet(path: Path | str, batch_rows: int) -> Iterator[Any]:
-    """Row group by row group (Arrow's batch iterator holds far more than one batch)."""
+def _scan_parquet(path: Path | str, batch_rows: int, budget: int | None) -> Iterator[Any]:
+    """Row group by row group (Arrow's batch iterator holds far more than one batch), each
+    cut into equal batches of at most `batch_rows` rows (fewer for a wide table, as
+    `_coalesce` would make them), so that no batch spans two row groups: once the
+    caller lets go of a group's batches, the group's memory is free before the next is
+    read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -565,8 +569,15 @@ def _scan_parquet(path: Path | str, batch_rows: int) -> Iterator[Any]:
     try:
         pf = pq.ParquetFile(path)
         yield pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+        rows = _batch_rows(batch_rows, budget, len(pf.schema_arrow))
         for group in range(pf.metadata.num_row_groups):
-            yield from pf.read_row_group(group).to_batches(max_chunksize=batch_rows)
+            table = pf.read_row_group(group)
+            size = -(-table.num_rows // max(1, -(-table.num_rows // rows)))
+            batches = table.to_batches(max_chunksize=max(1, size))
+            del table
+            batches.reverse()
+            while batches:  # handed over one by one, none kept here
+                yield batches.pop()
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
 
@@ -618,39 +629,55 @@ def scan_table(
     force = dict(force or {})
     from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
     if _is_parquet(path, fmt):
-        batches = _scan_parquet(path, batch_rows)
+        tables = _coalesce(_scan_parquet(path, batch_rows, batch_bytes), None, None)
     elif _is_ipc(path, fmt):
-        batches = _scan_ipc(path)
+        tables = _coalesce(_scan_ipc(path), batch_rows, batch_bytes)
     else:
-        batches = _scan_csv(path, force)
+        tables = _coalesce(_scan_csv(path, force), batch_rows, batch_bytes)
     kinds: dict[str, str] = {}
-    for table in _coalesce(batches, batch_rows, batch_bytes):
+    for table in tables:
         frame = frame_from_arrow(table, force, from_text)
-        for name in frame.names:
-            kind = frame.kinds[name]
-            col = frame.columns[name]
-            empty = bool(np.all(np.isnan(col))) if col.dtype.kind == "f" else not np.any(col != "")
-            if name not in kinds:
-                if not empty:
-                    kinds[name] = kind
-                continue
-            if empty and kind != kinds[name]:  # nothing present: take the column's kind
-                if kinds[name] == "string":
-                    frame.columns[name] = np.full(len(col), "", dtype="<U1")
-                else:
-                    frame.columns[name] = np.full(len(col), np.nan)
-                frame.kinds[name] = kinds[name]
-                continue
-            wider = widen(kinds[name], kind)
-            if wider is None:
-                raise KindChanged(name, "text")
-            kinds[name] = frame.kinds[name] = wider
+        del table
+        _settle_kinds(frame, kinds)
         yield frame
+        del frame  # let go before the next is read: the caller decides what stays
 
 
-def _coalesce(batches: Iterator[Any], rows: int, budget: int | None) -> Iterator[Any]:
-    """Arrow record batches as tables of `rows` rows (the last may be shorter), fewer when
-    that many rows of all the columns would take more than `budget` bytes as float64.
+def _settle_kinds(frame: Frame, kinds: dict[str, str]) -> None:
+    """One kind per column across batches (`scan_table`), `kinds` the kinds so far."""
+    for name in frame.names:
+        kind = frame.kinds[name]
+        col = frame.columns[name]
+        empty = bool(np.all(np.isnan(col))) if col.dtype.kind == "f" else not np.any(col != "")
+        if name not in kinds:
+            if not empty:
+                kinds[name] = kind
+            continue
+        if empty and kind != kinds[name]:  # nothing present: take the column's kind
+            if kinds[name] == "string":
+                frame.columns[name] = np.full(len(col), "", dtype="<U1")
+            else:
+                frame.columns[name] = np.full(len(col), np.nan)
+            frame.kinds[name] = kinds[name]
+            continue
+        wider = widen(kinds[name], kind)
+        if wider is None:
+            raise KindChanged(name, "text")
+        kinds[name] = frame.kinds[name] = wider
+
+
+def _batch_rows(rows: int, budget: int | None, columns: int) -> int:
+    """Rows per batch: `rows`, fewer when that many rows of every column would take more
+    than `budget` bytes as float64 (never fewer than ``MIN_BATCH_ROWS``)."""
+    if budget is None:
+        return rows
+    return min(rows, max(MIN_BATCH_ROWS, budget // (8 * max(1, columns))))
+
+
+def _coalesce(batches: Iterator[Any], rows: int | None, budget: int | None) -> Iterator[Any]:
+    """Arrow record batches as tables of `rows` rows (the last may be shorter, see
+    `_batch_rows` for `budget`); with `rows` None, one table per batch (the source sized
+    them).
 
     Each source yields an empty batch first, with the columns, so an empty
     file still gives one empty table.
@@ -663,20 +690,22 @@ def _coalesce(batches: Iterator[Any], rows: int, budget: int | None) -> Iterator
     for batch in batches:
         if not buffer and batch.num_rows == 0:
             buffer.append(batch)  # the columns, kept in case no row comes
-            if budget is not None:
-                rows = min(rows, max(MIN_BATCH_ROWS, budget // (8 * max(1, batch.num_columns))))
+            if rows is not None:
+                rows = _batch_rows(rows, budget, batch.num_columns)
             continue
         start = 0
         while start < batch.num_rows:
-            part = batch.slice(start, rows - held)
+            part = batch if rows is None else batch.slice(start, rows - held)
             if not held:
                 buffer.clear()  # no empty chunk ahead of the rows: one chunk is no copy
             buffer.append(part)
             held += part.num_rows
             start += part.num_rows
-            if held >= rows:
+            del part
+            if rows is None or held >= rows:
                 yield pa.Table.from_batches(buffer)
                 buffer, held, yielded = [], 0, True
+        del batch  # not held while the source reads on
     if held or (buffer and not yielded):
         yield pa.Table.from_batches(buffer)
 

@@ -70,6 +70,7 @@ class Source:
                 elif frame.names != first:
                     raise DataError(f"{path}: columns differ from {self.files[0]}")
                 yield frame
+                del frame  # not held while the next batch is read
 
 
 def open_dataset(cfg: Config, dataset: str) -> Source:

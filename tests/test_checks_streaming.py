@@ -229,3 +229,29 @@ def test_a_file_scanned_in_batches_gives_the_in_memory_results(make_workspace, m
     for a, b in zip(in_memory, streamed, strict=True):
         ignore = {"id": None, "snapshot_id": None, "at": 0.0}
         _same(replace(a, **ignore), replace(b, **ignore))
+
+
+def test_a_parquet_scan_holds_one_row_group_at_a_time(tmp_path) -> None:
+    """Batches never span two row groups, and no layer of the scan keeps a batch once it
+    was handed on: while a caller checks group g's batches, group g - 1 is already freed
+    (Arrow's own allocations, counted exactly, between batches)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from lookout.scheduler.frame import scan_table
+
+    rows, groups = 200_000, 5
+    rng = np.random.default_rng(0)
+    path = tmp_path / "wide.parquet"
+    with pq.ParquetWriter(path, pa.schema([(f"f{i}", pa.float64()) for i in range(8)])) as out:
+        for _ in range(groups):
+            # few distinct values: a group takes little room in the file, 12.8 MB decoded
+            values = {f"f{i}": rng.integers(0, 50, rows).astype(float) for i in range(8)}
+            out.write_table(pa.table(values))
+    group_bytes = rows * 8 * 8
+    held, sizes = [], []
+    for frame in scan_table(path, batch_rows=70_000):
+        sizes.append(frame.rows)
+        held.append(pa.total_allocated_bytes())
+        del frame
+    assert sizes[:3] == [66_667, 66_667, 66_666] and sum(sizes) == rows * groups
+    assert max(held) < 1.5 * group_bytes

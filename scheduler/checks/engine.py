@@ -155,6 +155,7 @@ def run_dataset(ws: Workspace, dataset: str, run_id: int | None = None) -> list[
                     checks.update(frame)
                     fingerprint.update(frame)
                     kinds = _widen(kinds, frame.kinds)
+                    del frame  # a batch's memory is free before the next is read
                 break
             except KindChanged as exc:
                 force[exc.name] = "string"

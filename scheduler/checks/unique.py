@@ -55,7 +55,10 @@ class State:
             gap = missing(values, kind)
             if gap is not None:
                 present = ~gap if present is None else present & ~gap
-        keys = [v if present is None else v[present] for v, _ in cols]
+        if present is not None:
+            keys = [v[present] for v, _ in cols]
+        else:  # a streamed batch's column may be a view of the file's whole row group
+            keys = [v.copy() if self.streaming else v for v, _ in cols]
         for part, k in zip(self.parts, keys, strict=True):
             part.append(k)
         self.held += sum(k.nbytes for k in keys)
