@@ -282,6 +282,51 @@ def test_lookout_log_reads_parquet(ws, cli, tmp_path) -> None:
     assert res.code == 0 and drift_store.logged_rows(ws.store, "churn") == 2
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_large_file_is_logged_in_batches(ws, cli, tmp_path, monkeypatch, fmt) -> None:
+    """Memory holds one batch whatever the file's size: each batch is logged (and profiled)
+    on its own, and the drift window merges them."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    from lookout.console.commands import log as log_command
+
+    monkeypatch.setattr(log_command, "BATCH_ROWS", 1000)
+    n = 2500
+    table = pa.table(
+        {
+            "tenure": rng.normal(30, 10, n),
+            "charges": rng.normal(70, 15, n),
+            "plan": rng.choice(np.array(["basic", "pro"]), n),
+        }
+    )
+    path = tmp_path / f"big.{fmt}"
+    pq.write_table(table, path) if fmt == "parquet" else pcsv.write_csv(table, path)
+    res = cli("log", "churn", str(path), "--json", "--workspace", str(ws.root))
+    doc = res.json()
+    assert res.code == 0 and doc["rows"] == n and len(doc["batches"]) == 3
+    assert f"logged {n} rows of inputs for churn (batches " in doc["message"]
+    assert drift_store.logged_rows(ws.store, "churn") == n
+    r = run_drift(ws, "churn")
+    assert r is not None and r.rows == 2000  # the window's newest rows, over two batches
+
+
+def test_a_problem_part_way_through_says_what_was_logged(ws, cli, tmp_path, monkeypatch) -> None:
+    from lookout.console.commands import log as log_command
+    from lookout.scheduler import frame
+
+    monkeypatch.setattr(log_command, "BATCH_ROWS", 10_000)
+    monkeypatch.setattr(frame, "_SCAN_BLOCK", 256 << 10)
+    lines = [f"{30 + i % 7},{70 + i % 5},pro" for i in range(60_000)]
+    lines[55_000] = "abc,70,pro"  # far below the first block the types come from
+    path = write(tmp_path / "late.csv", "tenure,charges,plan\n" + "\n".join(lines) + "\n")
+    res = cli("log", "churn", path, "--workspace", str(ws.root))
+    logged = drift_store.logged_rows(ws.store, "churn")
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1
+    assert 'column "tenure"' in res.err and f"its first {logged} rows were logged" in res.err
+    assert 0 < logged <= 55_000
+
+
 def test_drifted_predictions_put_the_model_at_drift_whatever_its_features_say(ws) -> None:
     """Features as in training, predictions not: the model is at drift, not ok beside a
     prediction drift it ignored, and the event says why."""

@@ -5,9 +5,15 @@ model's feature columns and optionally `prediction_id`, `prediction` and
 `timestamp` (ISO dates or epoch seconds); other columns are ignored with a
 note. Label files hold `prediction_id` and `label` (or the model's target
 column). A file that does not fit stores nothing and exits 2 naming the column.
-The file is read here, by whoever runs the command; the batch goes through the
+The file is read here, by whoever runs the command; each batch goes through the
 one door (the reporter role), in a shared workspace as columns over the daemon's
 socket, so the daemon never opens a path a client names.
+
+A large file is read and logged in batches (``BATCH_ROWS`` rows, fewer for a wide
+table), each its own transaction with its own profile, so memory holds one batch
+whatever the file's size. A problem found part-way (text further down a feature
+column) stops there, and the message says which rows were logged before it; a
+file that fails in its first batch stores nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +22,23 @@ import argparse
 from typing import Any
 
 import numpy as np
-from lookout.console.output import UsageError, echo, perform, print_json, refusal, workspace
+from lookout.console.output import (
+    Failure,
+    UsageError,
+    echo,
+    perform,
+    print_json,
+    refusal,
+    workspace,
+)
 from lookout.scheduler.door import INVALID
 from lookout.scheduler.drift import category_key
-from lookout.scheduler.frame import DataError, Frame, read_table
+from lookout.scheduler.frame import DataError, Frame, KindChanged, scan_table
 from lookout.storage import drift, registry
 from lookout.storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
+
+BATCH_ROWS = 1 << 20  # a large file is logged in batches of at most this many rows,
+BATCH_BYTES = 192 << 20  # and of this much data as float64 (a batch crosses the socket whole)
 
 
 def _ids(frame: Frame, name: str) -> list[str]:
@@ -76,40 +93,94 @@ def run(args: argparse.Namespace) -> int:
     mcfg = ws.config.models.get(model)
     if mcfg is None and registry.get_model(ws.store, model) is None:
         raise UsageError(f'no model named "{model}"')
-    try:
-        frame = read_table(args.file)
-    except DataError as exc:
-        raise UsageError(str(exc)) from None
-    if frame.rows == 0:
-        raise UsageError(f"{args.file}: no rows")
     kind = "labels" if args.labels else "inputs"
-    try:
-        if args.labels:
-            cols, ignored = _labels(frame, (mcfg or {}).get("target"))
-        else:
-            cols, ignored = _inputs(frame, drift.expected_features(ws.store, model, mcfg))
-    except BatchError as exc:
-        raise UsageError(f"{args.file}: {exc}") from None
-    logged = perform(ws, "log", model=model, kind=kind, columns=cols)
-    if not logged.ok:
-        refusal(logged, f"{args.file}: " if logged.data.get("error") == INVALID else "")
+    expected = None if args.labels else drift.expected_features(ws.store, model, mcfg)
+    logged = Logged()
+    force: dict[str, str] = {}
+    while True:
+        try:
+            for frame in scan_table(args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES):
+                if frame.rows:
+                    logged.add(ws, model, kind, frame, args, mcfg, expected)
+                del frame  # the next batch is read without this one in memory
+            break
+        except KindChanged as exc:  # text further down a column: read it as text throughout
+            if logged.ids or exc.name in force:
+                raise UsageError(f"{args.file}: {exc}{logged.so_far()}") from None
+            force[exc.name] = "string"
+        except (DataError, BatchError) as exc:
+            raise UsageError(f"{args.file}: {exc}{logged.so_far()}") from None
+        except Failure as exc:
+            raise Failure(f"{exc}{logged.so_far()}", exc.code) from None
+    if not logged.ids:
+        raise UsageError(f"{args.file}: no rows")
     if args.json:
         print_json(
             {
                 "ok": True,
                 "message": logged.message,
-                "batch": logged.data["batch"],
-                "rows": frame.rows,
-                "ignored": ignored,
+                "batch": logged.ids[0],
+                "batches": logged.ids,
+                "rows": logged.rows,
+                "ignored": logged.ignored,
             }
         )
     else:
         echo(logged.message)
-        if ignored:
-            echo(f"note: ignored columns not used by {model}: {', '.join(ignored)}", 300)
+        if logged.ignored:
+            echo(f"note: ignored columns not used by {model}: {', '.join(logged.ignored)}", 300)
         if not args.labels:
             echo(_when_drift(mcfg, model))
     return 0
+
+
+class Logged:
+    """The batches one `lookout log` has stored so far, and how to say so."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.rows = 0
+        self.ignored: list[str] = []
+        self.message = ""
+
+    def add(
+        self,
+        ws: Any,
+        model: str,
+        kind: str,
+        frame: Frame,
+        args: argparse.Namespace,
+        mcfg: dict[str, Any] | None,
+        expected: dict[str, str] | None,
+    ) -> None:
+        """Log one batch of the file through the door (one batch, one transaction)."""
+        if args.labels:
+            cols, self.ignored = _labels(frame, (mcfg or {}).get("target"))
+        else:
+            cols, self.ignored = _inputs(frame, expected)
+        outcome = perform(ws, "log", model=model, kind=kind, columns=cols)
+        if not outcome.ok:
+            refusal(outcome, f"{args.file}: " if outcome.data.get("error") == INVALID else "")
+        self.ids.append(outcome.data["batch"])
+        self.rows += frame.rows
+        if len(self.ids) == 1:
+            self.message = outcome.message
+        else:
+            self.message = (
+                f"logged {self.rows} rows of {kind} for {model}"
+                f" (batches {self.ids[0]}-{self.ids[-1]})"
+            )
+
+    def so_far(self) -> str:
+        """What a failure part-way through a large file leaves logged, for its message."""
+        if not self.ids:
+            return ""
+        which = (
+            f"batch {self.ids[0]}"
+            if len(self.ids) == 1
+            else f"batches {self.ids[0]}-{self.ids[-1]}"
+        )
+        return f" (its first {self.rows} rows were logged, {which})"
 
 
 def _when_drift(mcfg: dict[str, Any] | None, model: str) -> str:
