@@ -199,7 +199,7 @@ def child_log(path: str, root: str) -> dict[str, Any]:
 def log_section(tmp: Path, runs: int, full: bool) -> None:
     features = 50
     batch_bytes = 1_000_000 * features * 8
-    print(f"[2] lookout log, rows × {features} features (a batch at most 1M rows or 192 MB)")
+    print(f"[2] lookout log, rows × {features} features (a batch at most 1M rows or 128 MB)")
     for rows in [1_000_000, 10_000_000] + ([100_000_000] if full else []):
         for fmt, goal in (("parquet", 1_000_000), ("csv", 300_000)):
             path = tmp / f"log-{rows}.{fmt}"

@@ -451,14 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
     lg = add(
         "log",
         "append a batch of inference inputs/outputs (or labels)",
-        "Append FILE (CSV, or Parquet with pyarrow) to MODEL's inference log: its feature\n"
+        "Append FILE (CSV, Parquet or Arrow IPC) to MODEL's inference log: its feature\n"
         "columns, optionally prediction_id, prediction and timestamp; with --labels,\n"
-        "prediction_id and label. Drift is computed on the model's drift schedule.",
+        "prediction_id and label. A large file is logged in batches of at most 1M rows.\n"
+        "Drift is computed on the model's drift schedule.",
         ["lookout log cancer batch.csv", "lookout log cancer labels.csv --labels"],
         as_json,
     )
     lg.add_argument("model", metavar="MODEL", help="the model that served the batch")
-    lg.add_argument("file", metavar="FILE", help="a CSV or Parquet file")
+    lg.add_argument("file", metavar="FILE", help="a CSV, Parquet or Arrow IPC file")
     lg.add_argument("--labels", action="store_true", help="the file holds labels")
 
     au = add(

@@ -212,9 +212,13 @@ def infer_column(raw: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def _number_kind(numbers: np.ndarray) -> str:
-    """ "integer" when every finite value is whole, else "number"."""
-    finite = numbers[np.isfinite(numbers)]
-    return "integer" if finite.size > 0 and bool(np.all(finite == np.round(finite))) else "number"
+    """ "integer" when every finite value is whole, else "number" (most columns of fractions
+    say so in their first values: those are looked at first)."""
+    for part in (numbers[:1000], numbers):
+        finite = part[np.isfinite(part)]
+        if not bool(np.all(finite == np.round(finite))):
+            return "number"
+    return "integer" if bool(np.isfinite(numbers).any()) else "number"
 
 
 # -- Arrow to Frame ---------------------------------------------------------------------
@@ -336,17 +340,22 @@ def column_from_arrow(
 
 
 def frame_from_arrow(
-    table: Any, force: Mapping[str, str] | None = None, from_text: bool = False
+    table: Any,
+    force: Mapping[str, str] | None = None,
+    from_text: bool = False,
+    give_back: bool = False,
 ) -> Frame:
     """An Arrow table or record batch as a Frame; `force` names columns read as plain text.
 
     A table's columns are let go one by one as they are converted, so a
     column that had to be copied (several chunks become one array) reuses the
     memory of those before it: a caller that hands over its only reference
-    (`frame_from_arrow(read(...))`) holds about one copy of the data, not two. After
-    each column that was copied, Arrow's allocator is asked to give the chunks'
-    memory back, or it keeps them for later: 1.8× the table's size, not 2.3×, for a
-    CSV of 1M × 50 numbers.
+    (`frame_from_arrow(read(...))`) holds about one copy of the data, not two. With
+    `give_back` (a whole file read at once), Arrow's allocator is asked to return the
+    chunks' memory after each column that was copied, or it keeps them for later: 1.8×
+    the table's size, not 2.3×, for a CSV of 1M × 50 numbers. A scan's batches leave it
+    be: the next batch reuses that memory, and memory fresh from this machine's
+    hypervisor costs ~2 ms a megabyte the first time it is touched.
     """
     import pyarrow as pa
 
@@ -358,10 +367,10 @@ def frame_from_arrow(
     for name in names:
         col = table.column(0)
         table = table.remove_column(0)
-        chunked = isinstance(col, pa.ChunkedArray) and col.num_chunks > 1
+        copied = give_back and isinstance(col, pa.ChunkedArray) and col.num_chunks > 1
         cols[name], kinds[name] = column_from_arrow(name, col, name not in force, from_text)
         del col
-        if chunked:
+        if copied:
             pool.release_unused()
     return Frame(cols, kinds)
 
@@ -542,7 +551,7 @@ def read_csv(path: Path | str, text: str | None = None) -> Frame:
         _utf8_only(label, table.schema)
         tables = [table]
         del table  # so that the Frame, built column by column, replaces the table as it goes
-        return frame_from_arrow(tables.pop(), from_text=True)
+        return frame_from_arrow(tables.pop(), from_text=True, give_back=True)
     raise AssertionError("unreachable")
 
 
@@ -555,8 +564,9 @@ def _scan_csv(path: Path | str, force: Mapping[str, str]) -> Iterator[Any]:
     header = _header(label, head)
     options = _csv_options(head, header, force, quoted_newlines=True, block_size=_SCAN_BLOCK)
     declared = _head_types(head, options)
-    if declared is not None:  # faster, and a fraction after whole numbers is no kind change
-        options = _csv_options(head, header, force, True, _SCAN_BLOCK, types=declared)
+    if declared is not None:  # faster, and a fraction after whole numbers is no kind change;
+        # the blocks, no longer what types are inferred from, are those read_csv parses
+        options = _csv_options(head, header, force, True, _CSV_BLOCK, types=declared)
     try:
         reader = pcsv.open_csv(str(p), **options)
         _utf8_only(label, reader.schema)
@@ -605,7 +615,7 @@ def read_ipc(path: Path | str) -> Frame:
             tables = [pa.ipc.open_file(source).read_all()]
     except Exception as exc:
         raise DataError(f"{path}: cannot read Arrow IPC: {exc}") from None
-    return frame_from_arrow(tables.pop())
+    return frame_from_arrow(tables.pop(), give_back=True)
 
 
 def read_table(path: Path | str, fmt: str = "auto") -> Frame:
@@ -703,6 +713,42 @@ def scan_table(
         _settle_kinds(frame, kinds)
         yield frame
         del frame  # let go before the next is read: the caller decides what stays
+
+
+def read_ahead(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """`frames`, the next one read on a thread while the caller works on this one: reading
+    (Arrow, NumPy) and the caller's work (profiling, writing) share the cores instead of
+    taking turns. Memory holds two batches, never more: the next is asked for only once
+    the caller has taken this one."""
+    import queue
+    import threading
+
+    asks: queue.SimpleQueue[bool] = queue.SimpleQueue()
+    gives: queue.SimpleQueue[tuple[Frame | None, BaseException | None]] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while asks.get():
+                gives.put((next(frames, None), None))
+        except BaseException as exc:  # the caller raises it, as if it had read the batch
+            gives.put((None, exc))
+
+    reader = threading.Thread(target=read, name="lookout-read-ahead", daemon=True)
+    reader.start()
+    asks.put(True)
+    try:
+        while True:
+            frame, exc = gives.get()
+            if exc is not None:
+                raise exc
+            if frame is None:
+                return
+            asks.put(True)
+            yield frame
+            del frame
+    finally:
+        asks.put(False)
+        reader.join()
 
 
 def _settle_kinds(frame: Frame, kinds: dict[str, str]) -> None:

@@ -255,3 +255,41 @@ def test_a_parquet_scan_holds_one_row_group_at_a_time(tmp_path) -> None:
         del frame
     assert sizes[:3] == [66_667, 66_667, 66_666] and sum(sizes) == rows * groups
     assert max(held) < 1.5 * group_bytes
+
+
+def test_reading_ahead_holds_two_batches_and_passes_errors_on() -> None:
+    """The next batch is read while the caller works on this one, never the one after; an
+    error reading is raised to the caller where it would have been; stopping early stops
+    the reading."""
+    import threading
+
+    from lookout.scheduler.frame import read_ahead
+
+    made: list[int] = []
+
+    def batches(fail_at: int | None = None):
+        for i in range(6):
+            if i == fail_at:
+                raise ValueError(f"batch {i} is unreadable")
+            made.append(i)
+            yield Frame({"x": np.full(3, float(i))}, {"x": "number"})
+
+    seen = []
+    for frame in read_ahead(batches()):
+        seen.append(int(frame.columns["x"][0]))
+        assert len(made) <= seen[-1] + 2  # this one and the next, no further
+    assert seen == list(range(6))
+
+    made.clear()
+    got = []
+    with pytest.raises(ValueError, match="batch 3 is unreadable"):
+        for frame in read_ahead(batches(fail_at=3)):
+            got.append(int(frame.columns["x"][0]))
+    assert got == [0, 1, 2]
+
+    made.clear()
+    for frame in read_ahead(batches()):
+        if frame.columns["x"][0] == 1:
+            break
+    assert made == [0, 1, 2]
+    assert not [t for t in threading.enumerate() if t.name == "lookout-read-ahead"]

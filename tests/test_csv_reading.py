@@ -83,3 +83,29 @@ def test_a_late_row_that_does_not_fit_is_read_as_before(tmp_path, monkeypatch, t
     assert got.rows == ROWS + 1
     assert {n: got.kinds[n] for n in kinds} == kinds
     same(got, inferring(path, monkeypatch))
+
+
+def test_a_scan_in_small_blocks_reads_what_a_whole_read_reads(tmp_path, monkeypatch) -> None:
+    """Quoted values with line breaks and doubled quotes, anywhere a block might end, and
+    the head's types declared: the scan's batches hold the rows a whole-file read holds."""
+    from lookout.scheduler.frame import scan_table
+
+    rng = np.random.default_rng(5)
+    texts = ["plain", 'say ""hi""', "two\nlines", "a,b", '""', "x\n\ny", 'end ""\n""']
+    lines = ["n,t,x"]
+    for k in range(ROWS // 4):
+        t = texts[rng.integers(len(texts))]
+        lines.append(
+            f'{k},"{t}",{rng.normal():.6f}'
+            if '"' in t or "\n" in t or "," in t
+            else f"{k},{t},{rng.normal():.6f}"
+        )
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    whole = read_csv(path)
+    monkeypatch.setattr(frames, "_CSV_BLOCK", 4096)  # blocks of a few hundred rows
+    parts = list(scan_table(path, batch_rows=100))
+    assert len(parts) > 20 and sum(p.rows for p in parts) == whole.rows == ROWS // 4
+    for name in whole.names:
+        joined = np.concatenate([p.columns[name] for p in parts])
+        assert joined.tolist() == whole.columns[name].tolist(), name

@@ -316,7 +316,7 @@ def test_a_problem_part_way_through_says_what_was_logged(ws, cli, tmp_path, monk
     from lookout.scheduler import frame
 
     monkeypatch.setattr(log_command, "BATCH_ROWS", 10_000)
-    monkeypatch.setattr(frame, "_SCAN_BLOCK", 256 << 10)
+    monkeypatch.setattr(frame, "_CSV_BLOCK", 64 << 10)  # read in pieces of 10,000 rows
     lines = [f"{30 + i % 7},{70 + i % 5},pro" for i in range(60_000)]
     lines[55_000] = "abc,70,pro"  # far below the first block the types come from
     path = write(tmp_path / "late.csv", "tenure,charges,plan\n" + "\n".join(lines) + "\n")

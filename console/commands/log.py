@@ -10,8 +10,8 @@ one door (the reporter role), in a shared workspace as columns over the daemon's
 socket, so the daemon never opens a path a client names.
 
 A large file is read and logged in batches (``BATCH_ROWS`` rows, fewer for a wide
-table), each its own transaction with its own profile, so memory holds one batch
-whatever the file's size. A problem found part-way (text further down a feature
+table), each its own transaction with its own profile; the next batch is read while
+one is logged, so memory holds two batches whatever the file's size. A problem found part-way (text further down a feature
 column) stops there, and the message says which rows were logged before it; a
 file that fails in its first batch stores nothing.
 """
@@ -33,12 +33,12 @@ from lookout.console.output import (
 )
 from lookout.scheduler.door import INVALID
 from lookout.scheduler.drift import category_key
-from lookout.scheduler.frame import DataError, Frame, KindChanged, scan_table
+from lookout.scheduler.frame import DataError, Frame, KindChanged, read_ahead, scan_table
 from lookout.storage import drift, registry
 from lookout.storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
 
 BATCH_ROWS = 1 << 20  # a large file is logged in batches of at most this many rows,
-BATCH_BYTES = 192 << 20  # and of this much data as float64 (a batch crosses the socket whole)
+BATCH_BYTES = 128 << 20  # and of this much data as float64 (a batch crosses the socket whole)
 
 
 def _ids(frame: Frame, name: str) -> list[str]:
@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     force: dict[str, str] = {}
     while True:
         try:
-            for frame in scan_table(args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES):
+            batches = scan_table(args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES)
+            for frame in read_ahead(batches):
                 if frame.rows:
                     logged.add(ws, model, kind, frame, args, mcfg, expected)
                 del frame  # the next batch is read without this one in memory
