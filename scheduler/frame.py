@@ -23,7 +23,10 @@ import datetime as dt
 import hashlib
 import io
 import re
+import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,8 @@ _TRUE = {"true", "yes", "t", "y"}
 _FALSE = {"false", "no", "f", "n"}
 _MISSING = {"", "na", "nan", "null", "none", "n/a"}
 BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
+GIVE_BACK = 64 << 20  # `frame_from_arrow`: Arrow's freed memory returned this often
+DECLARE_FROM = 64 << 20  # `read_csv` declares the head's types for files this large
 MIN_BATCH_ROWS = 1 << 16  # however wide the table
 _CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
 _SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
@@ -264,17 +269,16 @@ def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]
     missing_word = pc.is_in(pc.utf8_lower(words), value_set=pa.array(sorted(_MISSING)))
     missing_np = np.append(missing_word.to_numpy(zero_copy_only=False), True)
     index = np.asarray(pc.fill_null(encoded.indices, len(words)).to_numpy(zero_copy_only=False))
-    missing = missing_np[index]  # per row; a null row indexes the extra "missing" entry
-    present_rows = np.flatnonzero(~missing)
+    present = ~missing_np[index]  # per row; a null row indexes the extra "missing" entry
     kept = pc.if_else(missing_word, pa.scalar(None, pa.string()), words)
 
     def rows(per_word: np.ndarray, fill: Any) -> np.ndarray:
-        return np.append(per_word, np.array([fill], dtype=per_word.dtype))[index]
+        return np.take(np.append(per_word, np.array([fill], dtype=per_word.dtype)), index)
 
-    if infer and not len(present_rows):
+    if infer and not present.any():
         return np.full(len(arr), np.nan), "number"
     if infer:
-        first = str(words[int(index[present_rows[0]])].as_py())
+        first = str(words[int(index[int(np.argmax(present))])].as_py())
         if _parses_as_number(first):
             try:
                 numbers = pc.cast(kept, pa.float64()).to_numpy(zero_copy_only=False)
@@ -311,6 +315,9 @@ def column_from_arrow(
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     typ = col.type
+    if from_text and t.is_dictionary(typ) and t.is_string(typ.value_type):
+        # the CSV reader's dictionary holds only values seen (a Parquet one may hold more)
+        return _infer_arrow_strings(col, infer)
     if t.is_dictionary(typ):
         col = col.dictionary_decode()
         typ = col.type
@@ -352,27 +359,46 @@ def frame_from_arrow(
     memory of those before it: a caller that hands over its only reference
     (`frame_from_arrow(read(...))`) holds about one copy of the data, not two. With
     `give_back` (a whole file read at once), Arrow's allocator is asked to return the
-    chunks' memory after each column that was copied, or it keeps them for later: 1.8×
+    chunks' memory every ``GIVE_BACK`` bytes copied, or it keeps them for later: 1.8×
     the table's size, not 2.3×, for a CSV of 1M × 50 numbers. A scan's batches leave it
     be: the next batch reuses that memory, and memory fresh from this machine's
-    hypervisor costs ~2 ms a megabyte the first time it is touched.
+    hypervisor costs ~2 ms a megabyte the first time it is touched. A large table's
+    columns are converted on two threads (Arrow and NumPy let go of the GIL).
     """
     import pyarrow as pa
 
     force = force or {}
-    cols: dict[str, np.ndarray] = {}
-    kinds: dict[str, str] = {}
     names = list(table.column_names)
-    pool = pa.default_memory_pool()
-    for name in names:
-        col = table.column(0)
-        table = table.remove_column(0)
-        copied = give_back and isinstance(col, pa.ChunkedArray) and col.num_chunks > 1
-        cols[name], kinds[name] = column_from_arrow(name, col, name not in force, from_text)
-        del col
-        if copied:
-            pool.release_unused()
-    return Frame(cols, kinds)
+    waiting = deque((name, table.column(i)) for i, name in enumerate(names))
+    threads = 2 if table.num_rows * len(names) >= 10_000_000 else 1  # else threads cost more
+    del table
+    done: dict[str, tuple[np.ndarray, str]] = {}
+    copied = [0]
+    lock = threading.Lock()
+
+    def convert() -> None:
+        while True:
+            try:
+                name, col = waiting.popleft()
+            except IndexError:
+                return
+            chunked = isinstance(col, pa.ChunkedArray) and col.num_chunks > 1
+            size = col.nbytes if chunked else 0
+            done[name] = column_from_arrow(name, col, name not in force, from_text)
+            del col
+            with lock:
+                copied[0] += size
+                if give_back and copied[0] >= GIVE_BACK:
+                    copied[0] = 0
+                    pa.default_memory_pool().release_unused()
+
+    if threads == 1:
+        convert()
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for running in [pool.submit(convert) for _ in range(threads)]:
+                running.result()
+    return Frame({n: done[n][0] for n in names}, {n: done[n][1] for n in names})
 
 
 # -- CSV --------------------------------------------------------------------------------
@@ -418,9 +444,13 @@ def _csv_options(
     quoted_newlines: bool = False,
     block_size: int = _CSV_BLOCK,
     types: Mapping[str, Any] | None = None,
+    dictionaries: bool = False,
 ) -> dict[str, Any]:
     """Arrow's options for today's rules: our checked header, our missing and true/false
-    words; `types` declares columns' types (`force`'s columns are text whatever they say)."""
+    words; `types` declares columns' types (`force`'s columns are text whatever they say);
+    `dictionaries`: text columns of few values come dictionary-encoded, as
+    `_infer_arrow_strings` needs them (Arrow does it faster while parsing; a whole read
+    only, as the streaming reader cannot change its mind when a later block has more)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -440,6 +470,7 @@ def _csv_options(
             false_values=_FALSES,
             strings_can_be_null=True,
             column_types={**(types or {}), **{n: pa.string() for n in force or {}}},
+            auto_dict_encode=dictionaries,
         ),
     }
 
@@ -480,7 +511,8 @@ def _utf8_only(label: str, schema: Any) -> None:
     import pyarrow.types as t
 
     for field in schema:
-        if t.is_binary(field.type) or t.is_large_binary(field.type):
+        typ = field.type.value_type if t.is_dictionary(field.type) else field.type
+        if t.is_binary(typ) or t.is_large_binary(typ):
             raise DataError(f'{label}: cannot read: column "{field.name}" is not UTF-8 text')
 
 
@@ -501,7 +533,8 @@ def _head_types(head: bytes, options: Mapping[str, Any]) -> dict[str, Any] | Non
     parsed block until the end (2.3× the table at its peak on 1M × 50 numbers).
     Told the types, it converts each block as it comes and lets it go (1.2×). A
     file whose later rows do not fit the head's types is read again the inferring
-    way, which widens them exactly as before.
+    way, which widens them exactly as before. A file under ``DECLARE_FROM`` is read
+    the inferring way at once: the memory is small, and declared it reads ~10% slower.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -513,12 +546,17 @@ def _head_types(head: bytes, options: Mapping[str, Any]) -> dict[str, Any] | Non
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     types = {f.name: f.type for f in table.schema}
-    undecided = (t.is_null(x) or t.is_binary(x) or t.is_large_binary(x) for x in types.values())
+    values = [x.value_type if t.is_dictionary(x) else x for x in types.values()]
+    undecided = (t.is_null(x) or t.is_binary(x) or t.is_large_binary(x) for x in values)
     if table.num_rows == 0 or any(undecided):
         return None
     # whole numbers are read as the float64 the Frame keeps them in, so a fraction further
-    # down widens them to "number" as inference would (the kind comes from the values)
-    return {n: pa.float64() if t.is_integer(x) else x for n, x in types.items()}
+    # down widens them to "number" as inference would (the kind comes from the values);
+    # text as text, however many values it turns out to have
+    return {
+        n: pa.float64() if t.is_integer(x) else x.value_type if t.is_dictionary(x) else x
+        for n, x in types.items()
+    }
 
 
 def read_csv(path: Path | str, text: str | None = None) -> Frame:
@@ -529,9 +567,9 @@ def read_csv(path: Path | str, text: str | None = None) -> Frame:
     label, data, p = _csv_source(path, text)
     head = _read_head(label, data, p)
     header = _header(label, head)
-    small = len(head) == (len(data) if data is not None else _size(p))  # the head is all of it
+    small = (len(data) if data is not None else _size(p)) < DECLARE_FROM
     for quoted_newlines in (False, True):
-        options = _csv_options(head, header, None, quoted_newlines)
+        options = _csv_options(head, header, None, quoted_newlines, dictionaries=True)
         declared = None if small else _head_types(head, options)
         table = None
         if declared is not None:

@@ -14,6 +14,13 @@ from lookout.scheduler.frame import Frame, read_csv
 ROWS = 40_000  # about 2 MB: more than the first block the types come from
 
 
+@pytest.fixture(autouse=True)
+def read_as_a_large_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files this size are read the inferring way at once; here they are read as large
+    files are, with the head's types."""
+    monkeypatch.setattr(frames, "DECLARE_FROM", 0)
+
+
 def mixed_csv(path: Path, tail: str = "", gaps_only: bool = False) -> Path:
     rng = np.random.default_rng(3)
     ints = rng.integers(-1000, 1000, ROWS)
@@ -109,3 +116,18 @@ def test_a_scan_in_small_blocks_reads_what_a_whole_read_reads(tmp_path, monkeypa
     for name in whole.names:
         joined = np.concatenate([p.columns[name] for p in parts])
         assert joined.tolist() == whole.columns[name].tolist(), name
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_text_that_is_not_utf8_far_down_is_one_line(tmp_path, monkeypatch, large):
+    """Read the inferring way (text of few values comes dictionary-encoded) or with the
+    head's types, a value that is not UTF-8 after the first block is one line, no traceback."""
+    if not large:
+        monkeypatch.setattr(frames, "DECLARE_FROM", 1 << 40)
+    body = b"".join(b"%d,cafe,%d\n" % (i, i % 3) for i in range(ROWS * 2))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"n,word,k\n" + body + b"1,caf\xe9,1\n")
+    with pytest.raises(frames.DataError) as caught:
+        read_csv(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "UTF" in message.upper() and "\n" not in message
