@@ -737,7 +737,7 @@ def scan_table(
     whole); `batch_bytes` caps a batch's size for wide tables.
     """
     force = dict(force or {})
-    from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
+    from_text = is_text(path, fmt)
     if _is_parquet(path, fmt):
         tables = _coalesce(_scan_parquet(path, batch_rows, batch_bytes), None, None)
     elif _is_ipc(path, fmt):
@@ -751,6 +751,13 @@ def scan_table(
         _settle_kinds(frame, kinds)
         yield frame
         del frame  # let go before the next is read: the caller decides what stays
+
+
+def is_text(path: Path | str, fmt: str = "auto") -> bool:
+    """Whether reading the file means parsing text (a CSV), which `read_ahead` overlaps with
+    the caller's work. Not Parquet: its row groups are read whole, and reading the next
+    one ahead would hold two in memory (an Arrow IPC file is mapped, not read)."""
+    return not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
 
 
 def read_ahead(frames: Iterator[Frame]) -> Iterator[Frame]:
