@@ -231,10 +231,10 @@ def test_a_file_scanned_in_batches_gives_the_in_memory_results(make_workspace, m
         _same(replace(a, **ignore), replace(b, **ignore))
 
 
-def test_a_parquet_scan_holds_one_row_group_at_a_time(tmp_path) -> None:
-    """Batches never span two row groups, and no layer of the scan keeps a batch once it
-    was handed on: while a caller checks group g's batches, group g - 1 is already freed
-    (Arrow's own allocations, counted exactly, between batches)."""
+def test_a_parquet_scan_holds_batches_not_row_groups(tmp_path) -> None:
+    """Each batch is decoded on its own and no layer of the scan keeps one once it was
+    handed on: between batches Arrow holds less than one row group (its allocations,
+    counted exactly), however many row groups the file has."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from lookout.scheduler.frame import scan_table
@@ -253,8 +253,8 @@ def test_a_parquet_scan_holds_one_row_group_at_a_time(tmp_path) -> None:
         sizes.append(frame.rows)
         held.append(pa.total_allocated_bytes())
         del frame
-    assert sizes[:3] == [66_667, 66_667, 66_666] and sum(sizes) == rows * groups
-    assert max(held) < 1.5 * group_bytes
+    assert set(sizes[:-1]) == {70_000} and sum(sizes) == rows * groups
+    assert max(held) < group_bytes
 
 
 def test_reading_ahead_holds_two_batches_and_passes_errors_on() -> None:

@@ -10,9 +10,8 @@ one door (the reporter role), in a shared workspace as columns over the daemon's
 socket, so the daemon never opens a path a client names.
 
 A large file is read and logged in batches (``BATCH_ROWS`` rows, fewer for a wide
-table), each its own transaction with its own profile; a CSV's next batch is parsed
-while one is logged, so memory holds two batches (one row group of a Parquet file)
-whatever the file's size. A problem found part-way (text further down a feature
+table), each its own transaction with its own profile; the next batch is read while
+one is logged, so memory holds two batches whatever the file's size. A problem found part-way (text further down a feature
 column) stops there, and the message says which rows were logged before it; a file
 that fails in its first batch stores nothing.
 """
@@ -34,14 +33,7 @@ from lookout.console.output import (
 )
 from lookout.scheduler.door import INVALID
 from lookout.scheduler.drift import category_key
-from lookout.scheduler.frame import (
-    DataError,
-    Frame,
-    KindChanged,
-    is_text,
-    read_ahead,
-    scan_table,
-)
+from lookout.scheduler.frame import DataError, Frame, KindChanged, read_ahead, scan_table
 from lookout.storage import drift, registry
 from lookout.storage.drift import LABEL, PREDICTION, PREDICTION_ID, TIMESTAMP, BatchError
 
@@ -108,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     while True:
         try:
             batches = scan_table(args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES)
-            for frame in read_ahead(batches) if is_text(args.file) else batches:
+            for frame in read_ahead(batches):
                 if frame.rows:
                     logged.add(ws, model, kind, frame, args, mcfg, expected)
                 del frame  # the next batch is read without this one in memory
