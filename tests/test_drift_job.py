@@ -233,8 +233,10 @@ def test_lookout_drift_exits_1_at_drift(ws, cli) -> None:
 )
 def test_lookout_log_rejects_bad_files_in_one_line(ws, cli, tmp_path, text, message) -> None:
     log(ws)
-    res = cli("log", "churn", write(tmp_path / "bad.csv", text), "--workspace", str(ws.root))
+    path = write(tmp_path / "bad.csv", text)
+    res = cli("log", "churn", path, "--workspace", str(ws.root))
     assert res.code == 2 and message in res.err and len(res.err.strip().splitlines()) == 1
+    assert res.err.count(path) == 1  # the file named once
     assert drift_store.logged_rows(ws.store, "churn") == 2000
 
 

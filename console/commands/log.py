@@ -109,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
             if logged.ids or exc.name in force:
                 raise UsageError(f"{args.file}: {exc}{logged.so_far()}") from None
             force[exc.name] = "string"
-        except (DataError, BatchError) as exc:
+        except DataError as exc:  # names the file itself
+            raise UsageError(f"{exc}{logged.so_far()}") from None
+        except BatchError as exc:
             raise UsageError(f"{args.file}: {exc}{logged.so_far()}") from None
         except Failure as exc:
             raise Failure(f"{exc}{logged.so_far()}", exc.code) from None
