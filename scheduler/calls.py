@@ -36,9 +36,12 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lookout.storage.text import sanitize
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 CAP = 30.0  # seconds: the longest wait between two attempts
@@ -125,6 +128,31 @@ def failure(exc: BaseException) -> str:
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return "not a URL it can call"
     return f"the request failed ({type(exc).__name__})"
+
+
+def sent(
+    request: Callable[[], httpx.Response],
+    who: str,
+    timeout: float,
+    error: Callable[[str], Exception],
+    secrets: list[str],
+) -> httpx.Response | Attempt[Any]:
+    """One request to a connector's server (`who`: "MLflow at host:port"): its response, or
+    the `Attempt` a failure to get one calls for. A timeout or an unreachable server is
+    asked again; a request that cannot be sent as HTTP is not. Told by kind, never by the
+    exception's text, which can quote the Authorization header (`failure`)."""
+    import httpx
+
+    try:
+        return request()
+    except httpx.TimeoutException:
+        return Attempt(error(f"{who} did not answer within {timeout:g}s"), again=True)
+    except httpx.LocalProtocolError as exc:  # ours to fix: asking again will not help
+        return Attempt(error(f"{who}: {failure(exc)}"))
+    except httpx.TransportError as exc:
+        return Attempt(error(scrub(f"{who} is unreachable ({failure(exc)})", secrets)), again=True)
+    except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
+        return Attempt(error(f"{who}: {failure(exc)}"))
 
 
 def shown_url(url: str) -> str:

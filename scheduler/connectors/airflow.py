@@ -353,24 +353,20 @@ class _Client:
         """Asked again on timeouts, refused connections, 429 and 5xx (with backoff, jitter and
         Retry-After, `lookout.scheduler.calls`); JSON back. A transport error is told by its
         kind, never its text, which can quote the Authorization header."""
-        import httpx
 
         def once() -> calls.Attempt[Any]:
             headers = {"Accept": "application/json"}
             if auth:
                 headers["Authorization"] = f"Bearer {self._bearer(fresh)}"
-            try:
-                response = self.http.request(method, url, params=params, json=body, headers=headers)
-            except httpx.TimeoutException:
-                problem = f"Airflow at {self.shown} did not answer within {self.timeout:g}s"
-                return calls.Attempt(AirflowError(problem), again=True)
-            except httpx.LocalProtocolError as exc:  # ours to fix: asking again will not help
-                return calls.Attempt(AirflowError(f"Airflow at {self.shown}: {calls.failure(exc)}"))
-            except httpx.TransportError as exc:
-                problem = f"Airflow at {self.shown} is unreachable ({calls.failure(exc)})"
-                return calls.Attempt(AirflowError(calls.scrub(problem, self._secrets)), again=True)
-            except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
-                return calls.Attempt(AirflowError(f"Airflow at {self.shown}: {calls.failure(exc)}"))
+            response = calls.sent(
+                lambda: self.http.request(method, url, params=params, json=body, headers=headers),
+                f"Airflow at {self.shown}",
+                self.timeout,
+                AirflowError,
+                self._secrets,
+            )
+            if isinstance(response, calls.Attempt):
+                return response
             if self.server_time is None and "date" in response.headers:
                 try:
                     date = email.utils.parsedate_to_datetime(response.headers["date"])

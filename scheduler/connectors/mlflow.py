@@ -257,21 +257,17 @@ class _Client:
         """One REST call; asked again on timeouts, refused connections, 429 and 5xx (with
         backoff, jitter and Retry-After, `lookout.scheduler.calls`). A transport error is
         told by its kind, never its text, which can quote the Authorization header."""
-        import httpx
 
         def once() -> calls.Attempt[dict[str, Any] | MlflowError]:
-            try:
-                response = self.http.request(method, self.base + endpoint, params=params, json=body)
-            except httpx.TimeoutException:
-                problem = f"MLflow at {self.shown} did not answer within {self.timeout:g}s"
-                return calls.Attempt(MlflowError(problem), again=True)
-            except httpx.LocalProtocolError as exc:  # ours to fix: asking again will not help
-                return calls.Attempt(MlflowError(f"MLflow at {self.shown}: {calls.failure(exc)}"))
-            except httpx.TransportError as exc:
-                problem = f"MLflow at {self.shown} is unreachable ({calls.failure(exc)})"
-                return calls.Attempt(MlflowError(calls.scrub(problem, self._secrets)), again=True)
-            except (httpx.HTTPError, ValueError) as exc:  # a URL or header it cannot carry
-                return calls.Attempt(MlflowError(f"MLflow at {self.shown}: {calls.failure(exc)}"))
+            response = calls.sent(
+                lambda: self.http.request(method, self.base + endpoint, params=params, json=body),
+                f"MLflow at {self.shown}",
+                self.timeout,
+                MlflowError,
+                self._secrets,
+            )
+            if isinstance(response, calls.Attempt):
+                return response
             if response.status_code == 429 or response.status_code >= 500:
                 after = calls.retry_after(response.headers.get("Retry-After"))
                 return calls.Attempt(self._refused(response), again=True, after=after)
