@@ -21,6 +21,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,25 +103,37 @@ class Team:
         return self.run(who, [OS_VENV / "bin" / "lookout", *args], **kw)  # type: ignore[arg-type]
 
     def popen(
-        self, who: str, args: Sequence[str | os.PathLike[str]], output: Path | None = None
-    ) -> subprocess.Popen[str]:
-        """Start a long-running process (the daemon) as a member, in its own session; its
-        stdout and stderr go to `output` when given (a pipe nobody reads would fill up)."""
-        sink = open(output, "a") if output is not None else None  # noqa: SIM115
-        try:
-            return subprocess.Popen(
-                [str(a) for a in args],
-                **as_user(self[who], self.gid),
-                env=clean_env(self[who], None),
-                cwd=self.base,
-                stdout=sink or subprocess.PIPE,
-                stderr=subprocess.STDOUT if sink else subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        finally:
-            if sink is not None:
-                sink.close()
+        self, who: str, args: Sequence[str | os.PathLike[str]], output: Path, ready: str = ""
+    ) -> tuple[subprocess.Popen[str], threading.Event]:
+        """Start a long-running process (the daemon) as a member, in its own session. Its
+        stdout and stderr are copied to `output` line by line; the event is set when a
+        line holds `ready`, or when the process ends, so a test waits on what the process
+        says rather than looking again and again. Its stdin is a pipe the test may write to."""
+        proc = subprocess.Popen(
+            [str(a) for a in args],
+            **as_user(self[who], self.gid),
+            env=clean_env(self[who], None),
+            cwd=self.base,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        said = threading.Event()
+
+        def copy() -> None:
+            assert proc.stdout is not None
+            with open(output, "a") as sink:
+                for line in proc.stdout:
+                    sink.write(line)
+                    sink.flush()
+                    if ready and ready in line:
+                        said.set()
+            said.set()
+
+        threading.Thread(target=copy, name=f"output of {args[0]}", daemon=True).start()
+        return proc, said
 
 
 def as_user(account: Account, team_gid: int | None) -> dict[str, object]:

@@ -33,8 +33,9 @@ from tests.test_promotion import ME, add_version
 pytestmark = pytest.mark.slow
 
 SIZE = "16m"
-# the pipeline's last stage waits for a file outside the tmpfs, so the test decides
-# when the run next writes to the store
+# the pipeline's last stage reads a gate outside the tmpfs (a FIFO where the test holds the
+# run there: the read returns when the test has written it), so the test decides when the
+# run next writes to the store
 WAIT = """
 [[pipelines.p.stages]]
 name = "hold"
@@ -42,11 +43,8 @@ call = "lookout_stages:hold_outside"
 """
 HOLD_OUTSIDE = """
 def hold_outside(ctx):
-    import os, pathlib, time
-    gate = pathlib.Path(os.environ["LOOKOUT_TEST_GATE"])
-    (gate.parent / "holding").write_text("x")
-    while not gate.exists():
-        time.sleep(0.05)
+    import os, pathlib
+    pathlib.Path(os.environ["LOOKOUT_TEST_GATE"]).read_text()
     return {"blob": "x" * 4_000_000}  # recorded on the stage: more than the disk has left
 """
 
@@ -207,6 +205,17 @@ def test_commands_on_a_full_disk_say_so_in_one_line(tmp_path: Path, gate: Path) 
             ws.close()
 
 
+def held_at(fifo: Path, timeout: float = 60.0) -> int:
+    """The gate opened for writing: that returns once the hold stage has opened it to read."""
+    opened: list[int] = []
+    opening = threading.Thread(target=lambda: opened.append(os.open(fifo, os.O_WRONLY)))
+    opening.daemon = True
+    opening.start()
+    opening.join(timeout)
+    assert opened, "the run never reached its hold stage"
+    return opened[0]
+
+
 def wait_for(what: object, timeout: float = 60.0) -> object:
     tick = threading.Event()
     deadline = now() + timeout
@@ -226,11 +235,13 @@ def test_the_daemon_fails_the_run_the_disk_broke_and_keeps_serving(
         sched = Scheduler(ws)
         assert sched.start()
         try:
+            os.mkfifo(gate)
             scheduling.submit_request(ws.store, "run_pipeline", "p", "alice")
-            wait_for(lambda: (tmp_path / "holding").exists())
+            held = held_at(gate)  # the run is at its hold stage
             run = pipelines.list_runs(ws.store, "p")[0]
             filler = fill(disk, 0)
-            gate.write_text("go")  # the run's next write meets a full disk
+            os.write(held, b"go")  # the run's next write meets a full disk
+            os.close(held)
             wait_for(lambda: run.id in sched.runner.unfinished or not sched.runner.cancels)
             os.truncate(filler, filler.stat().st_size - (1 << 20))  # 1 MB: below min_free
             failed = wait_for(

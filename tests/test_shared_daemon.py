@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -67,37 +65,34 @@ def test_without_the_daemon_readers_see_the_store_as_last_written(team: Any) -> 
     assert "the Lookout daemon is down: showing the store as last written" in status.stderr
     assert json.loads(status.stdout)["scheduler"]["alive"] is False
 
-    reader = host.team.popen(
+    reader, opened = host.team.popen(
         "erin",
         [
             "python",
             "-c",
             f"""
-import time
+import sys
 from lookout.scheduler.workspace import open_workspace
 from lookout.storage import scheduling
 ws = open_workspace({str(host.root)!r})
 print("stale", ws.store.stale, flush=True)
-deadline = time.monotonic() + 90
-while time.monotonic() < deadline:
-    req = scheduling.get_request(ws.store, 1)
-    if req is not None:
-        print("saw request", req.id, "stale", ws.store.stale, flush=True)
-        break
-    time.sleep(0.1)
+sys.stdin.readline()  # the test says when the daemon has taken the request
+req = scheduling.get_request(ws.store, 1)
+print("saw request", req and req.id, "stale", ws.store.stale, flush=True)
 """,
         ],
         team.base / "reader.log",
+        "stale",
     )
     try:
         # the reader has opened the store while the daemon was down
-        opened = time.monotonic() + 60
-        while "stale" not in (team.base / "reader.log").read_text() and reader.poll() is None:
-            assert time.monotonic() < opened, "the reader did not open the store"
-            threading.Event().wait(0.05)
+        assert opened.wait(60) and reader.poll() is None, "the reader did not open the store"
         host.start()
         asked = host.lookout("alice", "run", "train")
         assert asked.returncode == 0, asked.stderr
+        assert reader.stdin is not None
+        reader.stdin.write("look\n")
+        reader.stdin.flush()
         reader.wait(90)
     finally:
         host.stop()

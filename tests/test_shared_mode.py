@@ -87,17 +87,16 @@ class Host:
 
     def start(self) -> None:
         """Start the daemon as the service account and wait until it answers."""
-        self.daemon = self.team.popen(
-            "svc", [accounts.OS_VENV / "bin" / "lookout", "scheduler", "-w", self.root], self.log
+        lookout = accounts.OS_VENV / "bin" / "lookout"
+        self.daemon, running = self.team.popen(
+            "svc", [lookout, "scheduler", "-w", self.root], self.log, "scheduler running"
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.daemon.poll() is not None:
-                pytest.fail(f"the daemon exited: {self.log.read_text()}")
-            if answers(self.root / "lookout.sock"):
-                return
-            time.sleep(0.1)
-        pytest.fail(f"the daemon did not answer: {self.log.read_text()}")
+        if not running.wait(60):  # it says so once its socket listens
+            pytest.fail(f"the daemon did not start: {self.log.read_text()}")
+        if self.daemon.poll() is not None:
+            pytest.fail(f"the daemon exited: {self.log.read_text()}")
+        if not answers(self.root / "lookout.sock"):
+            pytest.fail(f"the daemon did not answer: {self.log.read_text()}")
 
     def stop(self) -> None:
         if self.daemon is not None and self.daemon.poll() is None:
