@@ -160,7 +160,8 @@ def test_a_reader_and_a_writer_keep_working_while_pruning_runs(tmp_path) -> None
 def test_the_daemon_pass_profiles_the_backlog_then_prunes(make_workspace) -> None:
     ws = make_workspace('[retention]\nraw_rows = "1s"\n')
     drift_store.append_batch(ws.store, "m", {"x": [1.0, 2.0, 3.0]})
-    time.sleep(1.1)
+    with ws.store.write() as conn:  # logged two seconds ago: past raw_rows, without waiting
+        conn.execute("UPDATE inference_batches SET at = at - 2")
     out = run_retention(ws)
     assert out["profiled"] == 1 and out["raw_rows"] == 1
     assert drift_store.load_profiles(ws.store, "m")[0].rows == 3
