@@ -253,6 +253,61 @@ def _parses_as_number(text: str) -> bool:
     return True
 
 
+# -- Arrow to NumPy ------------------------------------------------------------------------
+# pyarrow's `to_numpy`, `pa.array` and `pa.scalar` import pandas when it is installed, which
+# costs every command that reads a file 0.2 s; these read Arrow's buffers instead.
+
+
+def _valid(arr: Any) -> np.ndarray | None:
+    """An Arrow array's validity bitmap as booleans, or None when nothing is null."""
+    if not arr.null_count:
+        return None
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")[arr.offset :] == 1
+
+
+def _to_numpy(arr: Any, fill: Any = np.nan) -> np.ndarray:
+    """A numeric Arrow array (floats or integers) as NumPy, nulls as `fill`: a view of Arrow's
+    buffer (no copy) when nothing is null."""
+    import pyarrow.types as t
+
+    typ = arr.type
+    code = "f" if t.is_floating(typ) else "i" if t.is_signed_integer(typ) else "u"
+    dtype = np.dtype(f"{code}{typ.bit_width // 8}")
+    if not len(arr):
+        return np.empty(0, dtype)
+    out = np.frombuffer(arr.buffers()[1], dtype, len(arr), arr.offset * dtype.itemsize)
+    valid = _valid(arr)
+    if valid is None:
+        out.flags.writeable = False  # Arrow's memory, perhaps a file's: nobody writes into it
+        return out
+    return np.where(valid, out, fill)
+
+
+def _truth(arr: Any) -> np.ndarray:
+    """A boolean Arrow array without nulls as NumPy booleans."""
+    import pyarrow as pa
+
+    return _to_numpy(arr.cast(pa.uint8())) == 1
+
+
+def _string_array(words: list[str]) -> Any:
+    """Python strings as an Arrow string array (see above for why not `pa.array`)."""
+    import pyarrow as pa
+
+    data = [w.encode() for w in words]
+    offsets = np.cumsum([0] + [len(d) for d in data], dtype=np.int32)
+    buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(words), buffers)
+
+
+def _empty_batch(schema: Any) -> Any:
+    """A record batch of no rows with `schema`'s columns."""
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+
+
 def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]:
     """`infer_column`'s rules over an Arrow string column (only text rules when not `infer`).
 
@@ -266,11 +321,11 @@ def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]
 
     encoded = pc.dictionary_encode(arr)
     words = pc.utf8_trim_whitespace(encoded.dictionary)
-    missing_word = pc.is_in(pc.utf8_lower(words), value_set=pa.array(sorted(_MISSING)))
-    missing_np = np.append(missing_word.to_numpy(zero_copy_only=False), True)
-    index = np.asarray(pc.fill_null(encoded.indices, len(words)).to_numpy(zero_copy_only=False))
+    missing_word = pc.is_in(pc.utf8_lower(words), value_set=_string_array(sorted(_MISSING)))
+    missing_np = np.append(_truth(missing_word), True)
+    index = _to_numpy(encoded.indices, len(words))
     present = ~missing_np[index]  # per row; a null row indexes the extra "missing" entry
-    kept = pc.if_else(missing_word, pa.scalar(None, pa.string()), words)
+    kept = pc.if_else(missing_word, pa.nulls(1, pa.string())[0], words)
 
     def rows(per_word: np.ndarray, fill: Any) -> np.ndarray:
         return np.take(np.append(per_word, np.array([fill], dtype=per_word.dtype)), index)
@@ -281,7 +336,7 @@ def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]
         first = str(words[int(index[int(np.argmax(present))])].as_py())
         if _parses_as_number(first):
             try:
-                numbers = pc.cast(kept, pa.float64()).to_numpy(zero_copy_only=False)
+                numbers = _to_numpy(pc.cast(kept, pa.float64()))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 numbers = None
             if numbers is not None:
@@ -325,19 +380,17 @@ def column_from_arrow(
         return np.full(len(col), np.nan), "number"
     if t.is_floating(typ):
         values = col if t.is_float64(typ) else col.cast(pa.float64())
-        out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=float)
+        out = _to_numpy(values)
         return out, _number_kind(out) if from_text else "number"
     if t.is_integer(typ):
-        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(out, dtype=float), "integer"
+        return _to_numpy(col.cast(pa.float64())), "integer"
     if t.is_boolean(typ):
-        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(out, dtype=float), "bool"
+        return _to_numpy(col.cast(pa.float64())), "bool"
     if t.is_timestamp(typ) or t.is_date(typ):
         seconds = col.cast(
             pa.timestamp("us", tz=getattr(typ, "tz", None)) if t.is_date(typ) else typ
         )
-        micros = seconds.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        micros = _to_numpy(seconds.cast(pa.int64()).cast(pa.float64()))
         unit = getattr(seconds.type, "unit", "us")
         scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
         return np.asarray(micros, dtype=float) / scale, "datetime"
@@ -608,7 +661,7 @@ def _scan_csv(path: Path | str, force: Mapping[str, str]) -> Iterator[Any]:
     try:
         reader = pcsv.open_csv(str(p), **options)
         _utf8_only(label, reader.schema)
-        yield pa.RecordBatch.from_pylist([], schema=reader.schema)  # the columns, for an empty file
+        yield _empty_batch(reader.schema)  # the columns, for an empty file
         yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         found = re.search(r"In CSV column #(\d+): CSV conversion error", str(exc))
@@ -636,8 +689,8 @@ def read_parquet(path: Path | str) -> Frame:
 
     if not Path(path).exists():
         raise DataError(f"{path}: file not found")
-    try:
-        tables = [pq.read_table(path)]
+    try:  # a file without pyarrow.dataset, which imports pandas (see `_to_numpy`)
+        tables = [pq.read_table(path) if Path(path).is_dir() else pq.ParquetFile(path).read()]
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
     return frame_from_arrow(tables.pop())
@@ -670,14 +723,13 @@ def _scan_parquet(path: Path | str, batch_rows: int, budget: int | None) -> Iter
     make them), each decoded on its own: memory holds the batch, never a whole row group.
     Without Arrow's pre-buffering, which caches the file's pages and keeps them (it held
     650 MB after a 10M-row scan)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not Path(path).exists():
         raise DataError(f"{path}: file not found")
     try:
         pf = pq.ParquetFile(path, pre_buffer=False)
-        yield pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+        yield _empty_batch(pf.schema_arrow)
         rows = _batch_rows(batch_rows, budget, len(pf.schema_arrow))
         yield from pf.iter_batches(batch_size=rows, use_threads=True)
     except Exception as exc:
@@ -692,7 +744,7 @@ def _scan_ipc(path: Path | str) -> Iterator[Any]:
     try:
         with pa.memory_map(str(path)) as source:
             reader = pa.ipc.open_file(source)
-            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+            yield _empty_batch(reader.schema)
             for i in range(reader.num_record_batches):
                 yield reader.get_batch(i)
     except Exception as exc:

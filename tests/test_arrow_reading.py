@@ -1,0 +1,158 @@
+"""Arrow columns become the Frame's NumPy arrays by reading Arrow's buffers, not through
+pyarrow's `to_numpy`, `pa.array` or `pa.scalar`, which import pandas when it is installed
+(0.2 s of every `lookout log`). Values, nulls and offsets come out as the Frame's rules say,
+and reading any format in a fresh process leaves pandas unimported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from lookout.scheduler.frame import column_from_arrow, read_table, scan_table
+
+N = float("nan")
+
+
+def floats(values: list) -> list[float]:
+    return [N if v is None else float(v) for v in values]
+
+
+def same(got: np.ndarray, want: list[float]) -> None:
+    assert np.array_equal(got, np.array(want, dtype=float), equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        pa.array([1.5, None, -2.0, 4.25, None, 7.0], pa.float64()),
+        pa.array([1.5, None, -2.0, 4.25, None, 7.0], pa.float32()),
+        pa.array([3, None, -9, 2**40, None, 0], pa.int64()),
+        pa.array([3, None, -9, 100, None, 0], pa.int8()),
+        pa.array([3, 5, 9, 250, 0, 1], pa.uint8()),
+        pa.array([True, None, False, True, None, False], pa.bool_()),
+    ],
+    ids=lambda a: str(a.type),
+)
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_numbers_and_nulls_at_any_offset(arr, offset) -> None:
+    """A slice starts part-way into Arrow's buffers and its validity bitmap (a scan's
+    batches are slices); nulls are NaN."""
+    part = arr.slice(offset)
+    values, kind = column_from_arrow("c", part)
+    same(values, floats(part.to_pylist()))
+    want = "bool" if arr.type == pa.bool_() else "integer" if "int" in str(arr.type) else "number"
+    assert kind == want
+
+
+def test_a_column_without_nulls_is_arrows_memory_not_a_copy() -> None:
+    arr = pa.array([0.5, 1.5, 2.5, 3.5])
+    values, _ = column_from_arrow("c", arr.slice(1))
+    assert values.tolist() == [1.5, 2.5, 3.5]
+    assert values.ctypes.data == arr.buffers()[1].address + 8
+    assert not values.flags.writeable  # nobody writes into a file's data by accident
+
+
+def test_dates_and_times_are_epoch_seconds_with_nulls() -> None:
+    stamps = pa.array(
+        [dt.datetime(2026, 1, 2, 3, 4, 5, 500_000), None, dt.datetime(1970, 1, 1)],
+        pa.timestamp("ms"),
+    )
+    values, kind = column_from_arrow("t", stamps)
+    assert kind == "datetime"
+    same(values, [dt.datetime(2026, 1, 2, 3, 4, 5, 500_000, dt.UTC).timestamp(), None, 0.0])
+    days, kind = column_from_arrow("d", pa.array([dt.date(1970, 1, 2), None], pa.date32()))
+    assert kind == "datetime"
+    same(days, [86400.0, None])
+
+
+@pytest.mark.parametrize("offset", [0, 2])
+def test_text_with_missing_words_and_nulls(offset) -> None:
+    words = pa.array(["north", None, " NA ", "south", "", "north", "null", "east"]).slice(offset)
+    values, kind = column_from_arrow("w", words)
+    assert kind == "string"
+    want = ["north", "", "", "south", "", "north", "", "east"][offset:]
+    assert values.tolist() == want
+    encoded, _ = column_from_arrow("w", words.dictionary_encode())
+    assert encoded.tolist() == want
+
+
+def test_text_that_holds_numbers_or_truth_values_is_inferred_as_before() -> None:
+    numbers, kind = column_from_arrow("n", pa.array(["1", None, "2.5", "NaN", " 4 "]))
+    assert kind == "number"
+    same(numbers, [1.0, None, 2.5, None, 4.0])
+    truth, kind = column_from_arrow("b", pa.array(["yes", "n", None, "TRUE"]).slice(1))
+    assert kind == "bool"
+    same(truth, [0.0, None, 1.0])
+    nothing, kind = column_from_arrow("z", pa.array([None, "na", ""], pa.string()))
+    assert kind == "number"
+    same(nothing, [None, None, None])
+
+
+def test_a_column_of_nulls_only_and_an_empty_column() -> None:
+    values, kind = column_from_arrow("z", pa.nulls(3))
+    same(values, [None, None, None])
+    assert kind == "number"
+    empty, _ = column_from_arrow("e", pa.array([], pa.float64()))
+    assert empty.shape == (0,)
+    text, kind = column_from_arrow("s", pa.array([], pa.string()))
+    assert text.shape == (0,) and kind == "number"  # no values: as a column of gaps
+
+
+NO_PANDAS = """
+import sys
+from lookout.console import cli
+from lookout.scheduler.frame import read_table, scan_table
+workspace, *paths = sys.argv[1:]
+for path in paths:
+    read_table(path)
+    for frame in scan_table(path, batch_rows=2):
+        pass
+    assert cli.main(["log", "m", path, "--workspace", workspace]) == 0
+print("pandas" in sys.modules)
+"""
+
+
+def test_reading_any_format_and_logging_leave_pandas_unimported(tmp_path: Path) -> None:
+    """pandas is in this environment (MLflow needs it), so importing it would show here."""
+    pytest.importorskip("pandas")
+    table = pa.table(
+        {
+            "x": pa.array([1.5, None, 3.0]),
+            "n": pa.array([1, 2, None]),
+            "b": pa.array([True, None, False]),
+            "t": pa.array([dt.datetime(2026, 1, 1), None, dt.datetime(2026, 1, 2)]),
+            "w": pa.array(["a", None, "NA"]),
+            "d": pa.array(["x", "y", "x"]).dictionary_encode(),
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet")
+    arrow = pa.OSFile(str(tmp_path / "t.arrow"), "wb")
+    with arrow, pa.ipc.new_file(arrow, table.schema) as writer:
+        writer.write_table(table)
+    csv = "x,n,b,t,w,d\n1.5,1,true,2026-01-01,a,x\n,2,,,,y\n3,,no,2026-01-02,NA,x\n"
+    (tmp_path / "t.csv").write_text(csv)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "lookout.toml").write_text('[models.m]\ntask = "regression"\ntarget = "y"\n')
+    paths = [str(tmp_path / f) for f in ("t.parquet", "t.arrow", "t.csv")]
+    out = subprocess.run(
+        [sys.executable, "-c", NO_PANDAS, str(ws), *paths],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    for path in paths:  # and the values are what they were
+        frame = read_table(path)
+        same(frame["x"], [1.5, None, 3.0])
+        assert frame["w"].tolist() == ["a", "", ""]
+        assert sum(f.rows for f in scan_table(path, batch_rows=2)) == 3
+    assert not math.isnan(read_table(paths[0])["t"][0])
