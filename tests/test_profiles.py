@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lookout.scheduler import batches, drift, sdk
+from lookout.scheduler import batches, drift, profiles, sdk
 from lookout.scheduler.drift_job import run_drift
 from lookout.scheduler.frame import Frame
 from lookout.scheduler.profiles import SKETCH_POINTS, Window, batch_profile, compare_window
@@ -150,6 +150,28 @@ def test_merged_mean_and_std_are_exact() -> None:
     mean, std = window.feature("x").mean_std()
     assert mean == pytest.approx(values.mean(), rel=1e-12)
     assert std == pytest.approx(values.std(), rel=1e-10)
+
+
+def test_columns_profiled_one_after_another_in_one_scratch_keep_their_own_figures() -> None:
+    """A thread's work arrays are reused from column to column (`Scratch`): a profile
+    refers to nothing in them, whether the next column is longer, shorter or has gaps."""
+    rng = np.random.default_rng(8)
+    gaps = rng.normal(0, 1, 5000)
+    gaps[::9] = np.nan
+    gaps[::13] = -np.inf
+    columns = [
+        rng.normal(3, 2, 20_000),
+        rng.integers(0, 12, 3000).astype(float),  # few values: a table of counts
+        gaps,
+        np.full(40_000, np.nan),
+        rng.exponential(1, 30_000),
+    ]
+    edges = np.array([-1.0, 0.0, 1.0, 2.5])
+    scratch = profiles.Scratch()
+    shared = [profiles.numeric_profile(c, edges, scratch=scratch) for c in columns]
+    for column, profile in zip(columns, shared, strict=True):
+        alone = profiles.numeric_profile(column.copy(), edges)
+        assert profile == alone
 
 
 def test_label_summaries_merge_to_the_row_metrics() -> None:
