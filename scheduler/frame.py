@@ -291,6 +291,14 @@ def _truth(arr: Any) -> np.ndarray:
     return _to_numpy(arr.cast(pa.uint8())) == 1
 
 
+def _pooled(n: int, dtype: np.dtype) -> np.ndarray:
+    """An empty NumPy array in Arrow's memory pool, which keeps freed memory for the next
+    read where NumPy's would be fresh pages from the system (several ms a column)."""
+    import pyarrow as pa
+
+    return np.frombuffer(pa.allocate_buffer(n * dtype.itemsize), dtype, n)
+
+
 def _string_array(words: list[str]) -> Any:
     """Python strings as an Arrow string array (see above for why not `pa.array`)."""
     import pyarrow as pa
@@ -328,7 +336,8 @@ def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]
     kept = pc.if_else(missing_word, pa.nulls(1, pa.string())[0], words)
 
     def rows(per_word: np.ndarray, fill: Any) -> np.ndarray:
-        return np.take(np.append(per_word, np.array([fill], dtype=per_word.dtype)), index)
+        per_word = np.append(per_word, np.array([fill], dtype=per_word.dtype))
+        return np.take(per_word, index, out=_pooled(len(index), per_word.dtype))
 
     if infer and not present.any():
         return np.full(len(arr), np.nan), "number"
@@ -423,7 +432,7 @@ def frame_from_arrow(
     force = force or {}
     names = list(table.column_names)
     waiting = deque((name, table.column(i)) for i, name in enumerate(names))
-    threads = 2 if table.num_rows * len(names) >= 10_000_000 else 1  # else threads cost more
+    threads = 2 if table.num_rows * len(names) >= 1_000_000 else 1  # else threads cost more
     del table
     done: dict[str, tuple[np.ndarray, str]] = {}
     copied = [0]
