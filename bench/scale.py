@@ -175,7 +175,6 @@ def child_log(path: str, root: str) -> dict[str, Any]:
 
     import pyarrow.csv  # noqa: F401  # libraries are not the batch: loaded before measuring
     import pyarrow.parquet  # noqa: F401
-    import scipy.stats  # noqa: F401
     from lookout.console import cli
     from lookout.console.commands import log  # noqa: F401
 

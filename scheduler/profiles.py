@@ -139,7 +139,8 @@ def numeric_profile(
     spread = np.subtract(s, mean, out=scratch.floats(1, n))
     prof.update(
         mean=mean,
-        m2=float(np.dot(spread, spread)),
+        # not np.dot: OpenBLAS's threads wake for it and spin beside the profiling threads
+        m2=float(np.square(spread, out=spread).sum()),
         min=float(s[0]),
         max=float(s[-1]),
         exact=exact,
