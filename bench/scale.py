@@ -362,7 +362,6 @@ def child_checks(root: str, mode: str) -> dict[str, Any]:
     """The dataset's checks: streamed (`run_dataset`), or as `run_dataset` did before this
     issue: the whole file read, fingerprinted, then checked in memory."""
     import pyarrow.parquet  # noqa: F401
-    import scipy.stats  # noqa: F401
     from lookout.scheduler.checks.engine import run_checks, run_dataset
     from lookout.scheduler.loading import load_dataset
     from lookout.scheduler.workspace import open_workspace

@@ -41,6 +41,8 @@ BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
 GIVE_BACK = 64 << 20  # `frame_from_arrow`: Arrow's freed memory returned this often
 DECLARE_FROM = 64 << 20  # `read_csv` declares the head's types for files this large
 MIN_BATCH_ROWS = 1 << 16  # however wide the table
+PIECE_ROWS = 1 << 16  # rows a Parquet file is decoded in when scanned (`_scan_parquet`)
+PARQUET_READ = 1 << 20  # bytes of a Parquet column chunk read at a time when scanned
 _CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
 _SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
 
@@ -727,19 +729,24 @@ def read_table(path: Path | str, fmt: str = "auto") -> Frame:
     return read_csv(path)
 
 
-def _scan_parquet(path: Path | str, batch_rows: int, budget: int | None) -> Iterator[Any]:
-    """Batches of at most `batch_rows` rows (fewer for a wide table, as `_coalesce` would
-    make them), each decoded on its own: memory holds the batch, never a whole row group.
-    Without Arrow's pre-buffering, which caches the file's pages and keeps them (it held
-    650 MB after a 10M-row scan)."""
+def _scan_parquet(
+    path: Path | str, batch_rows: int, budget: int | None, pieces: bool
+) -> Iterator[Any]:
+    """Record batches of the scan's size (`_batch_rows`), each decoded whole and handed on
+    without a copy; with `pieces`, of ``PIECE_ROWS`` rows for `_coalesce` to join. Decoding
+    takes about twice a batch's size in Arrow's buffers (262 MB for 335k rows × 50): a
+    caller that holds two batches (`read_ahead`) touches less fresh memory in pieces, each
+    reusing the last one's, than the one copy costs. Never a whole row group, a column
+    chunk read 1 MB at a time, and without Arrow's pre-buffering, which caches the file's
+    pages and keeps them (it held 650 MB after a 10M-row scan)."""
     import pyarrow.parquet as pq
 
     if not Path(path).exists():
         raise DataError(f"{path}: file not found")
     try:
-        pf = pq.ParquetFile(path, pre_buffer=False)
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ)
         yield _empty_batch(pf.schema_arrow)
-        rows = _batch_rows(batch_rows, budget, len(pf.schema_arrow))
+        rows = PIECE_ROWS if pieces else _batch_rows(batch_rows, budget, len(pf.schema_arrow))
         yield from pf.iter_batches(batch_size=rows, use_threads=True)
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
@@ -778,6 +785,7 @@ def scan_table(
     batch_rows: int = BATCH_ROWS,
     force: Mapping[str, str] | None = None,
     batch_bytes: int | None = None,
+    pieces: bool = False,
 ) -> Iterator[Frame]:
     """A file as Frames of record batches, in order, with one kind per column throughout.
 
@@ -787,20 +795,22 @@ def scan_table(
     with `force` naming the column, which is then read as text. Arrow's CSV
     reader decides types from its first block the same way. Memory holds one
     batch at a time (plus Arrow's read-ahead of the CSV's blocks); `batch_bytes`
-    caps a batch's size for wide tables.
+    caps a batch's size for wide tables. `pieces`: Parquet is decoded in small
+    pieces and joined, for a caller that holds two batches (see `_scan_parquet`).
     """
     force = dict(force or {})
     from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
     if _is_parquet(path, fmt):
-        tables = _coalesce(_scan_parquet(path, batch_rows, batch_bytes), None, None)
+        tables = _coalesce(
+            _scan_parquet(path, batch_rows, batch_bytes, pieces), batch_rows, batch_bytes
+        )
     elif _is_ipc(path, fmt):
         tables = _coalesce(_scan_ipc(path), batch_rows, batch_bytes)
     else:
         tables = _coalesce(_scan_csv(path, force), batch_rows, batch_bytes)
     kinds: dict[str, str] = {}
-    for table in tables:
-        frame = frame_from_arrow(table, force, from_text)
-        del table
+    for box in tables:  # emptied into the conversion, which then lets each column's pieces go
+        frame = frame_from_arrow(box.pop(), force, from_text)
         _settle_kinds(frame, kinds)
         yield frame
         del frame  # let go before the next is read: the caller decides what stays
@@ -873,10 +883,11 @@ def _batch_rows(rows: int, budget: int | None, columns: int) -> int:
     return min(rows, max(MIN_BATCH_ROWS, budget // (8 * max(1, columns))))
 
 
-def _coalesce(batches: Iterator[Any], rows: int | None, budget: int | None) -> Iterator[Any]:
+def _coalesce(batches: Iterator[Any], rows: int, budget: int | None) -> Iterator[list[Any]]:
     """Arrow record batches as tables of `rows` rows (the last may be shorter, see
-    `_batch_rows` for `budget`); with `rows` None, one table per batch (the source sized
-    them).
+    `_batch_rows` for `budget`), each in a list of one that holds the only reference: the
+    caller takes it out to convert it (`frame_from_arrow`), so a column's pieces are let go
+    once it is joined, not when the whole table is.
 
     Each source yields an empty batch first, with the columns, so an empty
     file still gives one empty table.
@@ -889,24 +900,24 @@ def _coalesce(batches: Iterator[Any], rows: int | None, budget: int | None) -> I
     for batch in batches:
         if not buffer and batch.num_rows == 0:
             buffer.append(batch)  # the columns, kept in case no row comes
-            if rows is not None:
-                rows = _batch_rows(rows, budget, batch.num_columns)
+            rows = _batch_rows(rows, budget, batch.num_columns)
             continue
         start = 0
         while start < batch.num_rows:
-            part = batch if rows is None else batch.slice(start, rows - held)
+            part = batch.slice(start, rows - held)
             if not held:
                 buffer.clear()  # no empty chunk ahead of the rows: one chunk is no copy
             buffer.append(part)
             held += part.num_rows
             start += part.num_rows
             del part
-            if rows is None or held >= rows:
-                yield pa.Table.from_batches(buffer)
+            if held >= rows:
+                box = [pa.Table.from_batches(buffer)]
                 buffer, held, yielded = [], 0, True
+                yield box
         del batch  # not held while the source reads on
     if held or (buffer and not yielded):
-        yield pa.Table.from_batches(buffer)
+        yield [pa.Table.from_batches(buffer)]
 
 
 def frame_from_columns(columns: Mapping[str, Any], infer: bool = False) -> Frame:

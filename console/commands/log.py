@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     force: dict[str, str] = {}
     while True:
         try:
-            batches = scan_table(args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES)
+            batches = scan_table(
+                args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES, pieces=True
+            )
             for frame in read_ahead(batches):
                 if frame.rows:
                     logged.add(ws, model, kind, frame, args, mcfg, expected)
