@@ -334,7 +334,10 @@ def _infer_arrow_strings(arr: Any, infer: bool = True) -> tuple[np.ndarray, str]
     missing_word = pc.is_in(pc.utf8_lower(words), value_set=_string_array(sorted(_MISSING)))
     missing_np = np.append(_truth(missing_word), True)
     index = _to_numpy(encoded.indices, len(words))
-    present = ~missing_np[index]  # per row; a null row indexes the extra "missing" entry
+    if missing_np[:-1].any() or encoded.indices.null_count:  # which rows hold a value
+        present = ~missing_np[index]  # a null row indexes the extra "missing" entry
+    else:
+        present = np.ones(min(len(index), 1), dtype=bool)  # all of them: the first is row 0
     kept = pc.if_else(missing_word, pa.nulls(1, pa.string())[0], words)
 
     def rows(per_word: np.ndarray, fill: Any) -> np.ndarray:
@@ -404,7 +407,7 @@ def column_from_arrow(
         micros = _to_numpy(seconds.cast(pa.int64()).cast(pa.float64()))
         unit = getattr(seconds.type, "unit", "us")
         scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
-        return np.asarray(micros, dtype=float) / scale, "datetime"
+        return np.divide(micros, scale, out=_pooled(len(micros), micros.dtype)), "datetime"
     if t.is_string(typ) or t.is_large_string(typ):
         return _infer_arrow_strings(col, infer)
     raise DataError(f'column "{name}" has unsupported type {typ}')
@@ -519,9 +522,9 @@ def _csv_options(
     import pyarrow.csv as pcsv
 
     skip = 0  # the header line, and blank lines before it
-    for line in head.split(b"\n"):
+    for line in io.BytesIO(head):  # lazily: the head is a megabyte, the header one line
         skip += 1
-        if line.strip(b"\r\xef\xbb\xbf"):
+        if line.strip(b"\r\n\xef\xbb\xbf"):
             break
     return {
         "read_options": pcsv.ReadOptions(
