@@ -156,3 +156,32 @@ def test_reading_any_format_and_logging_leave_pandas_unimported(tmp_path: Path) 
         assert frame["w"].tolist() == ["a", "", ""]
         assert sum(f.rows for f in scan_table(path, batch_rows=2)) == 3
     assert not math.isnan(read_table(paths[0])["t"][0])
+
+
+POOL = """
+import sys
+import pyarrow as pa
+from lookout.scheduler.frame import read_table
+read_table(sys.argv[1])
+print(pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.parametrize("chosen", [None, "system"])
+def test_reading_chooses_jemalloc_unless_the_user_chose_a_pool(tmp_path: Path, chosen) -> None:
+    """mimalloc, Arrow's default, gave a scan's freed batches back to the system between
+    batches (`choose_memory_pool`); a pool named in ARROW_DEFAULT_MEMORY_POOL is kept."""
+    import os
+
+    path = tmp_path / "t.csv"
+    path.write_text("x\n1\n")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    out = subprocess.run(
+        [sys.executable, "-c", POOL, str(path)], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    jemalloc = "jemalloc" in pa.supported_memory_backends()  # else Arrow's default stays
+    default = "jemalloc" if jemalloc else pa.default_memory_pool().backend_name
+    assert out.stdout.split() == [chosen or default]
