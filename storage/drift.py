@@ -22,11 +22,15 @@ is committed: a crash in between leaves a file no row names, which
 `sweep_batch_files` removes once it is older than any write in progress.
 Retention deletes the row first and the file after its commit: a crash in
 between leaves the same kind of orphan. A full disk fails the file's write,
-before anything is in the store, and the partial file is removed. Files are
-not fsynced, as SQLite's `synchronous = NORMAL` does not sync a WAL commit: a
-process crash loses neither, a power cut may lose the newest of both; a file
+before anything is in the store, and the partial file is removed. Small files
+are not fsynced, as SQLite's `synchronous = NORMAL` does not sync a WAL commit:
+a process crash loses neither, a power cut may lose the newest of both; a file
 shorter than its layout (or missing) is read as an error naming the batch,
-and the batch's profile, kept in the store, still serves its drift windows. NumPy arrays are accepted by duck typing (`.dtype`, `.astype`,
+and the batch's profile, kept in the store, still serves its drift windows.
+Files of ``DROP_BEHIND`` bytes or more are flushed before their row is committed
+and dropped from the page cache (`_drop_behind`).
+
+NumPy arrays are accepted by duck typing (`.dtype`, `.astype`,
 `.tobytes`), as are plain sequences. Nothing is pickled, so reading a batch
 can never execute anything.
 
@@ -65,6 +69,7 @@ TIMESTAMP = "timestamp"
 LABEL = "label"
 SPECIAL = (PREDICTION_ID, PREDICTION, TIMESTAMP, LABEL)
 ORPHAN_AGE = 3600.0  # a batch file no row names, older than this, was left by a crash
+DROP_BEHIND = 16 << 20  # a batch file this large is flushed and dropped from the cache
 Buffer = bytes | memoryview
 
 
@@ -181,12 +186,27 @@ def _write_file(
             while data:
                 data = data[os.write(fd, data) :]
             pos = place["offset"] + place["size"]
+        if pos >= DROP_BEHIND:
+            _drop_behind(fd)
     except BaseException:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise
     os.close(fd)
     return name
+
+
+def _drop_behind(fd: int) -> None:
+    """Flush a large batch file and drop it from the page cache: raw rows are written once
+    and seldom read (a small exact window, then retention), so logging 10M rows × 50 does
+    not push 4 GB of other files out of the cache. The dropped pages are free for the next
+    batch's file: without this, every batch's file took fresh pages, which this project's
+    machines (virtual, with free page reporting) pay ~2 ms a megabyte for, and 10M rows
+    logged in 25-35 s instead of 7. Flushing takes ~0.1 s for 134 MB, on the thread that
+    writes while the profile is computed."""
+    os.fdatasync(fd)
+    if hasattr(os, "posix_fadvise"):  # Linux; elsewhere the flush alone
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def sweep_batch_files(store: Store, older_than: float = ORPHAN_AGE) -> int:

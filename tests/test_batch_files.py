@@ -39,6 +39,39 @@ def test_a_batch_is_one_file_its_row_names(store: Store) -> None:
     assert batch.columns["s"][-1] == "999"
 
 
+def cached_pages(path: Path) -> int:
+    """How many of a file's pages are in the page cache (mincore over a read-only map)."""
+    import ctypes
+    import mmap
+
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    vec = (ctypes.c_ubyte * pages)()
+    libc = ctypes.CDLL(None, use_errno=True)
+    with path.open("rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as m:
+        view = np.frombuffer(m, np.uint8)
+        address = view.ctypes.data
+        found = libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vec)
+        del view  # before the map closes
+    assert found == 0, os.strerror(ctypes.get_errno())
+    return sum(v & 1 for v in vec)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
+def test_a_large_batch_file_leaves_the_page_cache_a_small_one_stays(store: Store) -> None:
+    """Raw rows are written once and seldom read: a large file is flushed and dropped from
+    the cache (logging 10M rows would push 4 GB of other files out), a small one is not."""
+    rows = drift_store.DROP_BEHIND // 8 + 1000
+    drift_store.append_batch(store, "m", {"x": np.arange(float(rows))})
+    drift_store.append_batch(store, "m", {"x": np.arange(1000.0)})
+    small, large = sorted(files(store), key=lambda p: p.stat().st_size)
+    assert cached_pages(large) < 0.05 * large.stat().st_size / os.sysconf("SC_PAGE_SIZE")
+    assert cached_pages(small) == -(-small.stat().st_size // os.sysconf("SC_PAGE_SIZE"))
+    big, tiny = drift_store.load_window(store, "m")  # and both read back whole
+    assert np.array_equal(np.frombuffer(big.columns["x"]), np.arange(float(rows)))
+    assert len(np.frombuffer(tiny.columns["x"])) == 1000
+
+
 def test_a_profile_that_fails_leaves_neither_row_nor_file(store: Store) -> None:
     """The file is written while the profile is computed: a failing profile removes it."""
 
