@@ -269,10 +269,10 @@ def choose_memory_pool() -> None:
     Arrow's default, mimalloc, gave a scan's freed batches back to the system and took
     fresh pages for the next one, which this project's machines (virtual, with free
     page reporting) pay ~2 ms a megabyte for: checks over 1M × 50 from Parquet took
-    3–4 s against 0.5 s with jemalloc, and logging the same rows 2.5–5 s against 0.6–0.85
-    s. Keeping pages 10 s rather than jemalloc's 1 s is what lets reads that follow one
-    another reuse them (reading a 38 MB CSV again and again: 1.23–1.3× pyarrow alone,
-    against 1.39–1.46× with 1 s).
+    1.9–4 s against 0.5–0.8 s with jemalloc, and logging the same rows 2.3–5 s against
+    0.6–1.3 s. Keeping pages 10 s rather than jemalloc's 1 s is what lets reads that
+    follow one another reuse them (reading a 38 MB CSV again and again: 1.23–1.3× pyarrow
+    alone, against 1.37–1.46× with 1 s).
     """
     global _pool_chosen
     if _pool_chosen:
