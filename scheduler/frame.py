@@ -411,7 +411,9 @@ def column_from_arrow(
     """One Arrow column as (NumPy array, kind) under the Frame's conventions.
 
     Float columns without nulls in one chunk come without a copy. Text is
-    inferred (`infer_column`'s rules) unless `infer` is false. `from_text`
+    inferred (`infer_column`'s rules) unless `infer` is false, and then integers
+    are text too (a scan that met integers too large for float64 reads them so
+    throughout); integers that large are always text, digit for digit. `from_text`
     (CSV) applies the text rule to floats too: whole numbers are "integer".
     """
     import pyarrow as pa
@@ -433,7 +435,12 @@ def column_from_arrow(
         out = _to_numpy(values)
         return out, _number_kind(out) if from_text else "number"
     if t.is_integer(typ):
-        return _to_numpy(col.cast(pa.float64())), "integer"
+        try:
+            if infer:
+                return _to_numpy(col.cast(pa.float64())), "integer"
+        except pa.ArrowInvalid:  # beyond 2**53, where float64 would not hold them exactly
+            pass  # and IDs would silently collide: their digits, as text
+        return _infer_arrow_strings(col.cast(pa.string()), infer=False)
     if t.is_boolean(typ):
         return _to_numpy(col.cast(pa.float64())), "bool"
     if t.is_timestamp(typ) or t.is_date(typ):
@@ -926,41 +933,116 @@ def _batch_rows(rows: int, budget: int | None, columns: int) -> int:
     return min(rows, max(MIN_BATCH_ROWS, budget // (8 * max(1, columns))))
 
 
+class _Join:
+    """One table of `rows` rows put together from the record batches that follow one another.
+
+    A column of numbers without nulls is copied into its place in one array as each
+    batch comes, so the batch is let go at once and the next reuses its memory: a scan
+    in pieces holds the table and a piece, not the table and all its pieces (the one
+    copy joining takes either way). Any other column keeps its pieces, joined when
+    converted (`column_from_arrow`); so does a column of numbers from its first null on.
+    """
+
+    def __init__(self, rows: int):
+        self.rows = rows
+        self.held = 0
+        self.schema: Any = None
+        self.filled: list[Any] = []  # per column: its array's buffer, or None
+        self.chunks: list[list[Any]] = []  # per column: its pieces when not filled
+
+    def add(self, batch: Any) -> None:
+        """Take `batch` (at most the rows still missing) in; nothing of it is kept but copies
+        and the pieces of the columns that are not filled."""
+        import pyarrow as pa
+        import pyarrow.types as t
+
+        if self.schema is None:
+            self.schema = batch.schema
+            self.filled = [None] * batch.num_columns
+            self.chunks = [[] for _ in range(batch.num_columns)]
+        n = batch.num_rows
+        for i, col in enumerate(batch.columns):
+            typ = col.type
+            fits = (t.is_integer(typ) or t.is_floating(typ)) and not col.null_count
+            if (
+                fits
+                and typ == self.schema.field(i).type
+                and (self.held == 0 or self.filled[i] is not None)
+            ):
+                width = typ.bit_width // 8
+                if self.filled[i] is None:
+                    self.filled[i] = pa.allocate_buffer(self.rows * width)
+                into = np.frombuffer(self.filled[i], f"u{width}", self.rows)
+                into[self.held : self.held + n] = np.frombuffer(
+                    col.buffers()[1], f"u{width}", n, col.offset * width
+                )
+                continue
+            if self.filled[i] is not None:  # a null from here on: what is filled is a piece
+                self.chunks[i].append(self._array(i))
+                self.filled[i] = None
+            self.chunks[i].append(col)
+        self.held += n
+
+    def _array(self, i: int) -> Any:
+        import pyarrow as pa
+
+        return pa.Array.from_buffers(self.schema.field(i).type, self.held, [None, self.filled[i]])
+
+    def table(self) -> Any:
+        """The rows taken in so far, as a table; the join holds nothing of it after."""
+        import pyarrow as pa
+
+        columns = [
+            self._array(i) if self.filled[i] is not None else pa.chunked_array(self.chunks[i])
+            for i in range(len(self.filled))
+        ]
+        self.filled, self.chunks = [], []
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+
 def _coalesce(batches: Iterator[Any], rows: int, budget: int | None) -> Iterator[list[Any]]:
     """Arrow record batches as tables of `rows` rows (the last may be shorter, see
     `_batch_rows` for `budget`), each in a list of one that holds the only reference: the
-    caller takes it out to convert it (`frame_from_arrow`), so a column's pieces are let go
-    once it is joined, not when the whole table is.
+    caller takes it out to convert it (`frame_from_arrow`), so the pieces of a column
+    that were not joined here (`_Join`) are let go once it is converted, not when the
+    whole table is. A batch that holds a whole table is handed on without a copy.
 
     Each source yields an empty batch first, with the columns, so an empty
     file still gives one empty table.
     """
     import pyarrow as pa
 
-    buffer: list[Any] = []
-    held = 0
+    empty: Any = None
+    join: _Join | None = None
     yielded = False
     for batch in batches:
-        if not buffer and batch.num_rows == 0:
-            buffer.append(batch)  # the columns, kept in case no row comes
+        if empty is None:
+            empty = batch  # the columns, kept in case no row comes
             rows = _batch_rows(rows, budget, batch.num_columns)
-            continue
+            if not batch.num_rows:
+                continue
         start = 0
         while start < batch.num_rows:
-            part = batch.slice(start, rows - held)
-            if not held:
-                buffer.clear()  # no empty chunk ahead of the rows: one chunk is no copy
-            buffer.append(part)
-            held += part.num_rows
-            start += part.num_rows
-            del part
-            if held >= rows:
-                box = [pa.Table.from_batches(buffer)]
-                buffer, held, yielded = [], 0, True
-                yield box
+            if join is None and batch.num_rows - start >= rows:
+                box = [pa.Table.from_batches([batch.slice(start, rows)])]
+                start += rows
+            else:
+                join = join or _Join(rows)
+                part = batch.slice(start, rows - join.held)
+                join.add(part)
+                start += part.num_rows
+                del part
+                if join.held < rows:
+                    continue
+                box, join = [join.table()], None
+            yielded = True
+            yield box
+            del box
         del batch  # not held while the source reads on
-    if held or (buffer and not yielded):
-        yield [pa.Table.from_batches(buffer)]
+    if join is not None:
+        yield [join.table()]
+    elif not yielded and empty is not None:
+        yield [pa.Table.from_batches([empty])]
 
 
 def frame_from_columns(columns: Mapping[str, Any], infer: bool = False) -> Frame:

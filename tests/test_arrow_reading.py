@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from lookout.scheduler import frame
 from lookout.scheduler.frame import column_from_arrow, read_table, scan_table
 
 N = float("nan")
@@ -57,6 +58,45 @@ def test_a_column_without_nulls_is_arrows_memory_not_a_copy() -> None:
     assert values.tolist() == [1.5, 2.5, 3.5]
     assert values.ctypes.data == arr.buffers()[1].address + 8
     assert not values.flags.writeable  # nobody writes into a file's data by accident
+
+
+def test_a_scan_in_pieces_joins_them_into_the_batches_a_whole_read_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lookout log` decodes Parquet in pieces and joins them: numbers without nulls are
+    copied into place as they come, anything else kept as pieces. Every kind of column
+    comes out as a whole read gives it, with nulls that first show up part-way through a
+    batch, and row groups that end inside one."""
+    monkeypatch.setattr(frame, "PIECE_ROWS", 1000)
+    rng = np.random.default_rng(3)
+    n = 7_500
+    late = np.zeros(n, dtype=bool)
+    late[[3_100, 5_300, 5_301]] = True  # inside the second batch, and a later piece of the third
+    path = tmp_path / "mixed.parquet"
+    table = pa.table(
+        {
+            "f64": rng.normal(size=n),
+            "i64": rng.integers(-5, 5, n),
+            "f32": rng.normal(size=n).astype(np.float32),
+            "late": pa.array(rng.normal(size=n), mask=late),
+            "first": pa.array(rng.integers(0, 9, n), mask=rng.random(n) < 0.3),
+            "flag": rng.random(n) < 0.5,
+            "word": [f"w{i % 7}" for i in range(n)],
+            "when": pa.array(rng.integers(0, 2**40, n), pa.timestamp("ms")),
+        }
+    )
+    pq.write_table(table, path, row_group_size=1_700)
+    whole = read_table(path)
+    got = list(scan_table(path, batch_rows=2_600, pieces=True))
+    assert [f.rows for f in got] == [2_600, 2_600, 2_300]
+    for name in whole.names:
+        joined = np.concatenate([f.columns[name] for f in got])
+        assert [f.kinds[name] for f in got] == [whole.kinds[name]] * 3, name
+        if joined.dtype.kind == "f":
+            assert np.array_equal(joined, whole.columns[name], equal_nan=True), name
+        else:
+            assert joined.tolist() == whole.columns[name].tolist(), name
+    assert np.isnan(got[1].columns["late"][500]) and np.isnan(got[2].columns["late"][100])
 
 
 def test_dates_and_times_are_epoch_seconds_with_nulls() -> None:
