@@ -3,10 +3,13 @@ row only after the file is whole, removed with the row, and never left behind by
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,19 +60,51 @@ def cached_pages(path: Path) -> int:
     return sum(v & 1 for v in vec)
 
 
-@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
-def test_a_large_batch_file_leaves_the_page_cache_a_small_one_stays(store: Store) -> None:
-    """Raw rows are written once and seldom read: a large file is flushed and dropped from
-    the cache (logging 10M rows would push 4 GB of other files out), a small one is not."""
-    rows = drift_store.DROP_BEHIND // 8 + 1000
-    drift_store.append_batch(store, "m", {"x": np.arange(float(rows))})
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT here (not Linux)")
+def test_a_large_batch_file_is_written_around_the_page_cache_a_small_one_through_it(
+    store: Store,
+) -> None:
+    """Raw rows are written once and seldom read: a large file skips the cache (logging 10M
+    rows would push 4 GB of other files out), a small one is written the usual way. Both
+    read back whole: columns of sizes that are not whole blocks, text among them."""
+    rows = drift_store.WRITE_DIRECT // 8 + 1001
+    words = [f"id-{i}" for i in range(rows)]
+    drift_store.append_batch(
+        store, "m", {"x": np.arange(float(rows)), "y": -np.arange(float(rows)), "id": words}
+    )
     drift_store.append_batch(store, "m", {"x": np.arange(1000.0)})
     small, large = sorted(files(store), key=lambda p: p.stat().st_size)
+    layout = json.loads(
+        store.conn.execute("SELECT columns_json FROM inference_batches ORDER BY id").fetchone()[0]
+    )
+    assert large.stat().st_size == max(c["offset"] + c["size"] for c in layout)  # cut to size
     assert cached_pages(large) < 0.05 * large.stat().st_size / os.sysconf("SC_PAGE_SIZE")
     assert cached_pages(small) == -(-small.stat().st_size // os.sysconf("SC_PAGE_SIZE"))
-    big, tiny = drift_store.load_window(store, "m")  # and both read back whole
+    big, tiny = drift_store.load_window(store, "m")
     assert np.array_equal(np.frombuffer(big.columns["x"]), np.arange(float(rows)))
+    assert np.array_equal(np.frombuffer(big.columns["y"]), -np.arange(float(rows)))
+    assert big.columns["id"] == words
     assert len(np.frombuffer(tiny.columns["x"])) == 1000
+
+
+def test_a_large_file_where_writing_around_the_cache_is_refused_goes_through_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some file systems refuse O_DIRECT (EINVAL): the file is then written the usual way."""
+    plain_open = os.open
+
+    def refuse_direct(path: Any, flags: int, *args: Any) -> int:
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return plain_open(path, flags, *args)
+
+    monkeypatch.setattr(drift_store.os, "open", refuse_direct)
+    rows = drift_store.WRITE_DIRECT // 8 + 3
+    drift_store.append_batch(store, "m", {"x": np.arange(float(rows))})
+    (batch,) = drift_store.load_window(store, "m")
+    assert np.array_equal(np.frombuffer(batch.columns["x"]), np.arange(float(rows)))
+    (f,) = files(store)
+    assert f.stat().st_size == rows * 8
 
 
 def test_a_profile_that_fails_leaves_neither_row_nor_file(store: Store) -> None:
