@@ -96,11 +96,15 @@ def run(args: argparse.Namespace) -> int:
     kind = "labels" if args.labels else "inputs"
     expected = None if args.labels else drift.expected_features(ws.store, model, mcfg)
     logged = Logged()
-    force: dict[str, str] = {}
+    force = {PREDICTION_ID: "string"}  # IDs are text, digit for digit: 64-bit ones too
     while True:
         try:
             batches = scan_table(
-                args.file, batch_rows=BATCH_ROWS, batch_bytes=BATCH_BYTES, pieces=True
+                args.file,
+                batch_rows=BATCH_ROWS,
+                batch_bytes=BATCH_BYTES,
+                force=force,
+                pieces=True,
             )
             for frame in read_ahead(batches):
                 if frame.rows:
