@@ -52,6 +52,18 @@ def test_numbers_and_nulls_at_any_offset(arr, offset) -> None:
     assert kind == want
 
 
+def test_integers_float64_cannot_hold_exactly_are_their_digits() -> None:
+    """Beyond 2**53 float64 would round IDs into one another: such a column is text, digit
+    for digit, nulls as missing; a column forced to text (`infer` false) is text too."""
+    big = pa.array([2**60 + 1, None, -(2**62) - 3], pa.int64())
+    values, kind = column_from_arrow("id", big)
+    assert kind == "string" and values.tolist() == [str(2**60 + 1), "", str(-(2**62) - 3)]
+    values, kind = column_from_arrow("id", pa.array([7, 42], pa.uint64()), infer=False)
+    assert kind == "string" and values.tolist() == ["7", "42"]
+    values, kind = column_from_arrow("n", pa.array([2**53, -(2**53)], pa.int64()))
+    assert kind == "integer" and values.tolist() == [2.0**53, -(2.0**53)]
+
+
 def test_a_column_without_nulls_is_arrows_memory_not_a_copy() -> None:
     arr = pa.array([0.5, 1.5, 2.5, 3.5])
     values, _ = column_from_arrow("c", arr.slice(1))
