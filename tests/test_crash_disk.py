@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from lookout.scheduler import promotion, serving
 from lookout.scheduler.service import Scheduler
@@ -50,11 +51,11 @@ def hold_outside(ctx):
 
 
 @contextlib.contextmanager
-def tmpfs(where: Path) -> Iterator[Path]:
+def tmpfs(where: Path, size: str = SIZE) -> Iterator[Path]:
     accounts.need_root("mount a small tmpfs")
     where.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={SIZE},mode=0755", "tmpfs", str(where)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
         capture_output=True,
         text=True,
     )
@@ -201,6 +202,34 @@ def test_commands_on_a_full_disk_say_so_in_one_line(tmp_path: Path, gate: Path) 
             left = [r for r in pipelines.list_runs(ws.store) if r.status == "running"]
             assert left == []
             assert serving_agrees(ws) and audit.verify(ws.store).verified
+        finally:
+            ws.close()
+
+
+def test_a_large_batch_the_disk_cannot_hold_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A batch file of 16 MB or more is written around the page cache: the disk filling
+    part-way through it is the same one line, and nothing is left of the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = drift_store.WRITE_DIRECT // 32 + 50_000  # four columns: over the threshold
+    batch = tmp_path / "large.parquet"
+    table = {
+        name: np.arange(float(rows)) * sign
+        for name, sign in zip("abcd", (1, -1, 2, 3), strict=True)
+    }
+    pq.write_table(pa.table(table), batch)
+    with tmpfs(tmp_path / "disk", "48m") as disk:
+        ws = workspace(disk)
+        try:
+            filler = fill(disk, 6 << 20)  # room for the start of the file, not all of it
+            one_line(lookout(ws, "log", "m", str(batch)), (2,))
+            folder = drift_store.batch_folder(ws.store)
+            assert not folder.exists() or list(folder.iterdir()) == []
+            filler.unlink()
+            one_line(lookout(ws, "log", "m", str(batch)), (0,))
+            (stored,) = drift_store.load_window(ws.store, "m")
+            assert np.array_equal(np.frombuffer(stored.columns["b"]), -np.arange(float(rows)))
         finally:
             ws.close()
 
