@@ -941,25 +941,38 @@ class _Join:
     in pieces holds the table and a piece, not the table and all its pieces (the one
     copy joining takes either way). Any other column keeps its pieces, joined when
     converted (`column_from_arrow`); so does a column of numbers from its first null on.
+    The first batch is kept as it is until a second comes: a table of one batch (a
+    file's short last one) is handed on without a copy.
     """
 
     def __init__(self, rows: int):
         self.rows = rows
         self.held = 0
+        self.first: Any = None  # the only batch so far, not yet copied
         self.schema: Any = None
         self.filled: list[Any] = []  # per column: its array's buffer, or None
         self.chunks: list[list[Any]] = []  # per column: its pieces when not filled
 
     def add(self, batch: Any) -> None:
         """Take `batch` (at most the rows still missing) in; nothing of it is kept but copies
-        and the pieces of the columns that are not filled."""
-        import pyarrow as pa
-        import pyarrow.types as t
-
+        and the pieces of the columns that are not filled (or the batch, if it is the first)."""
         if self.schema is None:
             self.schema = batch.schema
             self.filled = [None] * batch.num_columns
             self.chunks = [[] for _ in range(batch.num_columns)]
+            self.first = batch
+            self.held = batch.num_rows
+            return
+        if self.first is not None:
+            first, self.first, self.held = self.first, None, 0
+            self._copy(first)
+            del first
+        self._copy(batch)
+
+    def _copy(self, batch: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.types as t
+
         n = batch.num_rows
         for i, col in enumerate(batch.columns):
             typ = col.type
@@ -992,6 +1005,9 @@ class _Join:
         """The rows taken in so far, as a table; the join holds nothing of it after."""
         import pyarrow as pa
 
+        if self.first is not None:
+            first, self.first = self.first, None
+            return pa.Table.from_batches([first])
         columns = [
             self._array(i) if self.filled[i] is not None else pa.chunked_array(self.chunks[i])
             for i in range(len(self.filled))
