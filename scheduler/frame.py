@@ -976,13 +976,13 @@ class _Join:
     file's short last one) is handed on without a copy.
     """
 
-    def __init__(self, rows: int, spare: _Spare | None = None):
+    def __init__(self, rows: int, spare: _Spare):
         self.rows = rows
-        self.spare = spare or _Spare()
+        self.spare = spare
         self.held = 0
         self.first: Any = None  # the only batch so far, not yet copied
         self.schema: Any = None
-        self.filled: list[Any] = []  # per column: its array's buffer, or None
+        self.filled: list[Any] = []  # per column: the array it is copied into, or None
         self.chunks: list[list[Any]] = []  # per column: its pieces when not filled
 
     def add(self, batch: Any) -> None:

@@ -193,7 +193,9 @@ def _write_file(
     return name
 
 
-def _write_through_cache(fd: int, by_name: Mapping[str, Buffer], layout: list[dict[str, Any]]):
+def _write_through_cache(
+    fd: int, by_name: Mapping[str, Buffer], layout: list[dict[str, Any]]
+) -> None:
     """The columns at their offsets, through the page cache (a small file's way)."""
     pos = 0
     for place in layout:
