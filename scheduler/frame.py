@@ -42,7 +42,6 @@ BATCH_ROWS = 1 << 20  # rows per record batch when a file is scanned
 GIVE_BACK = 64 << 20  # `frame_from_arrow`: Arrow's freed memory returned this often
 DECLARE_FROM = 64 << 20  # `read_csv` declares the head's types for files this large
 MIN_BATCH_ROWS = 1 << 16  # however wide the table
-PIECE_ROWS = 1 << 16  # rows a Parquet file is decoded in when scanned (`_scan_parquet`)
 PARQUET_READ = 1 << 20  # bytes of a Parquet column chunk read at a time when scanned
 _CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
 _SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
@@ -273,7 +272,10 @@ def choose_memory_pool() -> None:
     1.9–4 s against 0.5–0.8 s with jemalloc, and logging the same rows 2.3–5 s against
     0.6–1.3 s. Keeping pages 10 s rather than jemalloc's 1 s is what lets reads that
     follow one another reuse them (reading a 38 MB CSV again and again: 1.23–1.3× pyarrow
-    alone, against 1.37–1.46× with 1 s).
+    alone, against 1.37–1.46× with 1 s). Allocations of a few megabytes it gives back at
+    once whatever the decay (a 2.7 MB buffer freed and taken again: 72% of its pages
+    fresh; 512 KB: none), only keeping them when decay is off (-1), which can be set
+    only before Arrow loads; scans fill their own memory again instead (`_Spare`).
     """
     global _pool_chosen
     if _pool_chosen:
@@ -779,16 +781,16 @@ def read_table(path: Path | str, fmt: str = "auto") -> Frame:
     return read_csv(path)
 
 
-def _scan_parquet(
-    path: Path | str, batch_rows: int, budget: int | None, pieces: bool
-) -> Iterator[Any]:
+def _scan_parquet(path: Path | str, batch_rows: int, budget: int | None) -> Iterator[Any]:
     """Record batches of the scan's size (`_batch_rows`), each decoded whole and handed on
-    without a copy; with `pieces`, of ``PIECE_ROWS`` rows for `_coalesce` to join. Decoding
-    takes about twice a batch's size in Arrow's buffers (262 MB for 335k rows × 50): a
-    caller that holds two batches (`read_ahead`) touches less fresh memory in pieces, each
-    reusing the last one's, than the one copy costs. Never a whole row group, a column
-    chunk read 1 MB at a time, and without Arrow's pre-buffering, which caches the file's
-    pages and keeps them (it held 650 MB after a 10M-row scan)."""
+    without a copy. Never a whole row group, a column chunk read 1 MB at a time, and
+    without Arrow's pre-buffering, which caches the file's pages and keeps them (it held
+    650 MB after a 10M-row scan). Decoding in small pieces joined into batches once held
+    less at the peak (1.38× a batch against 1.58× for `lookout log`, which holds two
+    batches), but no longer since large batch files skip the page cache and joins fill
+    memory again (`_Spare`): whole, logging 1M × 50 peaks at 1.12–1.16× the batch and
+    takes 0.78–0.91 s, against 1.21–1.23× and 0.93–1.16 s in pieces (10M: 5.2 s against
+    5.9–7 s)."""
     import pyarrow.parquet as pq
 
     if not Path(path).exists():
@@ -796,7 +798,7 @@ def _scan_parquet(
     try:
         pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ)
         yield _empty_batch(pf.schema_arrow)
-        rows = PIECE_ROWS if pieces else _batch_rows(batch_rows, budget, len(pf.schema_arrow))
+        rows = _batch_rows(batch_rows, budget, len(pf.schema_arrow))
         yield from pf.iter_batches(batch_size=rows, use_threads=True)
     except Exception as exc:
         raise DataError(f"{path}: cannot read Parquet: {exc}") from None
@@ -835,7 +837,6 @@ def scan_table(
     batch_rows: int = BATCH_ROWS,
     force: Mapping[str, str] | None = None,
     batch_bytes: int | None = None,
-    pieces: bool = False,
 ) -> Iterator[Frame]:
     """A file as Frames of record batches, in order, with one kind per column throughout.
 
@@ -845,16 +846,13 @@ def scan_table(
     with `force` naming the column, which is then read as text. Arrow's CSV
     reader decides types from its first block the same way. Memory holds one
     batch at a time (plus Arrow's read-ahead of the CSV's blocks); `batch_bytes`
-    caps a batch's size for wide tables. `pieces`: Parquet is decoded in small
-    pieces and joined, for a caller that holds two batches (see `_scan_parquet`).
+    caps a batch's size for wide tables.
     """
     choose_memory_pool()
     force = dict(force or {})
     from_text = not (_is_parquet(path, fmt) or _is_ipc(path, fmt))
     if _is_parquet(path, fmt):
-        tables = _coalesce(
-            _scan_parquet(path, batch_rows, batch_bytes, pieces), batch_rows, batch_bytes
-        )
+        tables = _coalesce(_scan_parquet(path, batch_rows, batch_bytes), batch_rows, batch_bytes)
     elif _is_ipc(path, fmt):
         tables = _coalesce(_scan_ipc(path), batch_rows, batch_bytes)
     else:
@@ -968,8 +966,8 @@ class _Join:
     """One table of `rows` rows put together from the record batches that follow one another.
 
     A column of numbers without nulls is copied into its place in one array as each
-    batch comes, so the batch is let go at once and the next reuses its memory: a scan
-    in pieces holds the table and a piece, not the table and all its pieces (the one
+    batch comes (a CSV's blocks, an IPC file's batches), so the batch is let go at once:
+    the scan holds the table and a batch, not the table and all its batches (the one
     copy joining takes either way). Any other column keeps its pieces, joined when
     converted (`column_from_arrow`); so does a column of numbers from its first null on.
     The first batch is kept as it is until a second comes: a table of one batch (a

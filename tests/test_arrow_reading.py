@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from lookout.scheduler import frame
 from lookout.scheduler.frame import column_from_arrow, read_table, scan_table
 
 N = float("nan")
@@ -72,19 +71,23 @@ def test_a_column_without_nulls_is_arrows_memory_not_a_copy() -> None:
     assert not values.flags.writeable  # nobody writes into a file's data by accident
 
 
-def test_a_scan_in_pieces_joins_them_into_the_batches_a_whole_read_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`lookout log` decodes Parquet in pieces and joins them: numbers without nulls are
-    copied into place as they come, anything else kept as pieces. Every kind of column
-    comes out as a whole read gives it, with nulls that first show up part-way through a
-    batch, and row groups that end inside one."""
-    monkeypatch.setattr(frame, "PIECE_ROWS", 1000)
+def write_ipc(path: Path, table: pa.Table, rows: int) -> None:
+    """An Arrow IPC file of record batches of `rows` rows, which a scan joins into its own."""
+    with pa.ipc.new_file(path, table.schema) as out:
+        for batch in table.to_batches(max_chunksize=rows):
+            out.write_batch(batch)
+
+
+def test_a_scan_joins_a_files_batches_into_its_own_as_a_whole_read_gives(tmp_path: Path) -> None:
+    """A scan's batches are put together from the file's (a CSV's blocks, an IPC file's
+    batches): numbers without nulls are copied into place as they come, anything else kept
+    as pieces. Every kind of column comes out as a whole read gives it, with nulls that
+    first show up part-way through a batch."""
     rng = np.random.default_rng(3)
     n = 7_500
     late = np.zeros(n, dtype=bool)
     late[[3_100, 5_300, 5_301]] = True  # inside the second batch, and a later piece of the third
-    path = tmp_path / "mixed.parquet"
+    path = tmp_path / "mixed.arrow"
     table = pa.table(
         {
             "f64": rng.normal(size=n),
@@ -97,9 +100,9 @@ def test_a_scan_in_pieces_joins_them_into_the_batches_a_whole_read_gives(
             "when": pa.array(rng.integers(0, 2**40, n), pa.timestamp("ms")),
         }
     )
-    pq.write_table(table, path, row_group_size=1_700)
+    write_ipc(path, table, 1_000)
     whole = read_table(path)
-    got = list(scan_table(path, batch_rows=2_600, pieces=True))
+    got = list(scan_table(path, batch_rows=2_600))
     assert [f.rows for f in got] == [2_600, 2_600, 2_300]
     for name in whole.names:
         joined = np.concatenate([f.columns[name] for f in got])
@@ -112,17 +115,16 @@ def test_a_scan_in_pieces_joins_them_into_the_batches_a_whole_read_gives(
 
 
 def test_a_scan_fills_again_the_arrays_of_batches_let_go_and_never_one_still_held(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     """Memory used again is memory already touched (fresh pages cost this project's
     machines ~2 ms a megabyte): the arrays of a batch the caller let go are filled with a
     later one, and a batch the caller keeps is never written over."""
-    monkeypatch.setattr(frame, "PIECE_ROWS", 1000)
     values = np.arange(12_000.0)
-    path = tmp_path / "long.parquet"
-    pq.write_table(pa.table({"a": values, "b": -values}), path)
+    path = tmp_path / "long.arrow"
+    write_ipc(path, pa.table({"a": values, "b": -values}), 1_000)
     kept, addresses = [], []
-    for i, batch in enumerate(scan_table(path, batch_rows=2_000, pieces=True)):
+    for i, batch in enumerate(scan_table(path, batch_rows=2_000)):
         addresses.append(batch.columns["a"].ctypes.data)
         assert np.array_equal(batch.columns["b"], -values[i * 2_000 : (i + 1) * 2_000])
         if i in (0, 2):

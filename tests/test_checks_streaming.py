@@ -231,12 +231,11 @@ def test_a_file_scanned_in_batches_gives_the_in_memory_results(make_workspace, m
         _same(replace(a, **ignore), replace(b, **ignore))
 
 
-@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "pieces"])
-def test_a_parquet_scan_holds_batches_not_row_groups(tmp_path, pieces) -> None:
+def test_a_parquet_scan_holds_batches_not_row_groups(tmp_path) -> None:
     """No layer of the scan keeps a batch once it was handed on: between batches Arrow
-    holds the batch (and, decoding in pieces, the piece being split) and the reader's
-    state for the row group (about a byte a value), less than half of a row group decoded
-    (its allocations, counted exactly), however many row groups the file has."""
+    holds the batch and the reader's state for the row group (about a byte a value), less
+    than half of a row group decoded (its allocations, counted exactly), however many row
+    groups the file has."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from lookout.scheduler.frame import scan_table
@@ -252,7 +251,7 @@ def test_a_parquet_scan_holds_batches_not_row_groups(tmp_path, pieces) -> None:
                 values = {f"f{i}": rng.integers(0, 50, group_rows).astype(float) for i in range(8)}
                 out.write_table(pa.table(values), row_group_size=group_rows)
         held, sizes = [], []
-        for frame in scan_table(path, batch_rows=70_000, pieces=pieces):
+        for frame in scan_table(path, batch_rows=70_000):
             sizes.append(frame.rows)
             held.append(pa.total_allocated_bytes())
             del frame

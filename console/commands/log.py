@@ -104,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
                 batch_rows=BATCH_ROWS,
                 batch_bytes=BATCH_BYTES,
                 force=force,
-                pieces=True,
             )
             for frame in read_ahead(batches):
                 if frame.rows:
