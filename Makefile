@@ -54,9 +54,10 @@ lint: $(STAMP)
 	MYPYPATH=$(TYPES) $(BIN)/mypy -p lookout.storage -p lookout.scheduler -p lookout.console
 	$(BIN)/lint-imports
 
-# Tests start a real Prometheus and open the HTML report in headless Chromium, both from
-# Debian's packages: installed here when missing and running as root (as CI does).
-TOOLS := prometheus chromium
+# Tests start a real Prometheus, open the HTML report in headless Chromium and complete
+# command lines in zsh and fish, all from Debian's packages: installed here when missing
+# and running as root (as CI does).
+TOOLS := prometheus chromium zsh fish
 tools:
 	@missing=$$(for t in $(TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
 	if [ -n "$$missing" ]; then \

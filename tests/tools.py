@@ -1,6 +1,6 @@
-"""Real outside programs for tests: Debian's Prometheus and headless Chromium.
+"""Real outside programs for tests: Debian's Prometheus, headless Chromium, zsh and fish.
 
-`make test` installs both with apt when they are missing and it runs as root (as CI
+`make test` installs them with apt when they are missing and it runs as root (as CI
 does); elsewhere a test that needs one skips, saying how to get it, and in CI it fails.
 Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`),
 so the standard library is enough to read a page's console.
