@@ -45,6 +45,7 @@ MIN_BATCH_ROWS = 1 << 16  # however wide the table
 PARQUET_READ = 1 << 20  # bytes of a Parquet column chunk read at a time when scanned
 _CSV_BLOCK = 1 << 20  # bytes per block of Arrow's CSV reader (blocks are parsed in parallel)
 _SCAN_BLOCK = 16 << 20  # the same when scanning a file in record batches
+EXACT_LIMIT = 2.0**53  # integers float64 holds exactly lie below this in magnitude
 
 
 class DataError(Exception):
@@ -636,10 +637,11 @@ def _size(p: Path | None) -> int:
         return -1
 
 
-def _head_types(head: bytes, options: Mapping[str, Any]) -> dict[str, Any] | None:
+def _head_types(head: bytes, options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
     """The types Arrow infers from the first block of a larger file, to declare for reading
-    it all; None when the head does not decide them (a column with no value in it, text
-    that is not UTF-8, a head Arrow cannot read on its own).
+    it all, and the columns of whole numbers among them; None when the head does not decide
+    them (a column with no value in it, text that is not UTF-8, a head Arrow cannot read on
+    its own).
 
     Why declare them: Arrow infers each column's type from the first block and,
     should a later block not fit, converts every block again, so it keeps every
@@ -664,12 +666,28 @@ def _head_types(head: bytes, options: Mapping[str, Any]) -> dict[str, Any] | Non
     if table.num_rows == 0 or any(undecided):
         return None
     # whole numbers are read as the float64 the Frame keeps them in, so a fraction further
-    # down widens them to "number" as inference would (the kind comes from the values);
-    # text as text, however many values it turns out to have
-    return {
+    # down widens them to "number" as inference would (the kind comes from the values;
+    # `_inexact` catches integers float64 cannot hold); text as text, however many values
+    declared = {
         n: pa.float64() if t.is_integer(x) else x.value_type if t.is_dictionary(x) else x
         for n, x in types.items()
     }
+    return declared, [n for n, x in types.items() if t.is_integer(x)]
+
+
+def _inexact(table: Any, whole: list[str]) -> str | None:
+    """The first of the `whole` columns (declared float64 for the head's whole numbers) that
+    holds a value of 2**53 or more (either sign), or None. Parsed as float64, an integer
+    that large may have been rounded (IDs of 64 bits would collide): inference reads such
+    integers as text, and so must a declared read."""
+    import pyarrow.compute as pc
+
+    for name in whole:
+        if table.column(name).null_count < len(table):
+            extremes = pc.min_max(table.column(name))
+            if max(-extremes["min"].as_py(), extremes["max"].as_py()) >= EXACT_LIMIT:
+                return name
+    return None
 
 
 def read_csv(path: Path | str, text: str | None = None) -> Frame:
@@ -684,13 +702,16 @@ def read_csv(path: Path | str, text: str | None = None) -> Frame:
     small = (len(data) if data is not None else _size(p)) < DECLARE_FROM
     for quoted_newlines in (False, True):
         options = _csv_options(head, header, None, quoted_newlines, dictionaries=True)
-        declared = None if small else _head_types(head, options)
+        decided = None if small else _head_types(head, options)
         table = None
-        if declared is not None:
-            typed = _csv_options(head, header, None, quoted_newlines, types=declared)
-            # failing, it is read again the inferring way: that widens a type or says what is wrong
+        if decided is not None:
+            typed = _csv_options(head, header, None, quoted_newlines, types=decided[0])
+            # failing, it is read again the inferring way: that widens a type or says what is
+            # wrong, and reads integers float64 cannot hold as text
             with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
                 table = pcsv.read_csv(io.BytesIO(data) if data is not None else str(p), **typed)
+            if table is not None and _inexact(table, decided[1]) is not None:
+                table = None
         if table is None:
             source: Any = io.BytesIO(data) if data is not None else str(p)
             try:
@@ -715,15 +736,21 @@ def _scan_csv(path: Path | str, force: Mapping[str, str]) -> Iterator[Any]:
     head = _read_head(label, data, p)
     header = _header(label, head)
     options = _csv_options(head, header, force, quoted_newlines=True, block_size=_SCAN_BLOCK)
-    declared = _head_types(head, options)
-    if declared is not None:  # faster, and a fraction after whole numbers is no kind change;
+    decided = _head_types(head, options)
+    whole: list[str] = []
+    if decided is not None:  # faster, and a fraction after whole numbers is no kind change;
         # the blocks, no longer what types are inferred from, are those read_csv parses
-        options = _csv_options(head, header, force, True, _CSV_BLOCK, types=declared)
+        options = _csv_options(head, header, force, True, _CSV_BLOCK, types=decided[0])
+        whole = [n for n in decided[1] if n not in force]
     try:
         reader = pcsv.open_csv(str(p), **options)
         _utf8_only(label, reader.schema)
         yield _empty_batch(reader.schema)  # the columns, for an empty file
-        yield from reader
+        for batch in reader:
+            inexact = _inexact(batch, whole)
+            if inexact is not None:  # integers float64 cannot hold: text, as inference reads them
+                raise KindChanged(inexact, "text")
+            yield batch
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         found = re.search(r"In CSV column #(\d+): CSV conversion error", str(exc))
         if found and header[int(found.group(1))] not in force:

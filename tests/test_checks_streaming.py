@@ -231,6 +231,47 @@ def test_a_file_scanned_in_batches_gives_the_in_memory_results(make_workspace, m
         _same(replace(a, **ignore), replace(b, **ignore))
 
 
+ID_CHECKS = """
+[datasets.d]
+source = "d.csv"
+
+[[datasets.d.checks]]
+name = "unique"
+type = "unique"
+column = "id"
+
+[[datasets.d.checks]]
+name = "schema"
+type = "schema"
+columns = { id = "string" }
+"""
+
+
+def test_64_bit_ids_far_down_a_csv_stay_distinct(make_workspace, monkeypatch) -> None:
+    """Small IDs first, then IDs beyond 2**53 that float64 rounds into one another: a scan
+    declares the head's whole numbers float64, and must still see distinct IDs (read as
+    text, as a whole-file read reads them), or `unique` fails on data that is unique."""
+    from lookout.scheduler import frame as frame_module
+
+    ws = make_workspace(ID_CHECKS)
+    ids = [str(i) for i in range(3000)] + [str(2**53 + i) for i in range(1, 2000)]
+    assert len({float(i) for i in ids}) < len(ids)  # as float64 they would collide
+    (ws.root / "d.csv").write_text("id\n" + "\n".join(ids) + "\n")
+    monkeypatch.setattr(engine, "BATCH_ROWS", 700)
+    monkeypatch.setattr(frame_module, "_SCAN_BLOCK", 4096)  # the head holds small IDs only
+    monkeypatch.setattr(frame_module, "_CSV_BLOCK", 4096)
+    in_memory = engine.run_checks(ws, "d", read_csv(ws.root / "d.csv"))
+    streamed = engine.run_dataset(ws, "d")
+    for results in (in_memory, streamed):
+        assert [(r.name, r.result, r.message) for r in results] == [
+            ("unique", "pass", ""),
+            ("schema", "pass", ""),
+        ]
+    monkeypatch.setattr(frame_module, "DECLARE_FROM", 0)  # a large file: the head's types
+    whole = read_csv(ws.root / "d.csv")
+    assert whole.kinds["id"] == "string" and whole.columns["id"].tolist() == ids
+
+
 def test_a_parquet_scan_holds_batches_not_row_groups(tmp_path) -> None:
     """No layer of the scan keeps a batch once it was handed on: between batches Arrow
     holds the batch and the reader's state for the row group (about a byte a value), less
