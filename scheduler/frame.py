@@ -308,22 +308,28 @@ def _valid(arr: Any) -> np.ndarray | None:
     return np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")[arr.offset :] == 1
 
 
-def _to_numpy(arr: Any, fill: Any = np.nan) -> np.ndarray:
-    """A numeric Arrow array (floats or integers) as NumPy, nulls as `fill`: a view of Arrow's
-    buffer (no copy) when nothing is null."""
+def _values(arr: Any) -> np.ndarray:
+    """A numeric or temporal Arrow array's values (temporal ones as their integers) as a view
+    of Arrow's buffer, whatever its null slots hold; read-only: Arrow's memory, perhaps a
+    file's, that nobody writes into."""
     import pyarrow.types as t
 
     typ = arr.type
-    code = "f" if t.is_floating(typ) else "i" if t.is_signed_integer(typ) else "u"
+    code = "f" if t.is_floating(typ) else "u" if t.is_unsigned_integer(typ) else "i"
     dtype = np.dtype(f"{code}{typ.bit_width // 8}")
     if not len(arr):
         return np.empty(0, dtype)
     out = np.frombuffer(arr.buffers()[1], dtype, len(arr), arr.offset * dtype.itemsize)
+    out.flags.writeable = False
+    return out
+
+
+def _to_numpy(arr: Any, fill: Any = np.nan) -> np.ndarray:
+    """A numeric Arrow array (floats or integers) as NumPy, nulls as `fill`: a view of Arrow's
+    buffer (no copy) when nothing is null."""
+    values = _values(arr)
     valid = _valid(arr)
-    if valid is None:
-        out.flags.writeable = False  # Arrow's memory, perhaps a file's: nobody writes into it
-        return out
-    return np.where(valid, out, fill)
+    return values if valid is None else np.where(valid, values, fill)
 
 
 def _truth(arr: Any) -> np.ndarray:
@@ -423,41 +429,84 @@ def column_from_arrow(
     import pyarrow as pa
     import pyarrow.types as t
 
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     typ = col.type
+    if t.is_floating(typ):
+        out = _numbers(col if t.is_float64(typ) else col.cast(pa.float64()))
+        return out, _number_kind(out) if from_text else "number"
+    if t.is_integer(typ):
+        if infer and _exact(col):
+            return _numbers(col), "integer"
+        # beyond 2**53 float64 would not hold them exactly, and IDs would silently collide:
+        # their digits, as text
+        return _infer_arrow_strings(_one_chunk(col).cast(pa.string()), infer=False)
+    if t.is_timestamp(typ):
+        return _numbers(col, divide=_PER_SECOND[typ.unit]), "datetime"
+    if t.is_date(typ):  # days, or milliseconds
+        return _numbers(col, divide=1e3) if t.is_date64(typ) else _numbers(col, 86400.0), "datetime"
+    col = _one_chunk(col)
     if from_text and t.is_dictionary(typ) and t.is_string(typ.value_type):
         # the CSV reader's dictionary holds only values seen (a Parquet one may hold more)
         return _infer_arrow_strings(col, infer)
     if t.is_dictionary(typ):
-        col = col.dictionary_decode()
-        typ = col.type
+        return column_from_arrow(name, col.dictionary_decode(), infer, from_text)
     if t.is_null(typ):
         return np.full(len(col), np.nan), "number"
-    if t.is_floating(typ):
-        values = col if t.is_float64(typ) else col.cast(pa.float64())
-        out = _to_numpy(values)
-        return out, _number_kind(out) if from_text else "number"
-    if t.is_integer(typ):
-        try:
-            if infer:
-                return _to_numpy(col.cast(pa.float64())), "integer"
-        except pa.ArrowInvalid:  # beyond 2**53, where float64 would not hold them exactly
-            pass  # and IDs would silently collide: their digits, as text
-        return _infer_arrow_strings(col.cast(pa.string()), infer=False)
     if t.is_boolean(typ):
         return _to_numpy(col.cast(pa.float64())), "bool"
-    if t.is_timestamp(typ) or t.is_date(typ):
-        seconds = col.cast(
-            pa.timestamp("us", tz=getattr(typ, "tz", None)) if t.is_date(typ) else typ
-        )
-        micros = _to_numpy(seconds.cast(pa.int64()).cast(pa.float64()))
-        unit = getattr(seconds.type, "unit", "us")
-        scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
-        return np.divide(micros, scale, out=_pooled(len(micros), micros.dtype)), "datetime"
     if t.is_string(typ) or t.is_large_string(typ):
         return _infer_arrow_strings(col, infer)
     raise DataError(f'column "{name}" has unsupported type {typ}')
+
+
+_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+
+
+def _one_chunk(col: Any) -> Any:
+    """An Arrow array or chunked array as one array (copied only when in several chunks)."""
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
+
+
+def _exact(col: Any) -> bool:
+    """Whether float64 holds every integer of `col` exactly (none beyond 2**53 either way)."""
+    import pyarrow.compute as pc
+    import pyarrow.types as t
+
+    if col.type.bit_width < 64 or col.null_count == len(col):
+        return True
+    extremes = pc.min_max(col)
+    low, high = extremes["min"].as_py(), extremes["max"].as_py()
+    return (t.is_unsigned_integer(col.type) or low >= -EXACT_LIMIT) and high <= EXACT_LIMIT
+
+
+def _numbers(col: Any, multiply: float = 1.0, divide: float = 1.0) -> np.ndarray:
+    """A numeric Arrow column (floats, integers, temporal values as their integers) as float64
+    scaled by `multiply` / `divide`, nulls NaN: a view of Arrow's buffer when it is float64
+    without nulls, else written in one pass into a new array (no cast in between)."""
+    import pyarrow.types as t
+
+    col = _one_chunk(col)  # Arrow joins chunks faster than a loop over them here
+    values = _values(col)
+    valid = _valid(col)
+    if t.is_float64(col.type) and multiply == divide == 1.0 and valid is None:
+        return values
+    out = _pooled(len(col), np.dtype(float))
+    if multiply != 1.0:
+        np.multiply(values, multiply, out=out)
+    elif divide == _PER_SECOND["ns"]:  # float64 would round today's nanoseconds: split
+        whole, rest = np.divmod(values, 1_000_000_000)
+        np.divide(rest, divide, out=out)
+        out += whole
+    elif divide != 1.0:
+        np.divide(values, divide, out=out)
+    else:
+        out[...] = values
+    if valid is not None:
+        out[~valid] = np.nan
+    return out
 
 
 def frame_from_arrow(

@@ -136,17 +136,40 @@ def test_a_scan_fills_again_the_arrays_of_batches_let_go_and_never_one_still_hel
     assert np.array_equal(kept[1].columns["a"], values[4_000:6_000])
 
 
-def test_dates_and_times_are_epoch_seconds_with_nulls() -> None:
-    stamps = pa.array(
-        [dt.datetime(2026, 1, 2, 3, 4, 5, 500_000), None, dt.datetime(1970, 1, 1)],
-        pa.timestamp("ms"),
-    )
-    values, kind = column_from_arrow("t", stamps)
-    assert kind == "datetime"
-    same(values, [dt.datetime(2026, 1, 2, 3, 4, 5, 500_000, dt.UTC).timestamp(), None, 0.0])
-    days, kind = column_from_arrow("d", pa.array([dt.date(1970, 1, 2), None], pa.date32()))
-    assert kind == "datetime"
-    same(days, [86400.0, None])
+WHEN = [dt.datetime(2026, 1, 2, 3, 4, 5, 500_000), None, dt.datetime(1970, 1, 1)]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_times_in_any_unit_are_epoch_seconds_with_nulls(unit, tz) -> None:
+    """Nanoseconds too (pandas writes them to Parquet), which float64 cannot hold as an
+    integer: seconds as a float, as for every unit. A zone does not move the instant."""
+    when = [w.replace(microsecond=0) if unit == "s" and w else w for w in WHEN]
+    stamps = pa.array(when, pa.timestamp(unit))
+    if tz:
+        stamps = stamps.cast(pa.timestamp(unit, tz))  # the same instants (naive ones are UTC)
+    for col in (stamps, pa.chunked_array([stamps[:1], stamps[1:0], stamps[1:]])):
+        values, kind = column_from_arrow("t", col)
+        assert kind == "datetime"
+        same(values, [w.replace(tzinfo=dt.UTC).timestamp() if w else None for w in when])
+
+
+def test_dates_are_epoch_seconds_with_nulls() -> None:
+    for typ in (pa.date32(), pa.date64()):
+        days, kind = column_from_arrow("d", pa.array([dt.date(1970, 1, 2), None], typ))
+        assert kind == "datetime"
+        same(days, [86400.0, None])
+
+
+def test_a_parquet_file_pandas_wrote_with_nanosecond_times_reads(tmp_path: Path) -> None:
+    """It failed with Arrow's "Integer value ... not in range" as an unexpected error."""
+    path = tmp_path / "ns.parquet"
+    stamps = np.array(["2026-01-02T03:04:05.25", "NaT"], dtype="datetime64[ns]")
+    pq.write_table(pa.table({"t": pa.array(stamps), "x": [1.0, 2.0]}), path)
+    assert pq.read_schema(path).field("t").type == pa.timestamp("ns")
+    frame = read_table(path)
+    assert frame.kinds["t"] == "datetime"
+    same(frame.columns["t"], [dt.datetime(2026, 1, 2, 3, 4, 5, 250_000, dt.UTC).timestamp(), None])
 
 
 @pytest.mark.parametrize("offset", [0, 2])
