@@ -121,15 +121,24 @@ def test_a_scan_in_small_blocks_reads_what_a_whole_read_reads(tmp_path, monkeypa
         assert joined.tolist() == whole.columns[name].tolist(), name
 
 
+@pytest.mark.parametrize("where", ["header", "second line", "far down"])
 @pytest.mark.parametrize("large", [False, True])
-def test_text_that_is_not_utf8_far_down_is_one_line(tmp_path, monkeypatch, large):
+def test_text_that_is_not_utf8_anywhere_is_one_line(tmp_path, monkeypatch, large, where):
     """Read the inferring way (text of few values comes dictionary-encoded) or with the
-    head's types, a value that is not UTF-8 after the first block is one line, no traceback."""
+    head's types, a value that is not UTF-8 is one line, no traceback: in the header (which
+    is read on its own), in the first rows, or after the first block."""
     if not large:
         monkeypatch.setattr(frames, "DECLARE_FROM", 1 << 40)
-    body = b"".join(b"%d,cafe,%d\n" % (i, i % 3) for i in range(ROWS * 2))
+    body = [b"%d,cafe,%d\n" % (i, i % 3) for i in range(ROWS * 2)]
+    header = b"n,word,k\n"
+    if where == "header":
+        header = b"n,w\xe9rd,k\n"
+    elif where == "second line":
+        body[1] = b"1,caf\xe9,1\n"
+    else:
+        body.append(b"1,caf\xe9,1\n")
     path = tmp_path / "latin1.csv"
-    path.write_bytes(b"n,word,k\n" + body + b"1,caf\xe9,1\n")
+    path.write_bytes(header + b"".join(body))
     with pytest.raises(frames.DataError) as caught:
         read_csv(path)
     message = str(caught.value)
