@@ -137,7 +137,7 @@ def csv_section(tmp: Path, runs: int) -> None:
     read_csv(path)
     pcsv.read_csv(path)
     ours, theirs = [], []
-    for _ in range(max(runs, 5)):  # interleaved, so both see the same machine load
+    for _ in range(max(runs, 15)):  # interleaved, so both see the same machine load
         t = time.perf_counter()
         pcsv.read_csv(path)
         theirs.append(time.perf_counter() - t)
