@@ -772,7 +772,7 @@ def _head_types(
         return None
     # whole numbers are read as the float64 the Frame keeps them in, so a fraction further
     # down widens them to "number" as inference would (the kind comes from the values;
-    # `_inexact` catches integers float64 cannot hold); text as text, however many values
+    # `_inexact` and `_read_declared` catch integers float64 cannot hold); text as text
     declared = {
         n: pa.float64() if t.is_integer(x) else x.value_type if t.is_dictionary(x) else x
         for n, x in types.items()
